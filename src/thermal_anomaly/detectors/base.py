@@ -1,0 +1,378 @@
+"""The detector interface and what every detector shares: preprocessing, calibration on normal
+images, thresholds, post-processing and one-file safe save/load.
+
+A subclass implements four hooks on tensors at the working resolution:
+``_fit(x, valid)``, ``_raw_maps(x) -> (N, h, w)``, ``_state()`` / ``_load_state(state)``; and may
+override ``_calibration_maps`` (maps of training normals by a model that did not see them) and
+``_references`` (a reconstruction or reference picture for the result panels).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, ModelError, NotFittedError
+from ..postprocess import clean_mask, fill_invalid, find_regions, resize_map, smooth
+
+MODEL_FORMAT = "thermal-anomaly-model"
+MODEL_FORMAT_VERSION = 1
+ALL_GROUPS = "__all__"
+
+
+@dataclass
+class Prediction:
+    """Batch result. Maps and masks are lists because images keep their own original sizes.
+
+    ``anomaly_map`` values share one scale across images and models' calibration: the scale of
+    ``pred_score`` (1.0 ~ the typical peak of a normal image of the same asset).
+    """
+
+    pred_score: np.ndarray
+    anomaly_map: list[np.ndarray]
+    pred_label: np.ndarray
+    pred_mask: list[np.ndarray]
+    regions: list[list[dict]]
+    reference: list[np.ndarray | None] = field(default_factory=list)
+    threshold: float = float("nan")
+
+    def __len__(self) -> int:
+        return len(self.pred_score)
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """H×W×3 float array in [0, 1] -> 3×H×W float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))
+
+
+class Detector(ABC):
+    """Learns normal from fault-free images; scores images; higher score = more anomalous."""
+
+    name: ClassVar[str] = "base"
+    #: whether ``score`` maps depend on the batch (they must not); used by tests
+    calibration_folds: ClassVar[int] = 5
+
+    def __init__(
+        self,
+        *,
+        img_size: int = 256,
+        blur_sigma: float = 4.0,
+        mask_overlays: bool = True,
+        threshold_quantile: float = 0.95,
+        mask_kernel: int = 3,
+    ) -> None:
+        if img_size < 32:
+            raise ValueError(f"img_size must be at least 32, got {img_size}")
+        self.img_size = int(img_size)
+        self.blur_sigma = float(blur_sigma)
+        self.mask_overlays = bool(mask_overlays)
+        self.threshold_quantile = float(threshold_quantile)
+        self.mask_kernel = int(mask_kernel)
+        self.threshold_: float | None = None
+        self.pixel_threshold_: float | None = None
+        self.calibration_: dict[str, float] = {}
+        self.calibration_scores_: list[float] = []
+
+    # ------------------------------------------------------------------ configuration
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments of this detector (its whole configuration)."""
+        config: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            if cls is object or "__init__" not in cls.__dict__:
+                continue
+            for pname, p in inspect.signature(cls.__init__).parameters.items():
+                if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                config.setdefault(pname, getattr(self, pname))
+        return config
+
+    def clone(self) -> Detector:
+        """A fresh, unfitted detector with the same configuration."""
+        return type(self)(**self.get_config())
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.threshold_ is not None
+
+    # ------------------------------------------------------------------ preprocessing
+    def prepare(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Resize to the working size and blank out camera overlays.
+
+        Returns ``x`` (N, 3, S, S) in [0, 1] and ``valid`` (N, S, S) bool, False on overlays.
+        """
+        s = self.img_size
+        xs, vs = [], []
+        for img in images:
+            img = _as_rgb(img)
+            small = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA)
+            valid = np.ones((s, s), dtype=bool)
+            if self.mask_overlays:
+                from ..thermal.overlays import overlay_mask
+
+                ov = overlay_mask(img)
+                if ov.any():
+                    ov_small = cv2.resize(ov.astype(np.uint8), (s, s), interpolation=cv2.INTER_NEAREST) > 0
+                    ov_small = cv2.dilate(ov_small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                    if ov_small.mean() < 0.6:
+                        u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+                        u8 = cv2.inpaint(u8, ov_small.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+                        small = u8.astype(np.float32) / 255.0
+                        valid = ~ov_small
+            xs.append(image_to_tensor(small))
+            vs.append(torch.from_numpy(valid))
+        if not xs:
+            return torch.zeros((0, 3, s, s)), torch.zeros((0, s, s), dtype=torch.bool)
+        return torch.stack(xs), torch.stack(vs)
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
+        """Learn normal from the prepared normal images."""
+
+    @abstractmethod
+    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw anomaly maps (N, h, w) at any resolution; higher = more anomalous."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, torch.Tensor]:
+        """Learned tensors to save."""
+
+    @abstractmethod
+    def _load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore learned tensors saved by ``_state``."""
+
+    def _references(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Optional picture to show beside the input (e.g. the reconstruction), (N, 3, S, S)."""
+        return None
+
+    def _calibration_maps(
+        self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """Maps of training normals, each by a model that did not see it.
+
+        Default: k-fold refits of a clone. Returns (indices into x, raw maps).
+        """
+        n = len(x)
+        k = min(self.calibration_folds, n)
+        if k < 2:
+            return np.arange(n), self._raw_maps(x)
+        rng = np.random.default_rng(0)
+        folds = np.array_split(rng.permutation(n), k)
+        idx_out, maps_out = [], []
+        for held in folds:
+            train = np.setdiff1d(np.arange(n), held)
+            model = self.clone()
+            model._fit(x[train], valid[train], progress=False)
+            idx_out.append(held)
+            maps_out.append(_resize_batch(model._raw_maps(x[held]), self.img_size))
+        return np.concatenate(idx_out), torch.cat(maps_out)
+
+    # ------------------------------------------------------------------ public API
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        groups: Sequence[str | None] | None = None,
+        progress: bool = True,
+    ) -> Detector:
+        """Learn normal from fault-free images; learn the score scale and the threshold.
+
+        ``groups`` names each image's asset (e.g. the transformer); scores are normalised by the
+        normal images of the same asset, so one threshold works across scenes.
+        """
+        if len(images) == 0:
+            raise DataError("no training images: a detector needs at least one normal image")
+        x, valid = self.prepare(images)
+        self._fit(x, valid, progress=progress)
+        idx, raw = self._calibration_maps(x, valid, progress=progress)
+        raw = _resize_batch(raw, self.img_size)
+        scores = np.array([self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
+                           for m, v in zip(raw, valid[idx], strict=True)])
+        grp = [None] * len(x) if groups is None else list(groups)
+        self._calibrate(scores, [grp[i] for i in idx])
+        return self
+
+    def _calibrate(self, scores: np.ndarray, groups: list[str | None]) -> None:
+        """Per-asset score scale (median normal peak) and the image/pixel thresholds."""
+        scores = np.maximum(np.asarray(scores, dtype=np.float64), 1e-12)
+        cal: dict[str, float] = {ALL_GROUPS: float(np.median(scores))}
+        by_group: dict[str, list[float]] = {}
+        for s, g in zip(scores, groups, strict=True):
+            if g is not None:
+                by_group.setdefault(str(g), []).append(float(s))
+        for g, vals in by_group.items():
+            cal[g] = float(np.median(vals))
+        self.calibration_ = cal
+        norm = np.array([s / cal.get(str(g), cal[ALL_GROUPS]) if g is not None else s / cal[ALL_GROUPS]
+                         for s, g in zip(scores, groups, strict=True)])
+        # Groups with a single normal normalise to exactly 1 and say nothing about the spread.
+        informative = [v for v, g in zip(norm, groups, strict=True)
+                       if g is None or len(by_group.get(str(g), [])) > 1]
+        pool = np.array(informative if len(informative) >= 2 else norm)
+        self.calibration_scores_ = [float(v) for v in norm]
+        self.threshold_ = float(np.quantile(pool, self.threshold_quantile))
+        self.pixel_threshold_ = self.threshold_
+
+    def _scale(self, group: str | None) -> float:
+        if group is not None and str(group) in self.calibration_:
+            return self.calibration_[str(group)]
+        return self.calibration_[ALL_GROUPS]
+
+    def _smooth_map(self, amap: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return smooth(fill_invalid(amap, valid), self.blur_sigma * self.img_size / 256.0)
+
+    @staticmethod
+    def _peak(amap: np.ndarray, valid: np.ndarray) -> float:
+        return float(amap[valid].max()) if valid.any() else float(amap.max())
+
+    def score(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        groups: Sequence[str | None] | None = None,
+        batch_size: int = 8,
+        threshold: float | None = None,
+        pixel_threshold: float | None = None,
+    ) -> Prediction:
+        """Score images (any sizes). Maps come back at each image's original size."""
+        if not self.is_fitted:
+            raise NotFittedError(f"{self.name} detector is not fitted: call fit() or load a model file")
+        thr = self.threshold_ if threshold is None else float(threshold)
+        pthr = (self.pixel_threshold_ if threshold is None else float(threshold)) \
+            if pixel_threshold is None else float(pixel_threshold)
+        grp = [None] * len(images) if groups is None else list(groups)
+        scores, maps, labels, masks, regions, refs = [], [], [], [], [], []
+        for start in range(0, len(images), batch_size):
+            batch = [_as_rgb(images[i]) for i in range(start, min(start + batch_size, len(images)))]
+            x, valid = self.prepare(batch)
+            with torch.no_grad():
+                raw = _resize_batch(self._raw_maps(x), self.img_size).numpy()
+                ref = self._references(x)
+            for j, img in enumerate(batch):
+                v = valid[j].numpy()
+                m = self._smooth_map(raw[j], v) / self._scale(grp[start + j])
+                m[~v] = 0.0
+                s = self._peak(m, v)
+                full = resize_map(m, img.shape[:2])
+                mask = clean_mask(full >= pthr, self.mask_kernel) if s >= pthr else np.zeros(
+                    img.shape[:2], dtype=bool)
+                scores.append(s)
+                maps.append(full)
+                labels.append(s >= thr)
+                masks.append(mask)
+                regions.append(find_regions(full, mask))
+                if ref is not None:
+                    r = ref[j].permute(1, 2, 0).numpy()
+                    refs.append(cv2.resize(r, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR))
+                else:
+                    refs.append(None)
+        return Prediction(
+            pred_score=np.array(scores, dtype=np.float64),
+            anomaly_map=maps,
+            pred_label=np.array(labels, dtype=bool),
+            pred_mask=masks,
+            regions=regions,
+            reference=refs,
+            threshold=float(thr),
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write one model file atomically (write to a temporary name, then rename)."""
+        if not self.is_fitted:
+            raise NotFittedError(f"cannot save an unfitted {self.name} detector")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "detector": self.name,
+            "config": self.get_config(),
+            "img_size": self.img_size,
+            "threshold": float(self.threshold_),
+            "pixel_threshold": float(self.pixel_threshold_),
+            "calibration": dict(self.calibration_),
+            "calibration_scores": list(self.calibration_scores_),
+            "state": {k: v.detach().cpu().contiguous() for k, v in self._state().items()},
+        }
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Detector:
+        """Load a model file safely (no unpickling of arbitrary objects)."""
+        from . import DETECTORS
+
+        payload = read_model_file(path)
+        name = payload["detector"]
+        if name not in DETECTORS:
+            raise ModelError(f"{path}: unknown detector '{name}' (known: {', '.join(sorted(DETECTORS))})")
+        klass = DETECTORS[name]
+        if cls is not Detector and not issubclass(klass, cls):
+            raise ModelError(f"{path}: holds a '{name}' model, not a {cls.name} model")
+        try:
+            det = klass(**payload["config"])
+            det._load_state(payload["state"])
+        except (TypeError, KeyError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: model file does not match the '{name}' detector: {exc}") from None
+        det.threshold_ = float(payload["threshold"])
+        det.pixel_threshold_ = float(payload.get("pixel_threshold", payload["threshold"]))
+        det.calibration_ = {str(k): float(v) for k, v in payload["calibration"].items()}
+        det.calibration_scores_ = [float(v) for v in payload.get("calibration_scores", [])]
+        return det
+
+
+def read_model_file(path: str | os.PathLike) -> dict:
+    """Read and validate a model file's envelope; every failure is a ModelError naming the file."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelError(f"{p}: model file not found")
+    if not p.is_file():
+        raise ModelError(f"{p}: not a file")
+    if p.stat().st_size == 0:
+        raise ModelError(f"{p}: model file is empty")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse is the same user error
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{p}: not a readable thermal-anomaly model file ({msg[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{p}: not a thermal-anomaly model file (foreign or corrupt content)")
+    if int(payload.get("format_version", -1)) > MODEL_FORMAT_VERSION:
+        raise ModelError(f"{p}: model file format {payload.get('format_version')} is newer than this tool")
+    for key in ("detector", "config", "state", "threshold", "calibration"):
+        if key not in payload:
+            raise ModelError(f"{p}: model file lacks '{key}'")
+    return payload
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise DataError(f"expected an H×W×3 RGB image, got shape {img.shape}")
+    if img.dtype != np.float32:
+        img = img.astype(np.float32)
+    return img
+
+
+def _resize_batch(maps: torch.Tensor, size: int) -> torch.Tensor:
+    maps = maps.detach().float()
+    if maps.shape[-2:] == (size, size):
+        return maps
+    return F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]

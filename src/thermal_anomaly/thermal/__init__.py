@@ -1,0 +1,1 @@
+"""Thermography knowledge: camera overlays, palettes back to temperature, hot spots."""
