@@ -59,8 +59,10 @@ class Detector(ABC):
     """Learns normal from fault-free images; scores images; higher score = more anomalous."""
 
     name: ClassVar[str] = "base"
-    #: whether ``score`` maps depend on the batch (they must not); used by tests
+    #: folds of the default calibration (maps of normals by models that did not see them)
     calibration_folds: ClassVar[int] = 5
+    #: key of the learned tensors in the model file
+    state_key: ClassVar[str] = "state"
 
     def __init__(
         self,
@@ -218,9 +220,8 @@ class Detector(ABC):
         # Groups with a single normal normalise to exactly 1 and say nothing about the spread.
         informative = [v for v, g in zip(norm, groups, strict=True)
                        if g is None or len(by_group.get(str(g), [])) > 1]
-        pool = np.array(informative if len(informative) >= 2 else norm)
         self.calibration_scores_ = [float(v) for v in norm]
-        self.threshold_ = float(np.quantile(pool, self.threshold_quantile))
+        self.threshold_ = _lognormal_threshold(np.array(informative), self.threshold_quantile)
         self.pixel_threshold_ = self.threshold_
 
     def _scale(self, group: str | None) -> float:
@@ -303,7 +304,8 @@ class Detector(ABC):
             "pixel_threshold": float(self.pixel_threshold_),
             "calibration": dict(self.calibration_),
             "calibration_scores": list(self.calibration_scores_),
-            "state": {k: v.detach().cpu().contiguous() for k, v in self._state().items()},
+            "state_key": self.state_key,
+            self.state_key: {k: v.detach().cpu().contiguous() for k, v in self._state().items()},
         }
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
@@ -328,7 +330,7 @@ class Detector(ABC):
             raise ModelError(f"{path}: holds a '{name}' model, not a {cls.name} model")
         try:
             det = klass(**payload["config"])
-            det._load_state(payload["state"])
+            det._load_state(payload[payload.get("state_key", "state")])
         except (TypeError, KeyError, ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: model file does not match the '{name}' detector: {exc}") from None
         det.threshold_ = float(payload["threshold"])
@@ -356,10 +358,32 @@ def read_model_file(path: str | os.PathLike) -> dict:
         raise ModelError(f"{p}: not a thermal-anomaly model file (foreign or corrupt content)")
     if int(payload.get("format_version", -1)) > MODEL_FORMAT_VERSION:
         raise ModelError(f"{p}: model file format {payload.get('format_version')} is newer than this tool")
-    for key in ("detector", "config", "state", "threshold", "calibration"):
+    for key in ("detector", "config", payload.get("state_key", "state"), "threshold", "calibration"):
         if key not in payload:
             raise ModelError(f"{p}: model file lacks '{key}'")
     return payload
+
+
+#: spread of log normal-image scores assumed when too few normals are there to measure it
+PRIOR_LOG_SPREAD = 0.15
+
+
+def _lognormal_threshold(normalised: np.ndarray, quantile: float) -> float:
+    """Image threshold from normalised normal scores (median ~1).
+
+    Scores are modelled as log-normal; with fewer than three informative normals the spread is a
+    documented prior instead of a guess from one or two numbers. Never below the empirical quantile.
+    """
+    from scipy.stats import norm
+
+    z = float(norm.ppf(quantile))
+    vals = np.log(np.maximum(normalised, 1e-12))
+    if len(vals) >= 3:
+        mu, sigma = float(vals.mean()), max(float(vals.std(ddof=1)), 0.02)
+        empirical = float(np.quantile(normalised, quantile))
+    else:
+        mu, sigma, empirical = 0.0, PRIOR_LOG_SPREAD, 0.0
+    return max(float(np.exp(mu + z * sigma)), empirical)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
