@@ -196,13 +196,24 @@ class Detector(ABC):
             raise DataError("no training images: a detector needs at least one normal image")
         x, valid = self.prepare(images)
         self._fit(x, valid, progress=progress)
+        self._calibrate_on(x, valid, groups, progress=progress)
+        return self
+
+    def recalibrate(
+        self, images: Sequence[np.ndarray], *, groups: Sequence[str | None] | None = None, progress: bool = True
+    ) -> Detector:
+        """Re-learn the score scale and thresholds for the current learned state (e.g. other weights)."""
+        x, valid = self.prepare(images)
+        self._calibrate_on(x, valid, groups, progress=progress)
+        return self
+
+    def _calibrate_on(self, x, valid, groups, *, progress: bool) -> None:
         idx, raw = self._calibration_maps(x, valid, progress=progress)
         raw = _resize_batch(raw, self.img_size)
         scores = np.array([self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
                            for m, v in zip(raw, valid[idx], strict=True)])
         grp = [None] * len(x) if groups is None else list(groups)
         self._calibrate(scores, [grp[i] for i in idx])
-        return self
 
     def _calibrate(self, scores: np.ndarray, groups: list[str | None]) -> None:
         """Per-asset score scale (median normal peak) and the image/pixel thresholds."""

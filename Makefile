@@ -1,0 +1,43 @@
+# Set-up, demo and tests. `make demo` and `make test` are the README's quick start.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTHON ?= python3
+LINT_PATHS := src tests benchmarks
+
+.PHONY: install demo test test-unit test-e2e lint format benchmark clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev,onnx]'
+	bash scripts/install-system-deps.sh
+	touch $@
+
+demo: install
+	$(BIN)/thermal-anomaly experiment --out runs/demo
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: install
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit
+
+test-e2e: install
+	$(PY) -m pytest -q tests/e2e
+
+test: lint
+	$(PY) -m pytest -q tests
+
+benchmark: install
+	$(PY) benchmarks/benchmark.py
+
+clean:
+	rm -rf runs models .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+"""The ``thermal-anomaly`` command: a thin layer over :mod:`thermal_anomaly.pipeline`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find and outline faults in thermal images of power transformers.",
+)
+
+DEBUG_ENV = "THERMAL_ANOMALY_DEBUG"
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+
+
+def _threads() -> None:
+    import torch
+
+    n = int(os.environ.get("THERMAL_ANOMALY_THREADS", "0") or 0)
+    if n > 0:
+        torch.set_num_threads(n)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="folder of images; normal/ folders below it are used")],
+    model: Annotated[str, typer.Option("--model", help="detector name")] = "patchcore",
+    out: Annotated[Path, typer.Option("--out", help="folder for the model file(s)")] = Path("models"),
+    img_size: Annotated[int, typer.Option("--img-size")] = 256,
+    epochs: Annotated[int, typer.Option("--epochs", help="AutoEncoders only")] = 50,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="AutoEncoders only")] = 8,
+    lr: Annotated[float, typer.Option("--lr", help="AutoEncoders only")] = 1e-3,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Learn normal from fault-free images; the last line printed is the model file to use."""
+    from .pipeline import train as run_train
+
+    _threads()
+    path = run_train(
+        data,
+        model=model,
+        out_dir=out,
+        img_size=img_size,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        seed=seed,
+    )
+    typer.echo(str(path))
+
+
+@app.command()
+def test(
+    model_path: Annotated[Path, typer.Option("--model-path", help="model file from train")],
+    data: Annotated[Path, typer.Option("--data", help="folder with normal/ and faulty/ (and masks/)")],
+    out: Annotated[Path, typer.Option("--out")] = Path("runs/test"),
+    threshold: Annotated[float | None, typer.Option("--threshold", help="override the learned threshold")] = None,
+) -> None:
+    """Score a labelled folder; write pictures, scores.csv and metrics.json."""
+    from .pipeline import Inspector
+
+    _threads()
+    metrics = Inspector.load(model_path).test(data, out, threshold=threshold)
+    _print_metrics(metrics)
+    typer.echo(str(out / "metrics.json"))
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="image files and folders (recursive)")],
+    model_path: Annotated[Path, typer.Option("--model-path", help="model file from train")],
+    out: Annotated[Path, typer.Option("--out")] = Path("runs/predict"),
+    save_maps: Annotated[bool, typer.Option("--save-maps", help="also write anomaly maps and masks")] = False,
+    group: Annotated[str | None, typer.Option("--group", help="asset name when the folders do not say")] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold")] = None,
+) -> None:
+    """Score images; write OUT/<name>.json per image (and maps with --save-maps)."""
+    from .pipeline import Inspector
+
+    _threads()
+    inspector = Inspector.load(model_path)
+    report = inspector.predict(
+        paths,
+        out,
+        save_maps=save_maps,
+        group=group,
+        threshold=threshold,
+        on_error=lambda p, e: _err(e),
+    )
+    typer.echo(
+        f"{len(report.results)} scored, {report.n_flagged} flagged as faulty, {len(report.errors)} failed -> {out}"
+    )
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def experiment(
+    data: Annotated[Path | None, typer.Option("--data", help="dataset folder; built-in demo data if omitted")] = None,
+    model: Annotated[str, typer.Option("--model")] = "patchcore",
+    out: Annotated[Path, typer.Option("--out")] = Path("runs/experiment"),
+    img_size: Annotated[int, typer.Option("--img-size")] = 256,
+    epochs: Annotated[int, typer.Option("--epochs", help="AutoEncoders only")] = 50,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Train then test in one go (on built-in synthetic demo data without --data)."""
+    from .pipeline import experiment as run_experiment
+
+    _threads()
+    metrics = run_experiment(data, model=model, out_dir=out, img_size=img_size, epochs=epochs, seed=seed)
+    _print_metrics(metrics)
+    typer.echo(str(out / "test" / "metrics.json"))
+
+
+def _print_metrics(metrics: dict) -> None:
+    if metrics.get("table"):
+        typer.echo(metrics["table"].rstrip())
+    keys = ("image_auroc", "image_f1", "f1_at_threshold", "tpr_at_threshold", "fpr_at_threshold",
+            "pixel_auroc", "pixel_aupro", "pixel_iou")
+    parts = [f"{k}={metrics[k]:.3f}" for k in keys if isinstance(metrics.get(k), float)]
+    typer.echo("  ".join(parts))
+    for e in metrics.get("errors", []):
+        _err(e["error"])
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 1, never a traceback."""
+    from .errors import ThermalAnomalyError
+
+    try:
+        rv = app(standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except ThermalAnomalyError as exc:
+        _err(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _err(f"{type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for details)")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""From files to reports: train, test, predict and experiment, shared by the CLI and the Python API."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import inspect
+import io as _stdio
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import ThermalDataset, find_images
+from .detectors import Detector, create_detector, load_detector
+from .errors import DataError, ThermalAnomalyError
+from .io import read_image, save_npy, write_json, write_text
+from .postprocess import resize_map
+
+AUTOENCODERS = ("autoencoder", "unet-autoencoder")
+DEFAULT_MODEL = "patchcore"
+#: long side that maps and masks are kept at for dataset-wide pixel metrics (memory bound)
+METRIC_MAX_SIDE = 640
+
+
+def detector_config(model: str, **options) -> dict:
+    """Keep only the options the named detector's constructor takes (e.g. epochs for AutoEncoders)."""
+    from .detectors import DETECTORS, available_detectors
+
+    available_detectors()
+    if model not in DETECTORS:
+        raise ThermalAnomalyError(f"unknown model '{model}' (known: {', '.join(sorted(DETECTORS))})")
+    params = set()
+    for cls in DETECTORS[model].__mro__:
+        if "__init__" in cls.__dict__:
+            params |= set(inspect.signature(cls.__init__).parameters)
+    return {k: v for k, v in options.items() if k in params and v is not None}
+
+
+def train(
+    data_root: str | os.PathLike,
+    *,
+    model: str = DEFAULT_MODEL,
+    out_dir: str | os.PathLike = "models",
+    progress: bool = True,
+    **options,
+) -> Path:
+    """Fit a detector on the normal images under ``data_root``; return the model file to use.
+
+    AutoEncoders write ``best_model.pth`` (lowest validation loss, returned), ``final_model.pth`` and
+    ``training_loss.png``; other detectors write ``<model>.pth``.
+    """
+    dataset = ThermalDataset(data_root, mode="train")
+    detector = create_detector(model, **detector_config(model, **options))
+    detector.fit(dataset.images(), groups=dataset.groups(), progress=progress)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if model in AUTOENCODERS:
+        from .visualize import save_training_curve
+
+        best = detector.save(out / "best_model.pth")
+        save_training_curve(out / "training_loss.png", detector.history_["train_loss"], detector.history_["val_loss"])
+        final = copy.deepcopy(detector)
+        final.use_final_weights()
+        final.recalibrate(dataset.images(), groups=dataset.groups(), progress=False)
+        final.save(out / "final_model.pth")
+        return best
+    return detector.save(out / f"{model}.pth")
+
+
+def train_autoencoder(
+    data_root: str | os.PathLike,
+    batch_size: int = 8,
+    epochs: int = 50,
+    learning_rate: float = 1e-3,
+    img_size: int = 256,
+    save_dir: str | os.PathLike = "models",
+    *,
+    model: str = "autoencoder",
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """The original project's training entry point (AutoEncoder or U-Net variant)."""
+    return train(
+        data_root,
+        model=model,
+        out_dir=save_dir,
+        progress=progress,
+        batch_size=batch_size,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        img_size=img_size,
+        seed=seed,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- predict
+@dataclass
+class ImageResult:
+    """What the tool says about one image (the JSON written per image)."""
+
+    image: str
+    name: str
+    score: float
+    is_anomalous: bool
+    threshold: float
+    model: str
+    regions: list[dict]
+    group: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = {
+            "image": self.image,
+            "score": float(self.score),
+            "is_anomalous": bool(self.is_anomalous),
+            "threshold": float(self.threshold),
+            "model": self.model,
+            "regions": self.regions,
+            "group": self.group,
+        }
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class BatchReport:
+    results: list[ImageResult]
+    errors: list[tuple[str, str]]  # (image path as given, reason)
+
+    @property
+    def n_flagged(self) -> int:
+        return sum(r.is_anomalous for r in self.results)
+
+
+def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, tuple[str, ...]]]:
+    """Expand files and folders (recursively) into (path, output name, path parts for the asset).
+
+    Names come from the paths as given (symbolic links are not resolved): a file given directly is
+    named by its file name, a file found in a folder by its path relative to that folder.
+    """
+    items: list[tuple[Path, str, tuple[str, ...]]] = []
+    seen: dict[str, int] = {}
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            for f in find_images(p):
+                rel = f.relative_to(p).as_posix()
+                items.append((f, rel, (p.name, *Path(rel).parts[:-1])))
+        elif p.exists() or p.is_symlink():
+            items.append((p, p.name, tuple(p.parts[:-1])))
+        else:
+            raise DataError(f"{p}: no such file or folder")
+    out = []
+    for f, name, parts in items:
+        if name in seen:
+            seen[name] += 1
+            stem, dot, ext = name.partition(".")
+            name = f"{stem}-{seen[name]}{dot}{ext}"
+        else:
+            seen[name] = 1
+        out.append((f, name, parts))
+    return out
+
+
+class Inspector:
+    """One fitted detector plus everything around it: reading files, groups, outputs."""
+
+    def __init__(self, detector: Detector, model_name: str | None = None) -> None:
+        self.detector = detector
+        self.model_name = model_name or detector.name
+
+    @classmethod
+    def load(cls, model_path: str | os.PathLike) -> Inspector:
+        return cls(load_detector(model_path))
+
+    def infer_group(self, parts: Sequence[str], default: str | None = None) -> str | None:
+        """The asset of an image: the nearest enclosing folder that the model was calibrated on."""
+        known = set(self.detector.calibration_)
+        for part in reversed(parts):
+            if part in known:
+                return part
+        return default
+
+    def predict(
+        self,
+        paths: Sequence[str | os.PathLike],
+        out_dir: str | os.PathLike,
+        *,
+        save_maps: bool = False,
+        group: str | None = None,
+        threshold: float | None = None,
+        progress: bool = True,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> BatchReport:
+        """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file."""
+        from tqdm.auto import tqdm
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        items = collect_inputs(paths)
+        results: list[ImageResult] = []
+        errors: list[tuple[str, str]] = []
+        for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
+            try:
+                image = read_image(path)
+            except ThermalAnomalyError as exc:
+                reason = str(exc)
+                errors.append((str(path), reason))
+                write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
+                if on_error:
+                    on_error(str(path), reason)
+                continue
+            grp = self.infer_group(parts, group)
+            pred = self.detector.score([image], groups=[grp], threshold=threshold)
+            res = ImageResult(
+                image=str(path),
+                name=name,
+                score=float(pred.pred_score[0]),
+                is_anomalous=bool(pred.pred_label[0]),
+                threshold=float(pred.threshold),
+                model=self.model_name,
+                regions=pred.regions[0],
+                group=grp,
+            )
+            stale = out / f"{name}.error.json"
+            if stale.exists():
+                stale.unlink()
+            write_json(out / f"{name}.json", res.to_json())
+            if save_maps:
+                from .visualize import save_mask_png
+
+                save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
+                save_mask_png(out / f"{name}.mask.png", pred.pred_mask[0])
+            results.append(res)
+        write_json(out / "summary.json", batch_summary(results, errors))
+        return BatchReport(results, errors)
+
+    # ------------------------------------------------------------------------------------------ test
+    def test(
+        self,
+        data_root: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        threshold: float | None = None,
+        progress: bool = True,
+        save_pictures: bool = True,
+    ) -> dict:
+        """Score a labelled folder (normal/ and faulty/), write pictures, scores.csv and metrics.json."""
+        from tqdm.auto import tqdm
+
+        from .metrics import evaluate
+        from .visualize import save_error_analysis, save_mask_png, save_result_panel
+
+        dataset = ThermalDataset(data_root, mode="test")
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        thr = self.detector.threshold_ if threshold is None else float(threshold)
+        rows, gt_masks, maps, pred_masks, errors = [], [], [], [], []
+        vmax = 2.0 * float(thr)
+        for i in tqdm(range(len(dataset)), desc="test", unit="img", disable=not progress):
+            rec = dataset[i]
+            try:
+                image = dataset.load_image(i)
+                gt = dataset.load_mask(i)
+            except ThermalAnomalyError as exc:
+                errors.append((str(rec.path), str(exc)))
+                continue
+            grp = self.infer_group(Path(rec.name).parts[:-1], rec.group)
+            pred = self.detector.score([image], groups=[grp], threshold=threshold)
+            amap, pmask = pred.anomaly_map[0], pred.pred_mask[0]
+            stem = _strip_ext(rec.name)
+            if save_pictures:
+                save_result_panel(
+                    out / f"{stem}_result.png",
+                    image,
+                    pred.reference[0],
+                    amap,
+                    pmask,
+                    title=f"{rec.name}  [{'FAULTY' if pred.pred_label[0] else 'normal'}]",
+                    score=float(pred.pred_score[0]),
+                    threshold=float(thr),
+                    vmax=vmax,
+                    regions=pred.regions[0],
+                )
+                save_mask_png(out / f"{stem}_mask.png", pmask)
+            rows.append(
+                {
+                    "image": rec.name,
+                    "group": grp or "",
+                    "label": int(rec.label),
+                    "category": "faulty" if rec.label else "normal",
+                    "score": float(pred.pred_score[0]),
+                    "predicted": int(pred.pred_label[0]),
+                    "n_regions": len(pred.regions[0]),
+                }
+            )
+            small = _metric_size(amap.shape)
+            maps.append(resize_map(amap, small))
+            pred_masks.append(resize_map(pmask.astype(np.float32), small) >= 0.5)
+            gt_masks.append(None if gt is None else resize_map(gt.astype(np.float32), small) >= 0.5)
+        if not rows:
+            raise DataError(f"{data_root}: no image could be scored")
+        labels = np.array([r["label"] for r in rows])
+        scores = np.array([r["score"] for r in rows])
+        has_masks = any(m is not None for m, lab in zip(gt_masks, labels, strict=True) if lab == 1)
+        metrics = evaluate(
+            labels,
+            scores,
+            float(thr),
+            masks=gt_masks if has_masks else None,
+            maps=maps if has_masks else None,
+            pred_masks=pred_masks if has_masks else None,
+        )
+        metrics.update(
+            {
+                "model": self.model_name,
+                "threshold": float(thr),
+                "n_images": len(rows),
+                "n_normal": int((labels == 0).sum()),
+                "n_faulty": int((labels == 1).sum()),
+                "n_errors": len(errors),
+                "errors": [{"image": p, "error": e} for p, e in errors],
+            }
+        )
+        _write_scores_csv(out / "scores.csv", rows)
+        table = category_table(rows)
+        write_text(out / "score_stats.txt", table)
+        metrics["category_stats"] = category_stats(rows)
+        write_json(out / "metrics.json", metrics)
+        save_error_analysis(out / "error_analysis.png", scores, labels, float(thr))
+        metrics["table"] = table
+        return metrics
+
+
+def test_model(
+    model_path: str | os.PathLike,
+    data_root: str | os.PathLike,
+    img_size: int | None = None,
+    threshold: float | None = None,
+    save_dir: str | os.PathLike = "runs/test",
+    *,
+    progress: bool = True,
+) -> dict:
+    """The original project's test entry point; ``img_size`` must match the model's if given."""
+    inspector = Inspector.load(model_path)
+    if img_size is not None and int(img_size) != inspector.detector.img_size:
+        raise ThermalAnomalyError(
+            f"{model_path}: model was trained at img_size {inspector.detector.img_size}, not {img_size}"
+        )
+    return inspector.test(data_root, save_dir, threshold=threshold, progress=progress)
+
+
+def experiment(
+    data_root: str | os.PathLike | None = None,
+    *,
+    model: str = DEFAULT_MODEL,
+    out_dir: str | os.PathLike = "runs/experiment",
+    progress: bool = True,
+    **options,
+) -> dict:
+    """Train then test in one go; without data, on built-in synthetic demo data."""
+    out = Path(out_dir)
+    if data_root is None:
+        from .synthetic import make_demo_dataset
+
+        data_root = make_demo_dataset(out / "demo-data")
+    model_path = train(data_root, model=model, out_dir=out / "model", progress=progress, **options)
+    metrics = Inspector.load(model_path).test(data_root, out / "test", progress=progress)
+    metrics["model_path"] = str(model_path)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def batch_summary(results: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
+    """A short summary of a batch: counts and the flagged images, worst first."""
+    flagged = sorted((r for r in results if r.is_anomalous), key=lambda r: r.score, reverse=True)
+    return {
+        "n_images": len(results) + len(errors),
+        "n_scored": len(results),
+        "n_flagged": len(flagged),
+        "n_errors": len(errors),
+        "flagged": [{"image": r.image, "score": r.score, "n_regions": len(r.regions)} for r in flagged],
+        "errors": [{"image": p, "error": e} for p, e in errors],
+    }
+
+
+def category_stats(rows: Sequence[dict]) -> dict:
+    stats = {}
+    for cat in ("normal", "faulty"):
+        vals = np.array([r["score"] for r in rows if r["category"] == cat])
+        if len(vals):
+            stats[cat] = {
+                "n": int(len(vals)),
+                "mean": float(vals.mean()),
+                "std": float(vals.std()),
+                "min": float(vals.min()),
+                "max": float(vals.max()),
+            }
+    return stats
+
+
+def category_table(rows: Sequence[dict]) -> str:
+    lines = [f"{'category':<10}{'n':>5}{'mean':>10}{'std':>10}{'min':>10}{'max':>10}"]
+    for cat, s in category_stats(rows).items():
+        lines.append(f"{cat:<10}{s['n']:>5}{s['mean']:>10.4f}{s['std']:>10.4f}{s['min']:>10.4f}{s['max']:>10.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_scores_csv(path: Path, rows: Sequence[dict]) -> None:
+    buf = _stdio.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _strip_ext(name: str) -> str:
+    p = Path(name)
+    return (p.parent / p.name.split(".")[0]).as_posix() if p.name.split(".")[0] else name
+
+
+def _metric_size(shape: tuple[int, int]) -> tuple[int, int]:
+    h, w = shape
+    scale = min(1.0, METRIC_MAX_SIDE / max(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def temp_workdir(prefix: str = "thermal-anomaly-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
