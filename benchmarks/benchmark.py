@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "transformer-thermal"
-AE_OPTIONS = {"epochs": 30}  # AutoEncoders: fewer epochs and folds keep the benchmark under ~15 min on 2 cores
+AE_OPTIONS = {
+    "epochs": 30
+}  # AutoEncoders: fewer epochs and folds keep the benchmark under ~15 min on 2 cores
 
 
 def _setup_threads() -> None:
@@ -105,8 +107,8 @@ def image_level(name: str, ds, recs, folds: int | None) -> dict:
 def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
     """Fit on all normals, score all faulty images against the masks."""
     import cv2
-
     from thermal_anomaly.metrics import aupro, pixel_auroc
+
     from thermal_anomaly.postprocess import resize_map
 
     normals = [i for i, r in enumerate(recs) if r.label == 0]
@@ -127,7 +129,9 @@ def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
         maps.append(resize_map(amap, size))
         masks.append(resize_map(gt.astype(np.float32), size) >= 0.5)
         r = max(1, int(0.02 * np.hypot(h, w)))
-        dil = cv2.dilate(gt.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        dil = cv2.dilate(
+            gt.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        )
         y, x = np.unravel_index(np.argmax(amap), amap.shape)
         hits.append(bool(dil[y, x]))
         if sheet is not None:
@@ -147,7 +151,6 @@ def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
 def _tile(img: np.ndarray, amap: np.ndarray, gt: np.ndarray, thr: float) -> np.ndarray:
     """Image with the heatmap blended in and the ground-truth outline in white."""
     import cv2
-
     from thermal_anomaly.visualize import heatmap_rgb
 
     h, w = amap.shape
@@ -222,8 +225,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--detectors", default="patchcore,padim,autoencoder,unet-autoencoder")
-    ap.add_argument("--ae-folds", type=int, default=4, help="folds for the AutoEncoders (others: leave-one-out)")
-    ap.add_argument("--sheet", type=Path, default=Path("runs/benchmark"), help="folder for heatmap contact sheets")
+    ap.add_argument(
+        "--ae-folds", type=int, default=4, help="folds for the AutoEncoders (others: leave-one-out)"
+    )
+    ap.add_argument(
+        "--sheet", type=Path, default=Path("runs/benchmark"), help="folder for heatmap contact sheets"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write all results here")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -236,9 +243,21 @@ def main() -> None:
     results = []
     for name in args.detectors.split(","):
         t0 = time.perf_counter()
-        cmd = [sys.executable, __file__, "--worker", name, "--data", str(args.data), "--sheet", str(args.sheet),
-               "--ae-folds", str(args.ae_folds)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--data",
+            str(args.data),
+            "--sheet",
+            str(args.sheet),
+            "--ae-folds",
+            str(args.ae_folds),
+        ]
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+        )
         if proc.returncode != 0:
             print(f"{name}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue

@@ -64,7 +64,9 @@ def test(
     model_path: Annotated[Path, typer.Option("--model-path", help="model file from train")],
     data: Annotated[Path, typer.Option("--data", help="folder with normal/ and faulty/ (and masks/)")],
     out: Annotated[Path, typer.Option("--out")] = Path("runs/test"),
-    threshold: Annotated[float | None, typer.Option("--threshold", help="override the learned threshold")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="override the learned threshold")
+    ] = None,
 ) -> None:
     """Score a labelled folder; write pictures, scores.csv and metrics.json."""
     from .pipeline import Inspector
@@ -81,7 +83,9 @@ def predict(
     model_path: Annotated[Path, typer.Option("--model-path", help="model file from train")],
     out: Annotated[Path, typer.Option("--out")] = Path("runs/predict"),
     save_maps: Annotated[bool, typer.Option("--save-maps", help="also write anomaly maps and masks")] = False,
-    group: Annotated[str | None, typer.Option("--group", help="asset name when the folders do not say")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="asset name when the folders do not say")
+    ] = None,
     threshold: Annotated[float | None, typer.Option("--threshold")] = None,
 ) -> None:
     """Score images; write OUT/<name>.json per image (and maps with --save-maps)."""
@@ -106,7 +110,9 @@ def predict(
 
 @app.command()
 def experiment(
-    data: Annotated[Path | None, typer.Option("--data", help="dataset folder; built-in demo data if omitted")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="dataset folder; built-in demo data if omitted")
+    ] = None,
     model: Annotated[str, typer.Option("--model")] = "patchcore",
     out: Annotated[Path, typer.Option("--out")] = Path("runs/experiment"),
     img_size: Annotated[int, typer.Option("--img-size")] = 256,
@@ -125,8 +131,16 @@ def experiment(
 def _print_metrics(metrics: dict) -> None:
     if metrics.get("table"):
         typer.echo(metrics["table"].rstrip())
-    keys = ("image_auroc", "image_f1", "f1_at_threshold", "tpr_at_threshold", "fpr_at_threshold",
-            "pixel_auroc", "pixel_aupro", "pixel_iou")
+    keys = (
+        "image_auroc",
+        "image_f1",
+        "f1_at_threshold",
+        "tpr_at_threshold",
+        "fpr_at_threshold",
+        "pixel_auroc",
+        "pixel_aupro",
+        "pixel_iou",
+    )
     parts = [f"{k}={metrics[k]:.3f}" for k in keys if isinstance(metrics.get(k), float)]
     typer.echo("  ".join(parts))
     for e in metrics.get("errors", []):

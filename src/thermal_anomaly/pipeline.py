@@ -62,7 +62,9 @@ def train(
         from .visualize import save_training_curve
 
         best = detector.save(out / "best_model.pth")
-        save_training_curve(out / "training_loss.png", detector.history_["train_loss"], detector.history_["val_loss"])
+        save_training_curve(
+            out / "training_loss.png", detector.history_["train_loss"], detector.history_["val_loss"]
+        )
         final = copy.deepcopy(detector)
         final.use_final_weights()
         final.recalibrate(dataset.images(), groups=dataset.groups(), progress=False)
@@ -406,7 +408,9 @@ def category_stats(rows: Sequence[dict]) -> dict:
 def category_table(rows: Sequence[dict]) -> str:
     lines = [f"{'category':<10}{'n':>5}{'mean':>10}{'std':>10}{'min':>10}{'max':>10}"]
     for cat, s in category_stats(rows).items():
-        lines.append(f"{cat:<10}{s['n']:>5}{s['mean']:>10.4f}{s['std']:>10.4f}{s['min']:>10.4f}{s['max']:>10.4f}")
+        lines.append(
+            f"{cat:<10}{s['n']:>5}{s['mean']:>10.4f}{s['std']:>10.4f}{s['min']:>10.4f}{s['max']:>10.4f}"
+        )
     return "\n".join(lines) + "\n"
 
 

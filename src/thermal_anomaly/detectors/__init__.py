@@ -45,5 +45,13 @@ def _import_all() -> None:
                 raise
 
 
-__all__ = ["DETECTORS", "Detector", "Prediction", "available_detectors", "create_detector", "load_detector",
-           "read_model_file", "register"]
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "Prediction",
+    "available_detectors",
+    "create_detector",
+    "load_detector",
+    "read_model_file",
+    "register",
+]

@@ -22,7 +22,9 @@ from .base import Detector
 
 
 def _down(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 def _up(cin: int, cout: int) -> nn.Sequential:
@@ -39,7 +41,11 @@ class AnomalyAutoEncoder(nn.Module):
     def __init__(self, in_channels: int = 3, latent_channels: int = 128) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
-            _down(in_channels, 32), _down(32, 64), _down(64, 128), _down(128, 256), _down(256, latent_channels)
+            _down(in_channels, 32),
+            _down(32, 64),
+            _down(64, 128),
+            _down(128, 256),
+            _down(256, latent_channels),
         )
         self.decoder = nn.Sequential(
             _up(latent_channels, 256),
@@ -115,7 +121,9 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     angle = (torch.rand(n, generator=gen) * 30 - 15) * math.pi / 180
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     brightness = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.4

@@ -200,7 +200,11 @@ class Detector(ABC):
         return self
 
     def recalibrate(
-        self, images: Sequence[np.ndarray], *, groups: Sequence[str | None] | None = None, progress: bool = True
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        groups: Sequence[str | None] | None = None,
+        progress: bool = True,
     ) -> Detector:
         """Re-learn the score scale and thresholds for the current learned state (e.g. other weights)."""
         x, valid = self.prepare(images)
@@ -210,8 +214,12 @@ class Detector(ABC):
     def _calibrate_on(self, x, valid, groups, *, progress: bool) -> None:
         idx, raw = self._calibration_maps(x, valid, progress=progress)
         raw = _resize_batch(raw, self.img_size)
-        scores = np.array([self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
-                           for m, v in zip(raw, valid[idx], strict=True)])
+        scores = np.array(
+            [
+                self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
+                for m, v in zip(raw, valid[idx], strict=True)
+            ]
+        )
         grp = [None] * len(x) if groups is None else list(groups)
         self._calibrate(scores, [grp[i] for i in idx])
 
@@ -226,11 +234,16 @@ class Detector(ABC):
         for g, vals in by_group.items():
             cal[g] = float(np.median(vals))
         self.calibration_ = cal
-        norm = np.array([s / cal.get(str(g), cal[ALL_GROUPS]) if g is not None else s / cal[ALL_GROUPS]
-                         for s, g in zip(scores, groups, strict=True)])
+        norm = np.array(
+            [
+                s / cal.get(str(g), cal[ALL_GROUPS]) if g is not None else s / cal[ALL_GROUPS]
+                for s, g in zip(scores, groups, strict=True)
+            ]
+        )
         # Groups with a single normal normalise to exactly 1 and say nothing about the spread.
-        informative = [v for v, g in zip(norm, groups, strict=True)
-                       if g is None or len(by_group.get(str(g), [])) > 1]
+        informative = [
+            v for v, g in zip(norm, groups, strict=True) if g is None or len(by_group.get(str(g), [])) > 1
+        ]
         self.calibration_scores_ = [float(v) for v in norm]
         self.threshold_ = _lognormal_threshold(np.array(informative), self.threshold_quantile)
         self.pixel_threshold_ = self.threshold_
@@ -260,8 +273,11 @@ class Detector(ABC):
         if not self.is_fitted:
             raise NotFittedError(f"{self.name} detector is not fitted: call fit() or load a model file")
         thr = self.threshold_ if threshold is None else float(threshold)
-        pthr = (self.pixel_threshold_ if threshold is None else float(threshold)) \
-            if pixel_threshold is None else float(pixel_threshold)
+        pthr = (
+            (self.pixel_threshold_ if threshold is None else float(threshold))
+            if pixel_threshold is None
+            else float(pixel_threshold)
+        )
         grp = [None] * len(images) if groups is None else list(groups)
         scores, maps, labels, masks, regions, refs = [], [], [], [], [], []
         for start in range(0, len(images), batch_size):
@@ -276,8 +292,11 @@ class Detector(ABC):
                 m[~v] = 0.0
                 s = self._peak(m, v)
                 full = resize_map(m, img.shape[:2])
-                mask = clean_mask(full >= pthr, self.mask_kernel) if s >= pthr else np.zeros(
-                    img.shape[:2], dtype=bool)
+                mask = (
+                    clean_mask(full >= pthr, self.mask_kernel)
+                    if s >= pthr
+                    else np.zeros(img.shape[:2], dtype=bool)
+                )
                 scores.append(s)
                 maps.append(full)
                 labels.append(s >= thr)

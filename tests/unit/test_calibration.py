@@ -1,0 +1,100 @@
+"""Score normalisation per asset and thresholds learned from normal images only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from thermal_anomaly import NotFittedError
+from thermal_anomaly.detectors.base import ALL_GROUPS, Detector, _lognormal_threshold
+
+
+class MeanDetector(Detector):
+    """Toy detector: the map is the distance of each pixel's brightness to the normal mean."""
+
+    name = "toy-mean"
+
+    def __init__(
+        self,
+        *,
+        img_size: int = 32,
+        blur_sigma: float = 0.0,
+        mask_overlays: bool = False,
+        threshold_quantile: float = 0.95,
+        mask_kernel: int = 1,
+    ) -> None:
+        super().__init__(
+            img_size=img_size,
+            blur_sigma=blur_sigma,
+            mask_overlays=mask_overlays,
+            threshold_quantile=threshold_quantile,
+            mask_kernel=mask_kernel,
+        )
+        self.mean_ = torch.zeros(())
+
+    def _fit(self, x, valid, *, progress):
+        self.mean_ = x.mean()
+
+    def _raw_maps(self, x):
+        return (x.mean(dim=1) - self.mean_).abs() + 0.01
+
+    def _state(self):
+        return {"mean": self.mean_}
+
+    def _load_state(self, state):
+        self.mean_ = state["mean"]
+
+
+def _flat(v: float, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(v + noise * rng.standard_normal((32, 32, 3)), 0, 1).astype(np.float32)
+
+
+def test_scores_are_normalised_per_group_so_one_threshold_fits_both():
+    # group "quiet" has small normal variation, group "noisy" large: raw scores differ ~5x.
+    imgs = [_flat(0.5, 0.01, i) for i in range(6)] + [_flat(0.5, 0.05, 10 + i) for i in range(6)]
+    groups = ["quiet"] * 6 + ["noisy"] * 6
+    det = MeanDetector().fit(imgs, groups=groups, progress=False)
+    assert det.calibration_["noisy"] > 3 * det.calibration_["quiet"]
+    assert set(det.calibration_) == {"quiet", "noisy", ALL_GROUPS}
+    normal = det.score([_flat(0.5, 0.01, 50), _flat(0.5, 0.05, 51)], groups=["quiet", "noisy"])
+    assert np.all(np.abs(normal.pred_score - 1.0) < 0.5)
+    assert not normal.pred_label.any()
+    # the same faint defect is anomalous on the quiet asset
+    bad = _flat(0.5, 0.01, 52)
+    bad[10:14, 10:14] = 0.75
+    pred = det.score([bad], groups=["quiet"])
+    assert pred.pred_label[0] and pred.pred_score[0] > det.threshold_
+    assert pred.pred_mask[0][11, 11] and not pred.pred_mask[0][0, 0]
+    assert pred.regions[0][0]["box"][0] <= 10 and pred.regions[0][0]["area"] >= 4
+    # an unknown asset falls back to the pooled scale
+    assert det._scale("elsewhere") == det.calibration_[ALL_GROUPS]
+
+
+def test_threshold_override_and_label_consistency():
+    imgs = [_flat(0.5, 0.02, i) for i in range(8)]
+    det = MeanDetector().fit(imgs, progress=False)
+    pred = det.score(imgs[:3], threshold=0.0)
+    assert pred.pred_label.all() and pred.threshold == 0.0
+    pred = det.score(imgs[:3], threshold=1e9)
+    assert not pred.pred_label.any() and not any(m.any() for m in pred.pred_mask)
+
+
+def test_lognormal_threshold_uses_prior_with_few_normals():
+    assert _lognormal_threshold(np.array([1.0]), 0.95) == pytest.approx(np.exp(1.6449 * 0.15), rel=1e-3)
+    vals = np.exp(np.random.default_rng(0).normal(0, 0.1, 400))
+    thr = _lognormal_threshold(vals, 0.95)
+    assert 0.93 <= (vals < thr).mean() <= 0.99
+
+
+def test_unfitted_detector_refuses_to_score():
+    with pytest.raises(NotFittedError):
+        MeanDetector().score([_flat(0.5, 0.0, 0)])
+
+
+def test_maps_come_back_at_original_size():
+    det = MeanDetector().fit([_flat(0.5, 0.02, i) for i in range(4)], progress=False)
+    img = np.full((50, 77, 3), 0.5, np.float32)
+    pred = det.score([img])
+    assert pred.anomaly_map[0].shape == (50, 77) and pred.pred_mask[0].shape == (50, 77)
