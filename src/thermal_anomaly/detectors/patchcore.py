@@ -1,0 +1,235 @@
+"""PatchCore: nearest-neighbour distance of each image patch to a memory bank of normal patches.
+
+Patch features are locally aware: pretrained backbone taps (stride 8 and 16 by default), each averaged over
+its 3×3 neighbourhood, the deeper one upsampled to the finer grid, concatenated. The bank is reduced by
+greedy k-center coreset selection, so it covers every normal patch within a known radius at a fraction of
+the size; it is stored as float16.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..backbones import TAP_STRIDES, FeatureExtractor, embed_taps
+from ..errors import ModelError
+from . import register
+from .base import Detector
+
+#: most elements of one query-by-bank distance block (bounds the memory of nearest-neighbour search)
+_DIST_BLOCK = 1 << 22
+
+
+def greedy_coreset(features: torch.Tensor, n: int, *, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Greedy k-center selection of ``n`` rows of ``features`` (M, d).
+
+    Returns (indices, radius): every row lies within ``radius`` (Euclidean) of a selected row, and the
+    selected rows are pairwise at least ``radius`` apart, so the radius is at most twice the optimum.
+    One matrix-vector product per step keeps it fast (min-distance vector updated in place).
+    """
+    f = features.float()
+    m = f.shape[0]
+    if n >= m:
+        return torch.arange(m), 0.0
+    if n < 1:
+        raise ValueError(f"coreset size must be at least 1, got {n}")
+    sq = (f * f).sum(1)
+    gen = torch.Generator().manual_seed(int(seed))
+    first = int(torch.randint(m, (1,), generator=gen))
+    selected = torch.empty(n, dtype=torch.long)
+    selected[0] = first
+    mind = torch.addmv(sq, f, f[first], alpha=-2.0).add_(sq[first]).clamp_(min=0)
+    mind[first] = 0.0
+    d = torch.empty_like(mind)
+    for t in range(1, n):
+        i = int(torch.argmax(mind))
+        selected[t] = i
+        torch.addmv(sq, f, f[i], alpha=-2.0, out=d)
+        d.add_(sq[i])
+        torch.minimum(mind, d, out=mind)
+        mind[i] = 0.0
+    return selected, float(mind.max().clamp(min=0).sqrt())
+
+
+def nearest_distance(
+    queries: torch.Tensor, bank: torch.Tensor, *, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Distance of each query row to its nearest bank row, in blocks so memory stays bounded.
+
+    ``exclude`` (bank-length bool) removes bank rows from the search.
+    """
+    q = queries.float()
+    b = bank.float()
+    if exclude is not None:
+        b = b[~exclude]
+    if len(b) == 0:
+        raise ValueError("the memory bank is empty")
+    step = max(1, _DIST_BLOCK // len(b))
+    out = torch.empty(len(q))
+    for s in range(0, len(q), step):
+        d = torch.cdist(q[s : s + step], b, compute_mode="use_mm_for_euclid_dist")
+        out[s : s + step] = d.min(dim=1).values
+    return out
+
+
+@register
+class PatchCore(Detector):
+    """Memory bank of locally aware pretrained patch features; anomaly = distance to the nearest normal patch."""
+
+    name = "patchcore"
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "efficientnet-lite0",
+        layers: Sequence[str] = ("stage2", "stage4"),
+        feature_dim: int | None = None,
+        coreset_ratio: float = 0.1,
+        max_bank: int = 20000,
+        projection_dim: int = 128,
+        seed: int = 0,
+        img_size: int = 256,
+        blur_sigma: float = 4.0,
+        mask_overlays: bool = True,
+        threshold_quantile: float = 0.95,
+        mask_kernel: int = 3,
+    ) -> None:
+        super().__init__(
+            img_size=img_size,
+            blur_sigma=blur_sigma,
+            mask_overlays=mask_overlays,
+            threshold_quantile=threshold_quantile,
+            mask_kernel=mask_kernel,
+        )
+        if not 0 < coreset_ratio <= 1:
+            raise ValueError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
+        self.backbone = str(backbone)
+        self.layers = [str(n) for n in layers]
+        self.feature_dim = None if feature_dim is None else int(feature_dim)
+        self.coreset_ratio = float(coreset_ratio)
+        self.max_bank = int(max_bank)
+        self.projection_dim = int(projection_dim)
+        self.seed = int(seed)
+        self.memory_bank_: torch.Tensor | None = None
+        self._bank32: torch.Tensor | None = None
+        self._extractor: FeatureExtractor | None = None
+        # Fit-time only: patch features and bank origins for leave-one-out calibration.
+        self._train_patches: torch.Tensor | None = None
+        self._bank_source: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ features
+    @property
+    def stride(self) -> int:
+        return min(TAP_STRIDES[n] for n in self.layers)
+
+    def _grid(self) -> tuple[int, int]:
+        g = math.ceil(self.img_size / self.stride)
+        return g, g
+
+    def _embed(self, x: torch.Tensor, batch_size: int = 8, progress: bool = False) -> torch.Tensor:
+        """(N, 3, S, S) -> patch features (N, h, w, D)."""
+        if self._extractor is None:
+            self._extractor = FeatureExtractor(self.backbone, self.layers)
+        out = []
+        starts = range(0, len(x), batch_size)
+        for s in tqdm(starts, desc="patchcore features", disable=not progress, leave=False):
+            with torch.no_grad():
+                e = embed_taps(self._extractor(x[s : s + batch_size]), self._grid(), pool=3)
+            if self.feature_dim is not None and e.shape[1] != self.feature_dim:
+                n, c, h, w = e.shape
+                flat = e.permute(0, 2, 3, 1).reshape(-1, 1, c)
+                e = F.adaptive_avg_pool1d(flat, self.feature_dim).reshape(n, h, w, self.feature_dim)
+            else:
+                e = e.permute(0, 2, 3, 1)
+            out.append(e.contiguous())
+        return torch.cat(out)
+
+    def _patch_valid(self, valid: torch.Tensor) -> torch.Tensor:
+        """A patch is valid when its cell of the input has no overlay pixel. (N, h, w) bool."""
+        invalid = (~valid).float()[:, None]
+        cell = F.avg_pool2d(invalid, self.stride, stride=self.stride, ceil_mode=True)
+        if tuple(cell.shape[-2:]) != self._grid():
+            cell = F.interpolate(cell, size=self._grid(), mode="nearest")
+        return cell[:, 0] == 0
+
+    def _projection(self, dim: int) -> torch.Tensor | None:
+        if dim <= self.projection_dim:
+            return None
+        gen = torch.Generator().manual_seed(self.seed + 1)
+        return torch.randn(dim, self.projection_dim, generator=gen) / math.sqrt(self.projection_dim)
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
+        patches = self._embed(x, progress=progress)
+        n, h, w, d = patches.shape
+        keep = self._patch_valid(valid).reshape(-1)
+        if not keep.any():  # all overlay: better some bank than none
+            keep[:] = True
+        flat = patches.reshape(-1, d)[keep]
+        source = torch.arange(n).repeat_interleave(h * w)[keep]
+        size = min(self.max_bank, max(1, math.ceil(self.coreset_ratio * len(flat))))
+        if size < len(flat):
+            proj = self._projection(d)
+            idx, _ = greedy_coreset(flat if proj is None else flat @ proj, size, seed=self.seed)
+        else:
+            idx = torch.arange(len(flat))
+        self.memory_bank_ = flat[idx].to(torch.float16)
+        self._bank32 = self.memory_bank_.float()
+        self._bank_source = source[idx]
+        self._train_patches = patches
+
+    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+        if self._bank32 is None:
+            raise ValueError("PatchCore has no memory bank")
+        patches = self._embed(x)
+        n, h, w, d = patches.shape
+        if d != self._bank32.shape[1]:
+            raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
+        return nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+
+    def _calibration_maps(
+        self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """Leave-one-out without refitting: each training image against the bank minus its own patches.
+
+        Slightly conservative: the coreset was chosen with the image present, so patches of other images
+        that a refit without it would have kept may be missing, and normal distances come out a bit high
+        (a higher, safer threshold). An image with no other source in the bank is scored as is.
+        """
+        patches, source = self._train_patches, self._bank_source
+        self._train_patches = None
+        self._bank_source = None
+        if patches is None or source is None:
+            return np.arange(len(x)), self._loo_maps(self._embed(x), None)
+        return np.arange(len(x)), self._loo_maps(patches, source)
+
+    def _loo_maps(self, patches: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
+        bank = self._bank32
+        n, h, w, d = patches.shape
+        maps = torch.empty(n, h, w)
+        for i in range(n):
+            exclude = None if source is None else source == i
+            if exclude is not None and bool(exclude.all()):
+                exclude = None
+            maps[i] = nearest_distance(patches[i].reshape(-1, d), bank, exclude=exclude).reshape(h, w)
+        return maps
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        if self.memory_bank_ is None:
+            raise ValueError("PatchCore has no memory bank")
+        return {"memory_bank": self.memory_bank_.to(torch.float16)}
+
+    def _load_state(self, state: dict[str, torch.Tensor]) -> None:
+        bank = state["memory_bank"]
+        if not isinstance(bank, torch.Tensor) or bank.ndim != 2 or len(bank) == 0:
+            raise ValueError("memory_bank must be a non-empty (M, D) tensor")
+        self.memory_bank_ = bank.to(torch.float16)
+        self._bank32 = self.memory_bank_.float()
+
+
+__all__ = ["PatchCore", "greedy_coreset", "nearest_distance"]
