@@ -226,11 +226,11 @@ class FeatureExtractor:
             raise ModelError("a feature extractor needs at least one layer")
         self.name = name
         self.layers = tuple(layers)
-        self.model = load_backbone(name)
-        self.strides = {n: TAP_STRIDES[n] for n in self.layers}
         unknown = [n for n in self.layers if n not in TAP_NAMES]
         if unknown:
             raise ModelError(f"unknown backbone layer(s) {unknown}; known: {', '.join(TAP_NAMES)}")
+        self.model = load_backbone(name)
+        self.strides = {n: TAP_STRIDES[n] for n in self.layers}
 
     def channels(self) -> dict[str, int]:
         """Channels of each tap (measured once on a tiny input)."""

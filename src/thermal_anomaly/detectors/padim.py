@@ -100,9 +100,10 @@ class Padim(Detector):
         self._extractor: FeatureExtractor | None = None
         self._channels: torch.Tensor | None = None
         self._train_feats: torch.Tensor | None = None
-        for n in self.layers:
-            if n not in TAP_STRIDES:
-                raise ValueError(f"unknown backbone layer '{n}'")
+        if not self.layers or any(n not in TAP_STRIDES for n in self.layers):
+            raise ValueError(
+                f"layers must be backbone tap names ({', '.join(TAP_STRIDES)}), got {self.layers}"
+            )
 
     def _grid(self) -> tuple[int, int]:
         g = math.ceil(self.img_size / self.grid_stride)
@@ -136,7 +137,7 @@ class Padim(Detector):
         mean, inv = self._gaussians(feats)
         big = inv.numel() * 4 > _FLOAT16_ABOVE
         self.mean_ = mean
-        self.inv_cov_ = inv.to(torch.float16 if big else torch.float32)
+        self.inv_cov_ = inv.to(torch.float16 if big else torch.float32).contiguous()
         self._train_feats = feats
 
     def _maps(self, feats: torch.Tensor, mean: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
@@ -186,7 +187,7 @@ class Padim(Detector):
                 f"PaDiM state has {mean.shape[0]} positions, the configuration gives {self._grid()}"
             )
         self.mean_ = mean.float()
-        self.inv_cov_ = inv
+        self.inv_cov_ = inv.contiguous()
         self._channels = channels.long()
 
 

