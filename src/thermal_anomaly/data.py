@@ -325,6 +325,10 @@ class ThermalDataset(Sequence[ImageRecord]):
     def labels(self) -> list[int | None]:
         return [r.label for r in self.records]
 
+    def image_groups(self) -> list[str | None]:
+        """The asset of each image, in order (None where the layout does not say)."""
+        return [r.group for r in self.records]
+
     def groups(self) -> list[str]:
         """The assets present, sorted (records without a group are not listed)."""
         return sorted({r.group for r in self.records if r.group is not None})

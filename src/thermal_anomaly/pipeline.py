@@ -55,7 +55,7 @@ def train(
     """
     dataset = ThermalDataset(data_root, mode="train")
     detector = create_detector(model, **detector_config(model, **options))
-    detector.fit(dataset.images(), groups=dataset.groups(), progress=progress)
+    detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if model in AUTOENCODERS:
@@ -67,7 +67,7 @@ def train(
         )
         final = copy.deepcopy(detector)
         final.use_final_weights()
-        final.recalibrate(dataset.images(), groups=dataset.groups(), progress=False)
+        final.recalibrate(dataset.images(), groups=dataset.image_groups(), progress=False)
         final.save(out / "final_model.pth")
         return best
     return detector.save(out / f"{model}.pth")
