@@ -1,0 +1,176 @@
+"""Find the camera's colour bar: a long thin strip, sharp-edged across, whose colours run through a palette.
+
+The finder is purely image-based (no camera-specific coordinates): a bar is a band of pixels that are uniform
+*across* the band, bounded by edges on both sides, long *along* the band, near an image border, and whose
+colour changes a lot along its length (a pole or a wire of one temperature does not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .palette import as_rgb_float, chan_max, work_copy
+
+
+@dataclass(frozen=True)
+class ColorBar:
+    """A colour bar in original-image pixels.
+
+    ``box`` is ``(x0, y0, x1, y1)`` with x1/y1 exclusive, ``orientation`` is ``"vertical"`` or
+    ``"horizontal"``, ``colors`` the N×3 float32 RGB sequence sampled along the bar from cold to hot, and
+    ``cold_end``/``hot_end`` say which side of the box holds each end ("top", "bottom", "left", "right").
+    """
+
+    box: tuple[int, int, int, int]
+    orientation: str
+    colors: np.ndarray
+    cold_end: str
+    hot_end: str
+
+
+def _profile_is_palette(prof: np.ndarray) -> bool:
+    """True when a colour sequence looks like a palette: long, smooth and not doubling back on itself."""
+    if len(prof) < 10:
+        return False
+    # median-smooth along the bar so printed numbers and tick marks do not count as colour changes
+    win = max(3, (len(prof) // 40) | 1)
+    prof = cv2.medianBlur((np.clip(prof, 0, 1) * 255).astype(np.uint8)[:, None, :], win)[:, 0, :] / 255.0
+    steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
+    path = float(steps.sum())
+    span = float(np.abs(prof.max(axis=0) - prof.min(axis=0)).sum())
+    if span < 0.6 or path < 0.8:
+        return False
+    # chord over an eighth of the length vs the path walked meanwhile: noise and back-and-forth give low ratios
+    k = max(2, len(prof) // 8)
+    chord = np.abs(prof[k:] - prof[:-k]).sum(axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(steps)])
+    walked = cum[k:] - cum[:-k]
+    moving = walked > 0.05
+    if moving.sum() < len(walked) // 3:
+        return False
+    return float(np.median(chord[moving] / walked[moving])) > 0.5
+
+
+def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of vertical bar-like strips in a working-size uint8 RGB image."""
+    h, w = small8.shape[:2]
+    if h < 20 or w < 8:
+        return []
+    d = chan_max(cv2.absdiff(small8[:, 1:], small8[:, :-1]))  # step between column x and x+1
+    d = np.pad(d, ((0, 0), (0, 1)))  # H×W, d[:, x] = step x -> x+1
+    dl = np.pad(d[:, :-1], ((0, 0), (1, 0)))  # step x-1 -> x
+    uniform = (np.maximum(dl, d) < 14).astype(np.uint8)
+    edge = (d > 28).astype(np.uint8)
+    edge_l = (dl > 28).astype(np.uint8)
+    maxw = max(3, int(round(0.05 * w)))
+    k = np.ones((1, maxw), np.uint8)
+    # an edge within maxw to the left (anchor at the kernel's right end) and one within maxw to the right
+    has_left = cv2.dilate(edge_l, k, anchor=(maxw - 1, 0))
+    has_right = cv2.dilate(edge, k, anchor=(0, 0))
+    cand = uniform & has_left & has_right
+    gap = max(3, h // 25)  # bridge numbers printed on the bar and tick marks
+    cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
+    run = max(10, int(0.2 * h))
+    cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+    if not cand.any():
+        return []
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+    boxes = []
+    for i in range(1, n):
+        x, y, bw, bh, _area = (int(v) for v in stats[i])
+        cx = x + bw / 2
+        if bw > maxw or min(cx, w - cx) > 0.2 * w:  # too wide, or not near a side
+            continue
+        x0, x1 = (x + 1, x + bw - 1) if bw > 3 else (x, x + bw)
+        strip = small8[y : y + bh, x0:x1].astype(np.float32) / 255.0
+        across = float(np.median(chan_max(strip.max(axis=1) - strip.min(axis=1))))
+        if across > 0.08 or not _profile_is_palette(np.median(strip, axis=1)):
+            continue
+        boxes.append((x, y, x + bw, y + bh))
+    boxes = [_extend(small8, b) for b in _merge_boxes(boxes)]
+    return [b for b in boxes if b[3] - b[1] >= 0.35 * h]
+
+
+def _extend(small8: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Grow a strip along its length where its sides lost their edge on one side only (bar colour ≈ scene).
+
+    A row joins while it is uniform across, continues the colour of its neighbour and still differs from
+    the pixels beside the strip on at least one side.
+    """
+    h, w = small8.shape[:2]
+    x0, y0, x1, y1 = box
+    img = small8.astype(np.int16)
+    i0, i1 = (x0 + 1, x1 - 1) if x1 - x0 > 3 else (x0, x1)
+
+    def state(y: int, prev: int) -> int:
+        """0: not bar, 1: bar-like but no side edge (colour matches the scene), 2: bar with a side edge."""
+        row = img[y, i0:i1]
+        if int((row.max(axis=0) - row.min(axis=0)).max()) > 20:
+            return 0
+        if int(np.abs(np.median(row, axis=0) - np.median(img[prev, i0:i1], axis=0)).max()) > 20:
+            return 0
+        # box edges may sit one pixel inside the bar, so compare two pixels out with the interior
+        side_l = int(np.abs(img[y, x0 - 2] - img[y, i0]).max()) if x0 > 1 else 0
+        side_r = int(np.abs(img[y, x1 + 1] - img[y, i1 - 1]).max()) if x1 + 1 < w else 0
+        return 2 if max(side_l, side_r) > 15 else 1
+
+    gap = max(3, h // 10)
+
+    def walk(start: int, stop: int, step: int) -> int:
+        last, y, misses = start, start, 0
+        while y + step != stop and misses <= gap:
+            st = state(y + step, y)
+            if st == 0:
+                break
+            y += step
+            misses = 0 if st == 2 else misses + 1
+            if st == 2:
+                last = y
+        return last
+
+    y0 = walk(y0, -1, -1)
+    y1 = walk(y1 - 1, h, 1) + 1
+    return (x0, y0, x1, y1)
+
+
+def _merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Join strips that touch (pieces of one bar split lengthwise or across by printed numbers)."""
+    merged: list[list[int]] = []
+    for b in sorted(boxes):
+        for m in merged:
+            if b[0] <= m[2] + 2 and b[2] >= m[0] - 2 and b[1] <= m[3] + 4 and b[3] >= m[1] - 4:
+                m[:] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
+                break
+        else:
+            merged.append(list(b))
+    return [tuple(m) for m in merged]  # type: ignore[misc]
+
+
+BAR_SIDE = 1024  # bars are thin (15 px in a 3077 px photo): look for them at a finer scale than overlays
+
+
+def bar_boxes_work(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
+    """Bar-like strips in a uint8 working copy, in that copy's pixels."""
+    out: list[tuple[tuple[int, int, int, int], str]] = []
+    for orient, img in (
+        ("vertical", small8),
+        ("horizontal", np.ascontiguousarray(small8.transpose(1, 0, 2))),
+    ):
+        for x0, y0, x1, y1 in _strip_candidates(img):
+            if orient == "horizontal":
+                x0, y0, x1, y1 = y0, x0, y1, x1
+            out.append(((x0, y0, x1, y1), orient))
+    return out
+
+
+def bar_boxes(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
+    """All colour-bar-like strips as ((x0, y0, x1, y1), orientation) in original pixels."""
+    small, scale = work_copy(as_rgb_float(image), BAR_SIDE)
+    small8 = (small * 255.0 + 0.5).astype(np.uint8)
+    return [
+        ((int(x0 / scale), int(y0 / scale), int(np.ceil(x1 / scale)), int(np.ceil(y1 / scale))), o)
+        for (x0, y0, x1, y1), o in bar_boxes_work(small8)
+    ]
