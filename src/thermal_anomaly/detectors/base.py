@@ -28,6 +28,8 @@ from ..postprocess import clean_mask, fill_invalid, find_regions, resize_map, sm
 MODEL_FORMAT = "thermal-anomaly-model"
 MODEL_FORMAT_VERSION = 1
 ALL_GROUPS = "__all__"
+#: normals an asset needs before it gets a score scale of its own
+MIN_GROUP_NORMALS = 2
 
 
 @dataclass
@@ -232,7 +234,10 @@ class Detector(ABC):
             if g is not None:
                 by_group.setdefault(str(g), []).append(float(s))
         for g, vals in by_group.items():
-            cal[g] = float(np.median(vals))
+            # One normal scored without itself measures how unlike the *other* assets it is, not the
+            # variation within its own asset: such groups use the pooled scale.
+            if len(vals) >= MIN_GROUP_NORMALS:
+                cal[g] = float(np.median(vals))
         self.calibration_ = cal
         norm = np.array(
             [
@@ -240,12 +245,8 @@ class Detector(ABC):
                 for s, g in zip(scores, groups, strict=True)
             ]
         )
-        # Groups with a single normal normalise to exactly 1 and say nothing about the spread.
-        informative = [
-            v for v, g in zip(norm, groups, strict=True) if g is None or len(by_group.get(str(g), [])) > 1
-        ]
         self.calibration_scores_ = [float(v) for v in norm]
-        self.threshold_ = _lognormal_threshold(np.array(informative), self.threshold_quantile)
+        self.threshold_ = _lognormal_threshold(norm, self.threshold_quantile)
         self.pixel_threshold_ = self.threshold_
 
     def _scale(self, group: str | None) -> float:
