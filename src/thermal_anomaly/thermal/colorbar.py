@@ -22,6 +22,8 @@ class ColorBar:
     ``box`` is ``(x0, y0, x1, y1)`` with x1/y1 exclusive, ``orientation`` is ``"vertical"`` or
     ``"horizontal"``, ``colors`` the N×3 float32 RGB sequence sampled along the bar from cold to hot, and
     ``cold_end``/``hot_end`` say which side of the box holds each end ("top", "bottom", "left", "right").
+    ``extent`` is the pixel range ``(start, stop)`` along the bar (y for vertical, x for horizontal) that the
+    colours were sampled from: the palette proper, without label boxes or frames at the ends.
     """
 
     box: tuple[int, int, int, int]
@@ -29,6 +31,7 @@ class ColorBar:
     colors: np.ndarray
     cold_end: str
     hot_end: str
+    extent: tuple[int, int] = (0, 0)
 
 
 def _profile_is_palette(prof: np.ndarray) -> bool:
@@ -174,3 +177,64 @@ def bar_boxes(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
         ((int(x0 / scale), int(y0 / scale), int(np.ceil(x1 / scale)), int(np.ceil(y1 / scale))), o)
         for (x0, y0, x1, y1), o in bar_boxes_work(small8)
     ]
+
+
+def _sample_colors(
+    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Colour sequence along the bar (first = top/left), rows spoiled by printed numbers interpolated over."""
+    x0, y0, x1, y1 = box
+    strip = rgb[y0:y1, x0:x1] if orient == "vertical" else rgb[y0:y1, x0:x1].transpose(1, 0, 2)
+    n_across = strip.shape[1]
+    if n_across > 4:  # drop the outline/frame pixels at the sides
+        cut = max(1, n_across // 5)
+        strip = strip[:, cut:-cut]
+    prof = np.median(strip, axis=1)
+    spread = chan_max(strip.max(axis=1) - strip.min(axis=1))
+    good = spread < 0.1
+    if good.sum() >= 10 and not good.all():
+        idx = np.arange(len(prof))
+        prof = np.stack([np.interp(idx, idx[good], prof[good, c]) for c in range(3)], axis=1)
+    # keep the longest piece between colour jumps: label boxes, frames and margins at the ends go
+    steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
+    cuts = np.flatnonzero(steps > 0.3) + 1
+    pieces = np.split(np.arange(len(prof)), cuts)
+    best = max(pieces, key=len)
+    start = (y0 if orient == "vertical" else x0) + int(best[0])
+    return prof[best[0] : best[-1] + 1].astype(np.float32), (start, start + len(best))
+
+
+def find_colorbar(image: np.ndarray) -> ColorBar | None:
+    """The image's colour bar, or None.
+
+    Among bar-like strips the longest wins. Which end is hot is not visible from colours alone; the camera
+    convention (hot at the top of a vertical bar, at the right of a horizontal one) is assumed here and may be
+    overturned by the numbers printed beside the bar (see ``ocr.read_scale``).
+    """
+    rgb = as_rgb_float(image)
+    boxes = bar_boxes(rgb)
+    if not boxes:
+        return None
+    best: tuple[float, tuple[int, int, int, int], str, np.ndarray, tuple[int, int]] | None = None
+    for box, orient in boxes:
+        colors, extent = _sample_colors(rgb, box, orient)
+        if len(colors) < 10:
+            continue
+        side = rgb.shape[0] if orient == "vertical" else rgb.shape[1]
+        span = float(np.abs(colors.max(axis=0) - colors.min(axis=0)).sum())
+        score = span * len(colors) / side  # full palettes over a long stretch win
+        if best is None or score > best[0]:
+            best = (score, box, orient, colors, extent)
+    if best is None:
+        return None
+    _score, box, orient, colors, extent = best
+    if orient == "vertical":
+        return ColorBar(box, orient, colors[::-1].copy(), cold_end="bottom", hot_end="top", extent=extent)
+    return ColorBar(box, orient, colors, cold_end="left", hot_end="right", extent=extent)
+
+
+def flipped(bar: ColorBar) -> ColorBar:
+    """The same bar read the other way round (hot and cold ends swapped)."""
+    return ColorBar(
+        bar.box, bar.orientation, bar.colors[::-1].copy(), bar.hot_end, bar.cold_end, extent=bar.extent
+    )

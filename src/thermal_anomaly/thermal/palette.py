@@ -59,3 +59,144 @@ def upsize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         return mask
     out = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return out.astype(bool)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Named palettes, as anchor colours from cold to hot (approximations of the common camera palettes).
+_ANCHORS: dict[str, list[tuple[float, float, float]]] = {
+    "iron": [
+        (0.0, 0.0, 0.0),
+        (0.12, 0.0, 0.45),
+        (0.5, 0.0, 0.6),
+        (0.8, 0.1, 0.4),
+        (0.95, 0.35, 0.05),
+        (1.0, 0.65, 0.0),
+        (1.0, 0.9, 0.25),
+        (1.0, 1.0, 1.0),
+    ],
+    "rainbow": [
+        (0.0, 0.0, 0.5),
+        (0.0, 0.0, 1.0),
+        (0.0, 0.5, 1.0),
+        (0.0, 1.0, 1.0),
+        (0.5, 1.0, 0.5),
+        (1.0, 1.0, 0.0),
+        (1.0, 0.5, 0.0),
+        (1.0, 0.0, 0.0),
+        (0.5, 0.0, 0.0),
+    ],
+    "rainbow_hc": [
+        (0.05, 0.0, 0.25),
+        (0.0, 0.1, 0.8),
+        (0.0, 0.6, 1.0),
+        (0.0, 0.85, 0.5),
+        (0.4, 0.9, 0.0),
+        (1.0, 1.0, 0.0),
+        (1.0, 0.55, 0.0),
+        (1.0, 0.0, 0.1),
+        (1.0, 0.3, 0.7),
+        (1.0, 1.0, 1.0),
+    ],
+    "arctic": [
+        (0.05, 0.05, 0.3),
+        (0.1, 0.3, 0.8),
+        (0.4, 0.7, 1.0),
+        (0.85, 0.85, 0.9),
+        (0.95, 0.6, 0.2),
+        (1.0, 0.85, 0.1),
+        (1.0, 1.0, 0.75),
+    ],
+    "lava": [
+        (0.0, 0.0, 0.0),
+        (0.05, 0.2, 0.35),
+        (0.3, 0.2, 0.45),
+        (0.75, 0.1, 0.2),
+        (0.95, 0.35, 0.0),
+        (1.0, 0.75, 0.1),
+        (1.0, 1.0, 0.7),
+        (1.0, 1.0, 1.0),
+    ],
+    "white_hot": [(0.0, 0.0, 0.0), (1.0, 1.0, 1.0)],
+    "black_hot": [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0)],
+}
+
+PALETTES: tuple[str, ...] = tuple(_ANCHORS)
+
+
+def lut_from_anchors(anchors: np.ndarray, n: int = 256) -> np.ndarray:
+    """Piecewise-linear N×3 float32 LUT through equally spaced anchor colours (cold first)."""
+    anchors = np.asarray(anchors, np.float32)
+    t = np.linspace(0.0, 1.0, len(anchors))
+    s = np.linspace(0.0, 1.0, n)
+    return np.stack([np.interp(s, t, anchors[:, c]) for c in range(3)], axis=1).astype(np.float32)
+
+
+def palette_lut(name: str, n: int = 256) -> np.ndarray:
+    """The named palette as an N×3 float32 RGB LUT in [0, 1], cold first."""
+    try:
+        return lut_from_anchors(np.array(_ANCHORS[name]), n)
+    except KeyError:
+        raise ValueError(f"unknown palette {name!r}; known: {', '.join(PALETTES)}") from None
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE Lab (L 0..100) of float RGB in [0, 1], any leading shape."""
+    flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb))
+
+
+#: ΔE (CIE76) above which a colour is not on the palette: text, logos, boxes, UI greys.
+MAX_DELTA_E = 14.0
+
+
+def colors_to_position(
+    image: np.ndarray, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position on the palette (0 = cold end, 1 = hot end) of every pixel, and a not-a-temperature mask.
+
+    Nearest LUT colour in Lab, found once per distinct colour (``np.unique`` on packed 24-bit RGB and a
+    KD-tree over the LUT), so the cost is one sort of the image plus a small query. Pixels farther than
+    ``max_delta_e`` from every LUT colour are marked True in the mask (their position is still the nearest).
+    """
+    from scipy.spatial import cKDTree
+
+    rgb = as_rgb_float(image)
+    h, w = rgb.shape[:2]
+    q = (rgb * 255.0 + 0.5).astype(np.uint32)
+    packed = (q[..., 0] << 16) | (q[..., 1] << 8) | q[..., 2]
+    uniq, inverse = np.unique(packed.ravel(), return_inverse=True)
+    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    lut = np.asarray(lut, np.float32)
+    dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1)
+    pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
+    pos = pos_u[inverse].reshape(h, w)
+    bad = (dist > max_delta_e)[inverse].reshape(h, w)
+    return pos, bad
+
+
+def palette_fit_error(image: np.ndarray, lut: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Median ΔE from the image's distinct (unmasked) colours to the LUT: how well the palette explains the image."""
+    from scipy.spatial import cKDTree
+
+    rgb = as_rgb_float(image)
+    small, _ = work_copy(rgb, 256)
+    pix = small.reshape(-1, 3)
+    if mask is not None:
+        m = upsize_mask(np.asarray(mask, bool), small.shape[:2]).ravel()
+        if (~m).sum() > 50:
+            pix = pix[~m]
+    # distinct colours (5-bit) count once, so a large black background cannot decide the fit alone
+    pix = np.unique((pix * 31.0 + 0.5).astype(np.uint8), axis=0).astype(np.float32) / 31.0
+    dist, _ = cKDTree(_lab(np.asarray(lut, np.float32))).query(_lab(pix), k=1)
+    return float(np.median(dist))
+
+
+def fit_palette(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[str, float]:
+    """The named palette that best explains the image's colours: (name, median ΔE).
+
+    Used when no colour bar is visible. Ties between a palette and its mirror (white/black hot) cannot be
+    resolved from colours alone; the first listed wins.
+    """
+    errs = {name: palette_fit_error(image, palette_lut(name), mask) for name in PALETTES}
+    best = min(errs, key=errs.__getitem__)
+    return best, errs[best]

@@ -1,0 +1,67 @@
+"""One entry point from a picture to temperatures: radiometric file, colour bar (+ its numbers), or a palette."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .colorbar import ColorBar, find_colorbar, flipped
+from .ocr import read_scale
+from .overlays import overlay_mask
+from .palette import as_rgb_float, colors_to_position, fit_palette, lut_from_anchors, palette_lut
+from .radiometric import read_radiometric
+
+
+@dataclass
+class TemperatureMap:
+    """Per-pixel temperature. ``values`` are °C when ``unit == "C"``, else relative 0 (cold) .. 1 (hot).
+
+    ``valid`` is False where the pixel is not a temperature (camera overlay, colour off the palette).
+    ``range`` is (min, max) °C of the scale when known. ``reason`` says why the result is only relative.
+    """
+
+    values: np.ndarray
+    unit: str
+    valid: np.ndarray
+    source: str
+    reason: str = ""
+    range: tuple[float, float] | None = None
+
+
+def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
+    return lut_from_anchors(bar.colors, n)
+
+
+def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) -> TemperatureMap:
+    """Decode ``image`` (H×W×3 RGB, any dtype) to temperatures; ``path`` lets radiometric files be read raw."""
+    if path is not None:
+        celsius = read_radiometric(path)
+        if celsius is not None:
+            valid = np.isfinite(celsius)
+            rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
+            return TemperatureMap(celsius, "C", valid, "radiometric", "", rng)
+    rgb = as_rgb_float(image)
+    overlay = overlay_mask(rgb)
+    bar = find_colorbar(rgb)
+    if bar is None:
+        name, _err = fit_palette(rgb, overlay)
+        pos, bad = colors_to_position(rgb, palette_lut(name))
+        return TemperatureMap(
+            pos, "relative", ~(overlay | bad), f"palette:{name}", "no colour bar found: palette guessed"
+        )
+    reading, why = read_scale(rgb, bar)
+    if reading is not None:
+        # reading.start is the top/left end; the bar's colours run cold -> hot from the bottom/left
+        top_or_left_hot = reading.start > reading.stop
+        vertical = bar.orientation == "vertical"
+        if top_or_left_hot != vertical:  # OCR says the scale runs the other way
+            bar = flipped(bar)
+        t_cold, t_hot = min(reading.start, reading.stop), max(reading.start, reading.stop)
+    pos, bad = colors_to_position(rgb, _bar_lut(bar))
+    valid = ~(overlay | bad)
+    if reading is None:
+        return TemperatureMap(pos, "relative", valid, "colorbar", why)
+    values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
+    return TemperatureMap(values, "C", valid, "colorbar+ocr", "", (t_cold, t_hot))
