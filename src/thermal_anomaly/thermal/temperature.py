@@ -10,7 +10,15 @@ import numpy as np
 from .colorbar import ColorBar, find_colorbar, flipped
 from .ocr import read_scale
 from .overlays import overlay_mask
-from .palette import as_rgb_float, colors_to_position, fit_palette, lut_from_anchors, palette_lut
+from .palette import (
+    as_rgb_float,
+    chan_max,
+    chan_min,
+    colors_to_position,
+    fit_palette,
+    lut_from_anchors,
+    palette_lut,
+)
 from .radiometric import read_radiometric
 
 
@@ -34,8 +42,25 @@ def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
     return lut_from_anchors(bar.colors, n)
 
 
+def _out_of_range(rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
+
+    Only colours the palette did not explain are changed, so palettes that contain black or white keep them.
+    """
+    lo, hi = chan_min(rgb), chan_max(rgb)
+    below = bad & (hi < 0.12)
+    above = bad & (lo > 0.85)
+    pos = np.where(below, 0.0, np.where(above, 1.0, pos)).astype(np.float32)
+    return pos, bad & ~(below | above)
+
+
 def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) -> TemperatureMap:
-    """Decode ``image`` (H×W×3 RGB, any dtype) to temperatures; ``path`` lets radiometric files be read raw."""
+    """Decode ``image`` (H×W×3 RGB, any dtype) to temperatures; ``path`` lets radiometric files be read raw.
+
+    Order of trust: a radiometric file; a colour bar whose printed numbers tesseract reads (°C); the colour
+    bar alone (relative); the best-fitting named palette (relative). Black/white pixels off the bar's palette
+    count as below/above the scale (clipped to its ends), as cameras draw them.
+    """
     if path is not None:
         celsius = read_radiometric(path)
         if celsius is not None:
@@ -60,6 +85,7 @@ def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) ->
             bar = flipped(bar)
         t_cold, t_hot = min(reading.start, reading.stop), max(reading.start, reading.stop)
     pos, bad = colors_to_position(rgb, _bar_lut(bar))
+    pos, bad = _out_of_range(rgb, pos, bad)
     valid = ~(overlay | bad)
     if reading is None:
         return TemperatureMap(pos, "relative", valid, "colorbar", why)
