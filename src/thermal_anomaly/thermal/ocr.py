@@ -217,6 +217,8 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             None,
             f"colour-bar end labels contradict hot-at-top/right ({start:.1f}..{stop:.1f}); not trusted",
         )
+    if n < 4 and (abs(stop - start) > 150.0 or min(start, stop) < -40.0):  # few labels: likely a misread
+        return None, f"implausible scale from {n} labels ({start:.1f}..{stop:.1f} °C); not trusted"
     if not (-60.0 <= min(start, stop) and max(start, stop) <= 2000.0) or abs(stop - start) < 0.5:
         return None, f"implausible scale read from the colour bar ({start:.1f}..{stop:.1f} °C)"
     return ScaleReading(start=start, stop=stop, n_labels=n), ""
