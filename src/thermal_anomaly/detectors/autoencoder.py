@@ -152,6 +152,7 @@ class _AutoEncoderDetector(Detector):
         mask_overlays: bool = True,
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
+        input_mode: str = "rgb",
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -159,6 +160,7 @@ class _AutoEncoderDetector(Detector):
             mask_overlays=mask_overlays,
             threshold_quantile=threshold_quantile,
             mask_kernel=mask_kernel,
+            input_mode=input_mode,
         )
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)

@@ -30,6 +30,8 @@ MODEL_FORMAT_VERSION = 1
 ALL_GROUPS = "__all__"
 #: normals an asset needs before it gets a score scale of its own
 MIN_GROUP_NORMALS = 2
+#: what the learned model sees: the picture as exported, or its temperatures re-rendered on one scale
+INPUT_MODES = ("rgb", "thermal")
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Detector(ABC):
         mask_overlays: bool = True,
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
+        input_mode: str = "rgb",
     ) -> None:
         if img_size < 32:
             raise ValueError(f"img_size must be at least 32, got {img_size}")
@@ -82,6 +85,9 @@ class Detector(ABC):
         self.mask_overlays = bool(mask_overlays)
         self.threshold_quantile = float(threshold_quantile)
         self.mask_kernel = int(mask_kernel)
+        if input_mode not in INPUT_MODES:
+            raise ValueError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}")
+        self.input_mode = input_mode
         self.threshold_: float | None = None
         self.pixel_threshold_: float | None = None
         self.calibration_: dict[str, float] = {}
@@ -91,13 +97,10 @@ class Detector(ABC):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments of this detector (its whole configuration)."""
         config: dict[str, Any] = {}
-        for cls in type(self).__mro__:
-            if cls is object or "__init__" not in cls.__dict__:
+        for pname, p in inspect.signature(type(self).__init__).parameters.items():
+            if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            for pname, p in inspect.signature(cls.__init__).parameters.items():
-                if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                    continue
-                config.setdefault(pname, getattr(self, pname))
+            config[pname] = getattr(self, pname)
         return config
 
     def clone(self) -> Detector:
@@ -118,20 +121,19 @@ class Detector(ABC):
         xs, vs = [], []
         for img in images:
             img = _as_rgb(img)
-            small = cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA)
-            valid = np.ones((s, s), dtype=bool)
+            ov = None
             if self.mask_overlays:
                 from ..thermal.overlays import overlay_mask
 
                 ov = overlay_mask(img)
-                if ov.any():
-                    ov_small = cv2.resize(ov.astype(np.uint8), (s, s), interpolation=cv2.INTER_NEAREST) > 0
-                    ov_small = cv2.dilate(ov_small.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                    if ov_small.mean() < 0.6:
-                        u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
-                        u8 = cv2.inpaint(u8, ov_small.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-                        small = u8.astype(np.float32) / 255.0
-                        valid = ~ov_small
+                if ov.mean() > 0.6:  # a picture that is mostly "overlay" is better scored whole
+                    ov = None
+            if self.input_mode == "thermal":
+                from ..thermal.render import render_fixed_scale
+
+                small, valid = render_fixed_scale(img, ov, s)
+            else:
+                small, valid = _inpaint_overlays(cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA), ov)
             xs.append(image_to_tensor(small))
             vs.append(torch.from_numpy(valid))
         if not xs:
@@ -415,6 +417,18 @@ def _lognormal_threshold(normalised: np.ndarray, quantile: float) -> float:
     else:
         mu, sigma, empirical = 0.0, PRIOR_LOG_SPREAD, 0.0
     return max(float(np.exp(mu + z * sigma)), empirical)
+
+
+def _inpaint_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Fill camera overlays from their surroundings at the working size; return (image, valid)."""
+    s_h, s_w = small.shape[:2]
+    if overlay is None or not overlay.any():
+        return small, np.ones((s_h, s_w), dtype=bool)
+    ov = cv2.resize(overlay.astype(np.uint8), (s_w, s_h), interpolation=cv2.INTER_NEAREST)
+    ov = cv2.dilate(ov, np.ones((3, 3), np.uint8))
+    u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+    u8 = cv2.inpaint(u8, ov, 3, cv2.INPAINT_TELEA)
+    return u8.astype(np.float32) / 255.0, ov == 0
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

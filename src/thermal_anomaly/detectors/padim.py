@@ -80,6 +80,7 @@ class Padim(Detector):
         mask_overlays: bool = True,
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
+        input_mode: str = "rgb",
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -87,6 +88,7 @@ class Padim(Detector):
             mask_overlays=mask_overlays,
             threshold_quantile=threshold_quantile,
             mask_kernel=mask_kernel,
+            input_mode=input_mode,
         )
         if grid_stride < 1:
             raise ValueError(f"grid_stride must be positive, got {grid_stride}")

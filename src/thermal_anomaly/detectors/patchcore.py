@@ -98,6 +98,7 @@ class PatchCore(Detector):
         mask_overlays: bool = True,
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
+        input_mode: str = "rgb",
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -105,6 +106,7 @@ class PatchCore(Detector):
             mask_overlays=mask_overlays,
             threshold_quantile=threshold_quantile,
             mask_kernel=mask_kernel,
+            input_mode=input_mode,
         )
         if not 0 < coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")

@@ -42,7 +42,7 @@ def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
     return lut_from_anchors(bar.colors, n)
 
 
-def _out_of_range(rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def out_of_range(rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
     Only colours the palette did not explain are changed, so palettes that contain black or white keep them.
@@ -85,7 +85,7 @@ def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) ->
             bar = flipped(bar)
         t_cold, t_hot = min(reading.start, reading.stop), max(reading.start, reading.stop)
     pos, bad = colors_to_position(rgb, _bar_lut(bar))
-    pos, bad = _out_of_range(rgb, pos, bad)
+    pos, bad = out_of_range(rgb, pos, bad)
     valid = ~(overlay | bad)
     if reading is None:
         return TemperatureMap(pos, "relative", valid, "colorbar", why)

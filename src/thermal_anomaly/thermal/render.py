@@ -1,0 +1,86 @@
+"""Re-rendering a picture's temperatures on one fixed scale, so learned detectors see heat, not palette.
+
+Cameras auto-range: the same component is yellow in one shot and red in the next because the scale's
+ends moved. Decoding colours back to a position on the image's own colour bar and standardising that
+position by the scene's own robust spread removes the offset and most of the stretch; re-rendering the
+result through one fixed colour map gives every image the same meaning for the same colour.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .colorbar import find_colorbar
+from .palette import colors_to_position, fit_palette, lut_from_anchors, palette_lut
+from .temperature import out_of_range
+
+#: standardised temperature range mapped onto the fixed colour map (scene median at 0)
+Z_RANGE = (-3.0, 7.0)
+#: long side of the copy whose colours are decoded (nearest-neighbour, so colours stay on the palette)
+DECODE_SIDE = 512
+
+
+def relative_temperature(
+    image: np.ndarray, overlay: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position on the image's own colour scale (0 cold .. 1 hot) and a valid-temperature mask, both at a
+    decoding size of at most ``DECODE_SIDE`` px on the long side."""
+    h, w = image.shape[:2]
+    scale = min(1.0, DECODE_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else image
+    ov = None
+    if overlay is not None:
+        ov = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    bar = find_colorbar(image)
+    if bar is not None:
+        lut = lut_from_anchors(bar.colors, 256)
+    else:
+        name, _ = fit_palette(small, ov)
+        lut = palette_lut(name)
+    pos, bad = colors_to_position(small, lut)
+    pos, bad = out_of_range(small, pos, bad)
+    valid = ~bad if ov is None else ~(bad | ov)
+    return pos.astype(np.float32), valid
+
+
+def standardise(pos: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(position - scene median) / robust spread, over valid pixels; invalid pixels get the median (0)."""
+    vals = pos[valid] if valid.any() else pos.ravel()
+    med = float(np.median(vals))
+    q25, q75 = np.percentile(vals, [25, 75])
+    spread = max(float(q75 - q25) / 1.349, 0.02)
+    z = (pos - med) / spread
+    z[~valid] = 0.0
+    return z.astype(np.float32)
+
+
+def _colormap() -> np.ndarray:
+    from matplotlib import colormaps
+
+    return colormaps["inferno"](np.linspace(0, 1, 256))[:, :3].astype(np.float32)
+
+
+_CMAP = _colormap()
+
+
+def render_fixed_scale(
+    image: np.ndarray, overlay: np.ndarray | None, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` re-rendered as standardised temperature through one colour map, at ``size``×``size``.
+
+    Returns (RGB float32 in [0, 1], valid mask) — invalid pixels are inpainted from their neighbours.
+    """
+    pos, valid = relative_temperature(image, overlay)
+    z = standardise(pos, valid)
+    lo, hi = Z_RANGE
+    idx = np.clip((z - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgb = _CMAP[idx]
+    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    valid_s = cv2.resize(valid.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
+    if not valid_s.all() and valid_s.mean() > 0.3:
+        u8 = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+        u8 = cv2.inpaint(u8, (~valid_s).astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        rgb = u8.astype(np.float32) / 255.0
+    return rgb.astype(np.float32), valid_s
