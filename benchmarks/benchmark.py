@@ -60,10 +60,19 @@ class LazyImages:
         return self.ds.load_image(self.idx[k])
 
 
-def make(name: str):
+def make(spec: str):
+    """A detector from a spec ``name`` or ``name:key=value;key=value`` (values parsed as JSON when they can be)."""
     from thermal_anomaly import create_detector
 
-    return create_detector(name, **(AE_OPTIONS if "autoencoder" in name else {}))
+    name, _, opts = spec.partition(":")
+    options = dict(AE_OPTIONS) if "autoencoder" in name else {}
+    for item in filter(None, opts.split(";")):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return create_detector(name, **options)
 
 
 def image_level(name: str, ds, recs, folds: int | None) -> dict:
@@ -134,12 +143,12 @@ def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
         )
         y, x = np.unravel_index(np.argmax(amap), amap.shape)
         hits.append(bool(dil[y, x]))
-        if sheet is not None:
+        if sheet is not None and str(sheet) != "none":
             tiles.append((recs[i].name, _tile(img, amap, gt, det.threshold_)))
-    if sheet is not None and tiles:
+    if sheet is not None and tiles and str(sheet) != "none":
         from thermal_anomaly.visualize import save_contact_sheet
 
-        save_contact_sheet(sheet / f"{name}_faulty_heatmaps.png", tiles)
+        save_contact_sheet(sheet / f"{name.replace(':', '_').replace(';', '_')}_faulty_heatmaps.png", tiles)
     return {
         "pixel_auroc": pixel_auroc(masks, maps),
         "pixel_aupro": aupro(masks, maps, fpr_limit=0.3),
@@ -172,7 +181,7 @@ def speed(name: str, ds, recs) -> dict:
     from thermal_anomaly.io import read_image
 
     normals = [i for i, r in enumerate(recs) if r.label == 0]
-    probe = [i for i, r in enumerate(recs) if r.label == 1][:20]
+    probe = list(range(len(recs)))[::4]  # every 4th image: all transformers and sizes
     det = make(name)
     det.fit(LazyImages(ds, normals), groups=[recs[i].group for i in normals], progress=False)
     t_predict, t_ref = [], []
