@@ -124,6 +124,7 @@ def experiment(
 
     _threads()
     metrics = run_experiment(data, model=model, out_dir=out, img_size=img_size, epochs=epochs, seed=seed)
+    typer.echo(metrics["protocol"])
     _print_metrics(metrics)
     typer.echo(str(out / "test" / "metrics.json"))
 

@@ -325,6 +325,16 @@ class ThermalDataset(Sequence[ImageRecord]):
     def labels(self) -> list[int | None]:
         return [r.label for r in self.records]
 
+    def subset(self, records: Sequence[ImageRecord]) -> ThermalDataset:
+        """The same data set restricted to ``records`` (e.g. a train/held-out split)."""
+        import copy
+
+        if not records:
+            raise DataError(f"{self.root}: empty selection of images")
+        out = copy.copy(self)
+        out.records = list(records)
+        return out
+
     def image_groups(self) -> list[str | None]:
         """The asset of each image, in order (None where the layout does not say)."""
         return [r.group for r in self.records]

@@ -41,7 +41,7 @@ def detector_config(model: str, **options) -> dict:
 
 
 def train(
-    data_root: str | os.PathLike,
+    data_root: str | os.PathLike | ThermalDataset,
     *,
     model: str = DEFAULT_MODEL,
     out_dir: str | os.PathLike = "models",
@@ -53,7 +53,7 @@ def train(
     AutoEncoders write ``best_model.pth`` (lowest validation loss, returned), ``final_model.pth`` and
     ``training_loss.png``; other detectors write ``<model>.pth``.
     """
-    dataset = ThermalDataset(data_root, mode="train")
+    dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="train")
     detector = create_detector(model, **detector_config(model, **options))
     detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
     out = Path(out_dir)
@@ -244,7 +244,7 @@ class Inspector:
     # ------------------------------------------------------------------------------------------ test
     def test(
         self,
-        data_root: str | os.PathLike,
+        data_root: str | os.PathLike | ThermalDataset,
         out_dir: str | os.PathLike,
         *,
         threshold: float | None = None,
@@ -257,7 +257,7 @@ class Inspector:
         from .metrics import evaluate
         from .visualize import save_error_analysis, save_mask_png, save_result_panel
 
-        dataset = ThermalDataset(data_root, mode="test")
+        dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="test")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         thr = self.detector.threshold_ if threshold is None else float(threshold)
@@ -361,22 +361,38 @@ def experiment(
     *,
     model: str = DEFAULT_MODEL,
     out_dir: str | os.PathLike = "runs/experiment",
+    holdout: float = 0.25,
+    seed: int = 0,
     progress: bool = True,
     **options,
 ) -> dict:
-    """Train then test in one go; without data, on built-in synthetic demo data."""
+    """Train then test in one go; without data, on built-in synthetic demo data.
+
+    A seeded, per-asset share ``holdout`` of the normal images is kept out of training and tested with
+    all faulty images, so no normal image is scored by a model that saw it.
+    """
+    from .data import split_normals
+
     out = Path(out_dir)
     if data_root is None:
         from .synthetic import make_demo_dataset
 
-        data_root = make_demo_dataset(out / "demo-data")
-    model_path = train(data_root, model=model, out_dir=out / "model", progress=progress, **options)
-    metrics = Inspector.load(model_path).test(data_root, out / "test", progress=progress)
+        data_root = make_demo_dataset(out / "demo-data", seed=seed)
+    everything = ThermalDataset(data_root, mode="test")
+    normals = [r for r in everything.records if r.label == 0]
+    faulty = [r for r in everything.records if r.label == 1]
+    if not normals:
+        raise DataError(f"{data_root}: no normal/ images to learn from")
+    fit_on, held_out = split_normals(normals, val_fraction=holdout, seed=seed) if len(normals) > 1 else (normals, [])
+    model_path = train(
+        everything.subset(fit_on), model=model, out_dir=out / "model", progress=progress, seed=seed, **options
+    )
+    metrics = Inspector.load(model_path).test(everything.subset(held_out + faulty), out / "test", progress=progress)
     metrics["model_path"] = str(model_path)
+    metrics["protocol"] = f"trained on {len(fit_on)} normals; tested on {len(held_out)} held-out normals + {len(faulty)} faulty"
     return metrics
 
 
-# ---------------------------------------------------------------------------------------------- helpers
 def batch_summary(results: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
     """A short summary of a batch: counts and the flagged images, worst first."""
     flagged = sorted((r for r in results if r.is_anomalous), key=lambda r: r.score, reverse=True)
