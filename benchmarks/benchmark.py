@@ -116,8 +116,8 @@ def image_level(name: str, ds, recs, folds: int | None) -> dict:
 def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
     """Fit on all normals, score all faulty images against the masks."""
     import cv2
-    from thermal_anomaly.metrics import aupro, pixel_auroc
 
+    from thermal_anomaly.metrics import aupro, pixel_auroc
     from thermal_anomaly.postprocess import resize_map
 
     normals = [i for i, r in enumerate(recs) if r.label == 0]
@@ -160,6 +160,7 @@ def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
 def _tile(img: np.ndarray, amap: np.ndarray, gt: np.ndarray, thr: float) -> np.ndarray:
     """Image with the heatmap blended in and the ground-truth outline in white."""
     import cv2
+
     from thermal_anomaly.visualize import heatmap_rgb
 
     h, w = amap.shape
@@ -233,7 +234,12 @@ def worker(name: str, data: Path, folds: int | None, sheet: Path | None) -> dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--detectors", default="patchcore,padim,autoencoder,unet-autoencoder")
+    ap.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["patchcore", "padim", "autoencoder", "unet-autoencoder"],
+        help="detector specs: NAME or NAME:key=value;key=value (JSON values)",
+    )
     ap.add_argument(
         "--ae-folds", type=int, default=4, help="folds for the AutoEncoders (others: leave-one-out)"
     )
@@ -250,7 +256,7 @@ def main() -> None:
     if not args.data.exists():
         sys.exit(f"benchmark data not found: {args.data}")
     results = []
-    for name in args.detectors.split(","):
+    for name in args.detectors:
         t0 = time.perf_counter()
         cmd = [
             sys.executable,

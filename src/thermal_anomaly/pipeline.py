@@ -257,7 +257,9 @@ class Inspector:
         from .metrics import evaluate
         from .visualize import save_error_analysis, save_mask_png, save_result_panel
 
-        dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="test")
+        dataset = (
+            data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="test")
+        )
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         thr = self.detector.threshold_ if threshold is None else float(threshold)
@@ -383,13 +385,19 @@ def experiment(
     faulty = [r for r in everything.records if r.label == 1]
     if not normals:
         raise DataError(f"{data_root}: no normal/ images to learn from")
-    fit_on, held_out = split_normals(normals, val_fraction=holdout, seed=seed) if len(normals) > 1 else (normals, [])
+    fit_on, held_out = (
+        split_normals(normals, val_fraction=holdout, seed=seed) if len(normals) > 1 else (normals, [])
+    )
     model_path = train(
         everything.subset(fit_on), model=model, out_dir=out / "model", progress=progress, seed=seed, **options
     )
-    metrics = Inspector.load(model_path).test(everything.subset(held_out + faulty), out / "test", progress=progress)
+    metrics = Inspector.load(model_path).test(
+        everything.subset(held_out + faulty), out / "test", progress=progress
+    )
     metrics["model_path"] = str(model_path)
-    metrics["protocol"] = f"trained on {len(fit_on)} normals; tested on {len(held_out)} held-out normals + {len(faulty)} faulty"
+    metrics["protocol"] = (
+        f"trained on {len(fit_on)} normals; tested on {len(held_out)} held-out normals + {len(faulty)} faulty"
+    )
     return metrics
 
 
