@@ -134,7 +134,12 @@ class Detector(ABC):
                 small, valid = render_fixed_scale(img, ov, s)
             else:
                 small, valid = _inpaint_overlays(cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA), ov)
-            xs.append(image_to_tensor(small))
+            x = image_to_tensor(small)
+            extra = self._extra_channel(img, ov)
+            if extra is not None:
+                extra = cv2.resize(extra.astype(np.float32), (s, s), interpolation=cv2.INTER_AREA)
+                x = torch.cat([x, torch.from_numpy(extra)[None]])
+            xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:
             return torch.zeros((0, 3, s, s)), torch.zeros((0, s, s), dtype=torch.bool)
@@ -156,6 +161,11 @@ class Detector(ABC):
     @abstractmethod
     def _load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore learned tensors saved by ``_state``."""
+
+    def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
+        """Optional per-pixel evidence computed from the full image (e.g. heat rise), stacked as a 4th
+        input channel so it travels with the picture through fit, calibration and scoring."""
+        return None
 
     def _references(self, x: torch.Tensor) -> torch.Tensor | None:
         """Optional picture to show beside the input (e.g. the reconstruction), (N, 3, S, S)."""

@@ -99,6 +99,9 @@ class PatchCore(Detector):
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
         input_mode: str = "rgb",
+        hotspot_fusion: bool = False,
+        hotspot_size: float = 0.06,
+        hotspot_floor: float = 0.05,
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -121,6 +124,9 @@ class PatchCore(Detector):
         self.max_bank = int(max_bank)
         self.projection_dim = int(projection_dim)
         self.seed = int(seed)
+        self.hotspot_fusion = bool(hotspot_fusion)
+        self.hotspot_size = float(hotspot_size)
+        self.hotspot_floor = float(hotspot_floor)
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._extractor: FeatureExtractor | None = None
@@ -138,7 +144,8 @@ class PatchCore(Detector):
         return g, g
 
     def _embed(self, x: torch.Tensor, batch_size: int = 8, progress: bool = False) -> torch.Tensor:
-        """(N, 3, S, S) -> patch features (N, h, w, D)."""
+        """(N, 3, S, S) -> patch features (N, h, w, D); a 4th (evidence) channel is not the picture."""
+        x = x[:, :3]
         if self._extractor is None:
             self._extractor = FeatureExtractor(self.backbone, self.layers)
         out = []
@@ -196,7 +203,23 @@ class PatchCore(Detector):
         n, h, w, d = patches.shape
         if d != self._bank32.shape[1]:
             raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
-        return nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+        return self._fuse(x, nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w))
+
+    def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
+        if not self.hotspot_fusion:
+            return None
+        from ..thermal.render import local_rise, relative_temperature
+
+        pos, valid = relative_temperature(image, overlay)
+        return local_rise(pos, valid, self.hotspot_size)
+
+    def _fuse(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        """Novelty times heat: a patch unlike any normal one matters in proportion to how much warmer it
+        is than its surroundings (plus a floor, so a cold novelty still registers weakly)."""
+        if not self.hotspot_fusion or x.shape[1] < 4:
+            return maps
+        up = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+        return up * (x[:, 3] + self.hotspot_floor)
 
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
@@ -211,8 +234,8 @@ class PatchCore(Detector):
         self._train_patches = None
         self._bank_source = None
         if patches is None or source is None:
-            return np.arange(len(x)), self._loo_maps(self._embed(x), None)
-        return np.arange(len(x)), self._loo_maps(patches, source)
+            return np.arange(len(x)), self._fuse(x, self._loo_maps(self._embed(x), None))
+        return np.arange(len(x)), self._fuse(x, self._loo_maps(patches, source))
 
     def _loo_maps(self, patches: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
         bank = self._bank32

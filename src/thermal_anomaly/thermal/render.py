@@ -84,3 +84,21 @@ def render_fixed_scale(
         u8 = cv2.inpaint(u8, (~valid_s).astype(np.uint8), 3, cv2.INPAINT_TELEA)
         rgb = u8.astype(np.float32) / 255.0
     return rgb.astype(np.float32), valid_s
+
+
+def local_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.06) -> np.ndarray:
+    """How much warmer each pixel is than its local background (white top-hat), in scale fractions.
+
+    The background is a morphological opening with a disc of ``size_frac`` of the long side: anything
+    smaller than that and warmer than its surroundings (a joint, a clamp, a short wire run) stands out,
+    while large warm bodies (a sun-heated tank) are their own background. Invalid pixels (overlays,
+    colours off the palette) take the scene median first and are 0 afterwards.
+    """
+    p = pos.astype(np.float32, copy=True)
+    if valid.any() and not valid.all():
+        p[~valid] = float(np.median(pos[valid]))
+    k = max(3, int(size_frac * max(p.shape))) | 1
+    background = cv2.morphologyEx(p, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    rise = np.clip(p - background, 0, None)
+    rise[~valid] = 0.0
+    return rise
