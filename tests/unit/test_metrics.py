@@ -73,3 +73,57 @@ def test_evaluate_reports_every_key():
     assert out["image_auroc"] == 1.0 and out["tpr_at_threshold"] == 1.0 and out["fpr_at_threshold"] == 0.0
     assert out["pixel_auroc"] == pytest.approx(1.0) and out["pixel_aupro"] == pytest.approx(1.0)
     assert out["pixel_iou"] == pytest.approx(1.0)
+
+
+def test_aupro_regions_are_8_connected_and_normal_images_count():
+    # faulty image: region A = 2 diagonal pixels (one region under 8-connectivity) scored 1.0,
+    # region B = 2x4 block scored 0.5; a normal image adds 100 normal pixels (190 in all).
+    gt = np.zeros((10, 10), bool)
+    gt[1, 1] = gt[2, 2] = True
+    gt[6:8, 5:9] = True
+    amap = np.zeros((10, 10))
+    amap[1, 1] = amap[2, 2] = 1.0
+    amap[6:8, 5:9] = 0.5
+    normal = np.zeros((10, 10))
+    normal.ravel()[:38] = 0.7  # 38/190 = FPR 0.2 at threshold 0.7
+    # curve (0,0) (0,0.5) (0.2,0.5) (0.2,1) (1,1): area to 0.3 = 0.2*0.5 + 0.1*1 = 0.2
+    val = aupro([gt, np.zeros((10, 10), bool)], [amap, normal])
+    assert val == pytest.approx(0.2 / 0.3, abs=1e-9)  # 4-connectivity would give 0.7778
+
+
+def test_aupro_binned_matches_exact_and_random_is_near_015():
+    rng = np.random.default_rng(1)
+    masks, maps = [], []
+    for k in range(6):
+        m = np.zeros((120, 160), bool)
+        if k % 2:
+            m[20:60, 30:90] = True
+            m[80:100, 120:140] = True
+        masks.append(m)
+        maps.append(rng.random(m.shape) + 0.4 * m)
+    exact = aupro(masks, maps)
+    assert aupro(masks, maps, num_thresholds=1000) == pytest.approx(exact, abs=1e-3)
+    assert aupro(masks, [rng.random(m.shape) for m in masks]) == pytest.approx(0.15, abs=0.01)
+
+
+def test_best_f1_prefers_highest_threshold_and_handles_no_faults():
+    # thresholds 0.9 and 0.5 both give F1 = 2/3 (tp1 fn1 vs tp2 fp2): the higher one wins
+    f1, thr = best_f1([1, 0, 1, 0], [0.9, 0.6, 0.5, 0.55])
+    assert f1 == pytest.approx(2 / 3) and thr == pytest.approx(0.9)
+    assert all(math.isnan(v) for v in best_f1([0, 0], [0.1, 0.2]))
+
+
+def test_mean_iou_and_bad_inputs():
+    from thermal_anomaly.errors import DataError
+    from thermal_anomaly.metrics import mean_iou
+
+    a = np.zeros((4, 4), bool)
+    a[0:2, 0:2] = True
+    b = np.zeros((4, 4), bool)
+    b[1:3, 1:3] = True
+    # per faulty image: 1/7 and 4/4; the normal image (None mask) is skipped
+    assert mean_iou([a, a, None], [b, a, b]) == pytest.approx((1 / 7 + 1) / 2)
+    with pytest.raises(DataError):
+        iou([a], [np.zeros((3, 3), bool)])
+    with pytest.raises(DataError):
+        image_auroc([0, 1], [0.1, float("nan")])
