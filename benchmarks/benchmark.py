@@ -28,9 +28,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "transformer-thermal"
-AE_OPTIONS = {
-    "epochs": 30
-}  # AutoEncoders: fewer epochs and folds keep the benchmark under ~15 min on 2 cores
+#: AutoEncoders: fewer epochs and folds keep the benchmark within ~20 min on 2 cores
+AE_OPTIONS = {"epochs": 20}
 
 
 def _setup_threads() -> None:
@@ -241,7 +240,7 @@ def main() -> None:
         help="detector specs: NAME or NAME:key=value;key=value (JSON values)",
     )
     ap.add_argument(
-        "--ae-folds", type=int, default=4, help="folds for the AutoEncoders (others: leave-one-out)"
+        "--ae-folds", type=int, default=3, help="folds for the AutoEncoders (others: leave-one-out)"
     )
     ap.add_argument(
         "--sheet", type=Path, default=Path("runs/benchmark"), help="folder for heatmap contact sheets"

@@ -33,6 +33,7 @@ NORMALS = [scene(s) for s in range(6)]
 HELD_OUT = scene(100)
 FAULTY = scene(101, blob=True)
 COMMON = dict(img_size=SIZE, mask_overlays=False)
+PC_COMMON = dict(COMMON, hotspot_fusion=False)  # the plain memory-bank behaviour
 
 
 def _peak_position(amap: np.ndarray) -> tuple[int, int]:
@@ -42,7 +43,7 @@ def _peak_position(amap: np.ndarray) -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def patchcore() -> PatchCore:
-    return PatchCore(coreset_ratio=0.25, **COMMON).fit(NORMALS, progress=False)
+    return PatchCore(coreset_ratio=0.25, **PC_COMMON).fit(NORMALS, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +108,14 @@ def test_patchcore_finds_the_hot_blob(patchcore):
 
 
 def test_patchcore_bank_excludes_overlay_patches_and_loo_equals_refit():
-    x, valid = PatchCore(**COMMON).prepare(NORMALS[:3])
+    x, valid = PatchCore(**PC_COMMON).prepare(NORMALS[:3])
     valid[:, :32, :32] = False  # a 'logo': 4 x 4 patches of each image
-    full = PatchCore(coreset_ratio=1.0, **COMMON)
+    full = PatchCore(coreset_ratio=1.0, **PC_COMMON)
     full._fit(x, valid, progress=False)
     assert len(full.memory_bank_) == 3 * (256 - 16)
     _, loo = full._calibration_maps(x, valid, progress=False)
     # Without a coreset, leave-one-out by masking equals refitting without the image.
-    other = PatchCore(coreset_ratio=1.0, **COMMON)
+    other = PatchCore(coreset_ratio=1.0, **PC_COMMON)
     other._fit(x[1:], valid[1:], progress=False)
     assert torch.allclose(loo[0], other._raw_maps(x[:1])[0], atol=1e-5)
     # An image scored against a bank that holds its own patches is (almost) zero away.
@@ -159,3 +160,23 @@ def test_padim_save_load_gives_identical_scores(padim, tmp_path):
     a, b = padim.score([HELD_OUT, FAULTY]), again.score([HELD_OUT, FAULTY])
     assert np.array_equal(a.pred_score, b.pred_score)
     assert all(np.array_equal(m, n) for m, n in zip(a.anomaly_map, b.anomaly_map, strict=True))
+
+
+def test_hotspot_fusion_peaks_on_the_injected_fault():
+    """On thermal-looking scenes with a colour bar, the fused map's maximum sits on the hot fault."""
+    import cv2
+
+    from thermal_anomaly.synthetic import render_scene
+
+    rng = np.random.default_rng(3)
+    normals = [render_scene(rng, size=(192, 192))[0] for _ in range(6)]
+    held_out = render_scene(rng, size=(192, 192))[0]
+    det = PatchCore(img_size=192, coreset_ratio=0.5).fit(normals, progress=False)
+    assert det.hotspot_fusion
+    normal_score = det.score([held_out]).pred_score[0]
+    for _ in range(3):
+        faulty, mask = render_scene(rng, size=(192, 192), fault=True)
+        pred = det.score([faulty])
+        assert pred.pred_score[0] > normal_score
+        near = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        assert near[_peak_position(pred.anomaly_map[0])]

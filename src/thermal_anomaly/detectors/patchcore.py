@@ -99,7 +99,7 @@ class PatchCore(Detector):
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
         input_mode: str = "rgb",
-        hotspot_fusion: bool = False,
+        hotspot_fusion: bool = True,
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
     ) -> None:

@@ -18,7 +18,7 @@ from .temperature import out_of_range
 #: standardised temperature range mapped onto the fixed colour map (scene median at 0)
 Z_RANGE = (-3.0, 7.0)
 #: long side of the copy whose colours are decoded (nearest-neighbour, so colours stay on the palette)
-DECODE_SIDE = 512
+DECODE_SIDE = 320
 
 
 def relative_temperature(

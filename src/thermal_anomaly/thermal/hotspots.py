@@ -1,0 +1,287 @@
+"""Hot spots rated the way a thermographer rates them: temperature rise, then NETA MTS severity.
+
+Two comparisons, as in electrical thermography practice (NETA MTS table 100.18):
+- *between similar components*: a loose joint on one phase is judged against the same joint on the other
+  two phases, not against the sky. Every warm blob of the rise map is a candidate; a candidate's reference
+  is the median peak of the other candidates of similar size and shape (the other bushings, limbs,
+  connections). Without such peers the reference is the local background under the spot.
+- *over ambient*: the peak against the scene's median valid temperature.
+
+The rise map is a white top-hat: temperature minus a morphological opening (a disc about ``scale`` of the
+image's long side), so anything smaller than the disc and warmer than what surrounds it stands out, while a
+large warm body (a sun-heated tank) is its own background. Everything runs on a copy of at most
+``WORK_SIDE`` px, so a 3077×1920 photo costs as much as a 512 px one.
+
+Units: °C when the :class:`TemperatureMap` is in °C, otherwise fractions of the colour scale's span (the
+decoded relative position runs 0..1 over the span). Relative severities cannot be NETA classes; they use
+buckets scaled for an assumed 60 °C camera span and are prefixed ``"relative: "``.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+from .temperature import TemperatureMap
+
+#: long side of the working copy
+WORK_SIDE = 512
+#: default background disc diameter as a fraction of the long side
+DEFAULT_SCALE = 0.06
+#: default smallest reported rise: °C, and fraction of the span for relative maps
+MIN_RISE_C = 3.0
+MIN_RISE_REL = 0.06
+
+#: NETA MTS: ΔT between similar components (°C, lower bounds, exclusive above the first)
+SIMILAR_C = ((15.0, "major"), (3.0, "probable deficiency"), (1.0, "possible deficiency"))
+#: NETA MTS: ΔT over ambient (°C); 21-40 °C is "monitor until corrected", named "deficiency" here
+AMBIENT_C = (
+    (40.0, "major"),
+    (20.0, "deficiency"),
+    (10.0, "probable deficiency"),
+    (1.0, "possible deficiency"),
+)
+#: the same buckets for relative maps, as fractions of the span assuming a 60 °C span (1 °C ≈ 0.02)
+SIMILAR_REL = ((0.25, "major"), (0.05, "probable deficiency"), (0.02, "possible deficiency"))
+AMBIENT_REL = (
+    (0.67, "major"),
+    (0.33, "deficiency"),
+    (0.17, "probable deficiency"),
+    (0.02, "possible deficiency"),
+)
+_RANK = {"none": 0, "possible deficiency": 1, "probable deficiency": 2, "deficiency": 3, "major": 4}
+
+#: shape rules for fault_type (elongation = area / (2 × max inscribed radius)², i.e. length / width)
+WIRE_ELONGATION = 4.0
+STRUCTURE_ELONGATION = 2.5
+STRUCTURE_AREA_RATIO = 2.5
+
+
+def _check(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(temp.values, np.float32)
+    valid = np.asarray(temp.valid, bool)
+    if values.ndim != 2 or valid.shape != values.shape:
+        raise DataError(
+            f"temperature map from {temp.source!r}: values {values.shape} and valid {valid.shape} must be "
+            "the same H×W"
+        )
+    return values, valid & np.isfinite(values)
+
+
+def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """Invalid pixels take a weighted mean of valid neighbours at growing radii (normalised convolution)."""
+    if has.all():
+        return v
+    out = v.copy()
+    todo = ~has
+    w = has.astype(np.float32)
+    vw = np.where(has, v, 0.0).astype(np.float32)
+    for sigma in (2.0, 6.0, 18.0, 54.0):
+        num = cv2.GaussianBlur(vw, (0, 0), sigma)
+        den = cv2.GaussianBlur(w, (0, 0), sigma)
+        ok = todo & (den > 1e-3)
+        out[ok] = num[ok] / den[ok]
+        todo &= ~ok
+        if not todo.any():
+            return out
+    out[todo] = float(np.median(v[has])) if has.any() else 0.0
+    return out
+
+
+class _Work:
+    """The downscaled, filled temperatures and their rise map, shared by both public functions."""
+
+    def __init__(self, temp: TemperatureMap, scale: float | None) -> None:
+        values, valid = _check(temp)
+        self.shape = values.shape
+        h, w = values.shape
+        self.f = min(1.0, WORK_SIDE / max(h, w))
+        size = (max(1, round(w * self.f)), max(1, round(h * self.f)))
+        vz = np.where(valid, values, 0.0).astype(np.float32)
+        wt = valid.astype(np.float32)
+        vmax = np.where(valid, values, -np.inf).astype(np.float32)
+        if self.f < 1.0:
+            k = int(np.ceil(1.0 / self.f))
+            vz = cv2.resize(vz, size, interpolation=cv2.INTER_AREA)
+            wt = cv2.resize(wt, size, interpolation=cv2.INTER_AREA)
+            # peaks of spots smaller than a working pixel survive in a max-pooled copy
+            vmax = cv2.resize(
+                cv2.dilate(vmax, np.ones((k, k), np.uint8)), size, interpolation=cv2.INTER_NEAREST
+            )
+        has = wt > 1e-3
+        self.valid = wt >= 0.5
+        v = np.where(has, vz / np.maximum(wt, 1e-6), 0.0).astype(np.float32)
+        self.values = _fill(v, has)
+        self.peak_values = np.where(np.isfinite(vmax), np.maximum(vmax, self.values), self.values)
+        self.ambient = float(np.median(values[valid])) if valid.any() else 0.0
+        frac = DEFAULT_SCALE if scale is None else float(scale)
+        if not 0.0 < frac <= 1.0:
+            raise ValueError(f"scale must be in (0, 1], got {scale}")
+        k = max(3, int(round(frac * max(self.values.shape)))) | 1
+        smooth = cv2.GaussianBlur(self.values, (0, 0), 0.8)
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        background = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, disc)
+        # the opening is blocky; a blur of half the disc keeps the background from drawing disc-shaped edges
+        background = cv2.blur(background, (k // 2 | 1, k // 2 | 1))
+        self.background = np.minimum(background, smooth)
+        rise = smooth - self.background
+        rise[~self.valid] = 0.0
+        self.rise = rise.astype(np.float32)
+
+
+def hotspot_map(temp: TemperatureMap, *, scale: float | None = None) -> np.ndarray:
+    """H×W float32 rise of each pixel over its local background; 0 = nothing, invalid pixels 0.
+
+    °C when ``temp.unit == "C"``, else fractions of the colour scale's span. ``scale`` is the background
+    disc's diameter as a fraction of the long side (default ``DEFAULT_SCALE``): spots smaller than it count.
+    """
+    work = _Work(temp, scale)
+    h, w = work.shape
+    out = work.rise
+    if out.shape != (h, w):
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = np.clip(out, 0.0, None).astype(np.float32)
+    out[~_check(temp)[1]] = 0.0
+    return out
+
+
+def _grade(dt: float, table: tuple[tuple[float, str], ...]) -> str:
+    for i, (bound, name) in enumerate(table):
+        if (dt >= bound) if i == len(table) - 1 else (dt > bound):
+            return name
+    return "none"
+
+
+def severity(delta_t: float, delta_t_ambient: float, unit: str) -> tuple[str, str, str]:
+    """(worse, vs-similar, vs-ambient) NETA MTS ratings; relative units get ``"relative: "`` buckets."""
+    rel = unit != "C"
+    sim = _grade(delta_t, SIMILAR_REL if rel else SIMILAR_C)
+    amb = _grade(delta_t_ambient, AMBIENT_REL if rel else AMBIENT_C)
+    worst = sim if _RANK[sim] >= _RANK[amb] else amb
+    if rel:
+        return tuple(f"relative: {s}" for s in (worst, sim, amb))  # type: ignore[return-value]
+    return worst, sim, amb
+
+
+def _elongation(mask: np.ndarray) -> float:
+    """Length / width of a blob, robust to bends: area / (2 × largest inscribed radius)²."""
+    m = np.pad(mask.astype(np.uint8), 1)
+    r = float(cv2.distanceTransform(m, cv2.DIST_L2, 3).max())
+    return float(mask.sum()) / max(4.0 * r * r, 1.0)
+
+
+def fault_type(region: np.ndarray, structure: np.ndarray) -> str:
+    """Name the fault from shape and place (boolean masks on one grid; ``region`` ⊆ ``structure``).
+
+    - ``full_wire_overload``: the hot part itself is long and thin (length/width ≥ ``WIRE_ELONGATION``):
+      a whole conductor run is warm.
+    - ``loose_joint``: a compact hot part on a larger elongated warm structure (a conductor or bushing, at
+      least ``STRUCTURE_AREA_RATIO`` × its area and ≥ ``STRUCTURE_ELONGATION`` long): heat at a connection.
+    - ``point_overload``: a compact hot part on its own.
+    """
+    if _elongation(region) >= WIRE_ELONGATION:
+        return "full_wire_overload"
+    if (
+        structure.sum() >= STRUCTURE_AREA_RATIO * region.sum()
+        and _elongation(structure) >= STRUCTURE_ELONGATION
+    ):
+        return "loose_joint"
+    return "point_overload"
+
+
+def _blobs(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = [(i, stats[i]) for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_area]
+    return lab, keep
+
+
+def find_hotspots(
+    temp: TemperatureMap, *, min_rise: float | None = None, max_regions: int = 10, scale: float | None = None
+) -> list[dict]:
+    """Regions warmer than their surroundings and than similar components, hottest rise first.
+
+    ``min_rise`` (°C, or span fraction for relative maps; default ``MIN_RISE_C`` / ``MIN_RISE_REL``) is
+    required both of the rise over the local background and of ``delta_t``. Each region: ``box``
+    [x0, y0, x1, y1] and ``area`` in original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``,
+    ``reference`` ("similar" or "local"), ``delta_t``, ``delta_t_ambient``, ``unit``, ``severity`` (the
+    worse of ``severity_similar`` and ``severity_ambient``), ``fault_type`` and ``score`` (= ``delta_t``).
+    """
+    work = _Work(temp, scale)
+    unit = "C" if temp.unit == "C" else "relative"
+    if min_rise is None:
+        min_rise = MIN_RISE_C if unit == "C" else MIN_RISE_REL
+    if not work.valid.any():
+        return []
+    sh, sw = work.rise.shape
+    min_area = max(4, int(2e-4 * sh * sw))
+    # candidates: every warm blob, also the ones too mild to report, so normal phases can be peers
+    lab, blobs = _blobs(work.rise >= 0.5 * min_rise, min_area)
+    if not blobs:
+        return []
+    peaks, areas, elong, masks = [], [], [], []
+    for i, st in blobs:
+        x, y, bw, bh, area = (int(v) for v in st)
+        m = lab[y : y + bh, x : x + bw] == i
+        peaks.append(float(work.peak_values[y : y + bh, x : x + bw][m].max()))
+        areas.append(area)
+        elong.append(_elongation(m))
+        masks.append(m)
+    peaks_a, areas_a, elong_a = np.array(peaks), np.array(areas, float), np.array(elong)
+    inv = 1.0 / work.f
+    out = []
+    for j, (i, st) in enumerate(blobs):
+        x, y, bw, bh, _ = (int(v) for v in st)
+        m = masks[j]
+        r = work.rise[y : y + bh, x : x + bw]
+        peak_rise = float(r[m].max())
+        if peak_rise < min_rise:
+            continue
+        similar = (
+            (np.arange(len(blobs)) != j)
+            & (np.abs(np.log(areas_a / areas_a[j])) <= np.log(3.0))
+            & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(2.0))
+        )
+        peak = peaks_a[j]
+        if similar.any():
+            reference, ref_kind = float(np.median(peaks_a[similar])), "similar"
+        else:
+            yy, xx = np.unravel_index(np.argmax(np.where(m, r, -np.inf)), m.shape)
+            reference, ref_kind = float(work.background[y + yy, x + xx]), "local"
+        delta_t = peak - reference
+        if delta_t < min_rise:
+            continue
+        # the reported region is the hot part: the blob's pixels within half of delta_t of its peak
+        vals = work.peak_values[y : y + bh, x : x + bw]
+        hot = m & (vals >= peak - 0.5 * delta_t)
+        n, hl = cv2.connectedComponents(hot.astype(np.uint8), connectivity=8)
+        if n > 2:
+            hot = hl == hl.flat[int(np.argmax(np.where(hot, vals, -np.inf)))]
+        ys, xs = np.nonzero(hot)
+        d_amb = peak - work.ambient
+        sev, sev_sim, sev_amb = severity(delta_t, d_amb, unit)
+        out.append(
+            {
+                "box": [
+                    int((x + xs.min()) * inv),
+                    int((y + ys.min()) * inv),
+                    int(min(work.shape[1], np.ceil((x + xs.max() + 1) * inv))),
+                    int(min(work.shape[0], np.ceil((y + ys.max() + 1) * inv))),
+                ],
+                "area": int(round(hot.sum() * inv * inv)),
+                "max_temp": peak,
+                "mean_temp": float(work.values[y : y + bh, x : x + bw][hot].mean()),
+                "reference_temp": reference,
+                "reference": ref_kind,
+                "delta_t": float(delta_t),
+                "delta_t_ambient": float(d_amb),
+                "unit": unit,
+                "severity": sev,
+                "severity_similar": sev_sim,
+                "severity_ambient": sev_amb,
+                "fault_type": fault_type(hot, m),
+                "score": float(delta_t),
+            }
+        )
+    out.sort(key=lambda d: -d["score"])
+    return out[: max(0, int(max_regions))]
