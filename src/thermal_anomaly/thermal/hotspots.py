@@ -57,6 +57,14 @@ WIRE_ELONGATION = 4.0
 STRUCTURE_ELONGATION = 2.5
 STRUCTURE_AREA_RATIO = 2.5
 
+#: UI residue: valid islands smaller than this share of the image, in windows this invalid (see _ui_islands)
+UI_ISLAND_AREA = 0.005
+UI_ENCLOSED = 0.7
+UI_PARTLY = 0.25
+#: rise is not trusted this close (share of the long side) to invalid areas larger than UI_BIG_AREA
+UI_MARGIN = 0.015
+UI_BIG_AREA = 0.003
+
 
 def _check(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(temp.values, np.float32)
@@ -66,20 +74,24 @@ def _check(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
             f"temperature map from {temp.source!r}: values {values.shape} and valid {valid.shape} must be "
             "the same H×W"
         )
-    return values, valid & np.isfinite(values)
+    if not np.isfinite(values).all():
+        valid = valid & np.isfinite(values)
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return values, valid
 
 
 def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
-    """Invalid pixels take a weighted mean of valid neighbours at growing radii (normalised convolution)."""
+    """Invalid pixels take a weighted mean of valid neighbours at growing radii (normalised convolution;
+    box filters, so the cost does not grow with the radius)."""
     if has.all():
         return v
     out = v.copy()
     todo = ~has
     w = has.astype(np.float32)
     vw = np.where(has, v, 0.0).astype(np.float32)
-    for sigma in (2.0, 6.0, 18.0, 54.0):
-        num = cv2.GaussianBlur(vw, (0, 0), sigma)
-        den = cv2.GaussianBlur(w, (0, 0), sigma)
+    for k in (5, 15, 45, 135):
+        num = cv2.blur(vw, (k, k))
+        den = cv2.blur(w, (k, k))
         ok = todo & (den > 1e-3)
         out[ok] = num[ok] / den[ok]
         todo &= ~ok
@@ -87,6 +99,87 @@ def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
             return out
     out[todo] = float(np.median(v[has])) if has.any() else 0.0
     return out
+
+
+def _ui_islands(valid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Small valid islands that are most likely camera UI the overlay mask left over (True = drop).
+
+    A coloured icon inside a dark label box (FLIR's red spot-meter dot) or a logo piece is a small valid
+    island in a window that is mostly invalid: dropped when ≥ ``UI_ENCLOSED`` of the window around it (three
+    times its box) is invalid, or when ≥ ``UI_PARTLY`` is invalid and it is more than half the scene's span
+    hotter than the valid pixels around it (a white logo on the sky). A hot joint inside the camera's
+    crosshair circle is an island too, but its window is mostly scene and its surroundings are warm.
+    """
+    h, w = valid.shape
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(valid.view(np.uint8), connectivity=4)
+    drop = np.zeros_like(valid)
+    if n <= 2:
+        return drop
+    span = None
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area > UI_ISLAND_AREA * h * w:
+            continue
+        x0, y0, x1, y1 = max(0, x - bw), max(0, y - bh), min(w, x + 2 * bw), min(h, y + 2 * bh)
+        win_valid = valid[y0:y1, x0:x1]
+        invalid_frac = 1.0 - float(win_valid.mean())
+        isl = lab[y0:y1, x0:x1] == i
+        if invalid_frac >= UI_ENCLOSED:
+            drop[y0:y1, x0:x1] |= isl
+        elif invalid_frac >= UI_PARTLY:
+            if span is None:
+                lo_hi = np.percentile(values[valid][::3], [0.5, 99.5])
+                span = float(lo_hi[1] - lo_hi[0])
+            around = win_valid & ~isl
+            if (
+                around.any()
+                and np.median(values[y0:y1, x0:x1][isl]) - np.median(values[y0:y1, x0:x1][around])
+                > 0.5 * span
+            ):
+                drop[y0:y1, x0:x1] |= isl
+    return drop
+
+
+def _background(v: np.ndarray, k: int) -> np.ndarray:
+    """What the scene looks like without anything smaller than ``k`` px: the larger of two openings, by a
+    disc (rotation-free) and by a square (keeps the corners of tanks and radiators, which a disc cuts off).
+
+    Large windows run on a 2×2 min-pooled copy (4× cheaper; min-pooling keeps the opening from rising onto
+    small hot things) and are brought back by linear interpolation, then a 3×3 max so that the pooled copy's
+    soft edges do not leave a rim of false rise around large warm bodies (the caller caps it by the scene).
+    """
+    h, w = v.shape
+    pooled = k >= 15 and min(h, w) >= 8
+    src = cv2.erode(v, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2] if pooled else v
+    kk = max(3, k // 2) | 1 if pooled else k
+    disc = cv2.morphologyEx(src, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kk, kk)))
+    square = cv2.morphologyEx(src, cv2.MORPH_OPEN, np.ones((kk, kk), np.uint8))
+    bg = np.maximum(disc, square)
+    if pooled:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+        bg = cv2.dilate(bg, np.ones((3, 3), np.uint8))
+    return bg
+
+
+def _near_big_overlay(valid: np.ndarray) -> np.ndarray:
+    """Pixels within ``UI_MARGIN`` of the long side from the image frame or a large solid invalid area
+    (colour bar, label box).
+
+    Overlay masks tend to stop a few pixels short of a bar's frame or a label's backing box, and those
+    leftover rims decode as scale-end colours; a hot joint is rarely right against a burned-in label.
+    Thin UI (crosshairs, measurement-box corners, often drawn right around the hot spot) does not count:
+    only what survives an erosion by a 5×5 square is solid.
+    """
+    h, w = valid.shape
+    solid = cv2.erode((~valid).view(np.uint8), np.ones((5, 5), np.uint8), borderValue=1)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= UI_BIG_AREA * h * w) + 1
+    r = max(1, int(round(UI_MARGIN * max(h, w)))) + 2
+    near = cv2.dilate(np.isin(lab, big).view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    # the image frame counts as such an area: screenshots have frames, and the opening sees half a window
+    near[:r] = near[-r:] = True
+    near[:, :r] = near[:, -r:] = True
+    return near
 
 
 class _Work:
@@ -98,36 +191,40 @@ class _Work:
         h, w = values.shape
         self.f = min(1.0, WORK_SIDE / max(h, w))
         size = (max(1, round(w * self.f)), max(1, round(h * self.f)))
-        vz = np.where(valid, values, 0.0).astype(np.float32)
         wt = valid.astype(np.float32)
-        vmax = np.where(valid, values, -np.inf).astype(np.float32)
         if self.f < 1.0:
+            # invalid pixels carry no weight; a cheap lower bound keeps them out of the max-pooled peaks
+            lo = float(values[::8, ::8].min())
+            vz = (values - lo) * wt
             k = int(np.ceil(1.0 / self.f))
-            vz = cv2.resize(vz, size, interpolation=cv2.INTER_AREA)
-            wt = cv2.resize(wt, size, interpolation=cv2.INTER_AREA)
             # peaks of spots smaller than a working pixel survive in a max-pooled copy
             vmax = cv2.resize(
-                cv2.dilate(vmax, np.ones((k, k), np.uint8)), size, interpolation=cv2.INTER_NEAREST
+                cv2.dilate(vz, np.ones((k, k), np.uint8)), size, interpolation=cv2.INTER_NEAREST
             )
+            vz = cv2.resize(vz, size, interpolation=cv2.INTER_AREA)
+            wt = cv2.resize(wt, size, interpolation=cv2.INTER_AREA)
+        else:
+            lo = 0.0
+            vz = values * wt
+            vmax = vz
         has = wt > 1e-3
-        self.valid = wt >= 0.5
-        v = np.where(has, vz / np.maximum(wt, 1e-6), 0.0).astype(np.float32)
+        v = np.where(has, vz / np.maximum(wt, 1e-6), 0.0).astype(np.float32) + lo
+        self.dropped = _ui_islands(wt >= 0.5, v)
+        has &= ~self.dropped
+        self.valid = (wt >= 0.5) & ~self.dropped
         self.values = _fill(v, has)
-        self.peak_values = np.where(np.isfinite(vmax), np.maximum(vmax, self.values), self.values)
-        self.ambient = float(np.median(values[valid])) if valid.any() else 0.0
+        self.peak_values = np.where(has, np.maximum(vmax + lo, self.values), self.values).astype(np.float32)
+        self.ambient = float(np.median(self.values[self.valid])) if self.valid.any() else 0.0
         frac = DEFAULT_SCALE if scale is None else float(scale)
         if not 0.0 < frac <= 1.0:
             raise ValueError(f"scale must be in (0, 1], got {scale}")
         k = max(3, int(round(frac * max(self.values.shape)))) | 1
         smooth = cv2.GaussianBlur(self.values, (0, 0), 0.8)
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        background = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, disc)
-        # the opening is blocky; a blur of half the disc keeps the background from drawing disc-shaped edges
-        background = cv2.blur(background, (k // 2 | 1, k // 2 | 1))
-        self.background = np.minimum(background, smooth)
+        self.background = np.minimum(_background(smooth, k), smooth)
         rise = smooth - self.background
-        rise[~self.valid] = 0.0
+        rise[~self.valid | _near_big_overlay(self.valid | self.dropped)] = 0.0
         self.rise = rise.astype(np.float32)
+        self.full_valid = valid
 
 
 def hotspot_map(temp: TemperatureMap, *, scale: float | None = None) -> np.ndarray:
@@ -138,12 +235,14 @@ def hotspot_map(temp: TemperatureMap, *, scale: float | None = None) -> np.ndarr
     """
     work = _Work(temp, scale)
     h, w = work.shape
-    out = work.rise
+    out = np.clip(work.rise, 0.0, None)
     if out.shape != (h, w):
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    out = np.clip(out, 0.0, None).astype(np.float32)
-    out[~_check(temp)[1]] = 0.0
-    return out
+        dropped = cv2.resize(work.dropped.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        out *= work.full_valid & (dropped == 0)
+    else:
+        out = out * work.full_valid
+    return out.astype(np.float32, copy=False)
 
 
 def _grade(dt: float, table: tuple[tuple[float, str], ...]) -> str:
@@ -230,7 +329,7 @@ def find_hotspots(
     peaks_a, areas_a, elong_a = np.array(peaks), np.array(areas, float), np.array(elong)
     inv = 1.0 / work.f
     out = []
-    for j, (i, st) in enumerate(blobs):
+    for j, (_i, st) in enumerate(blobs):
         x, y, bw, bh, _ = (int(v) for v in st)
         m = masks[j]
         r = work.rise[y : y + bh, x : x + bw]
@@ -269,7 +368,7 @@ def find_hotspots(
                     int(min(work.shape[0], np.ceil((y + ys.max() + 1) * inv))),
                 ],
                 "area": int(round(hot.sum() * inv * inv)),
-                "max_temp": peak,
+                "max_temp": float(peak),
                 "mean_temp": float(work.values[y : y + bh, x : x + bw][hot].mean()),
                 "reference_temp": reference,
                 "reference": ref_kind,

@@ -1,0 +1,188 @@
+"""hotspots: rise maps and NETA-rated regions on scenes whose temperatures are known."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from thermal_anomaly.errors import DataError
+from thermal_anomaly.thermal.hotspots import find_hotspots, hotspot_map, severity
+from thermal_anomaly.thermal.temperature import TemperatureMap
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "transformer-thermal"
+if not DATA.is_dir():
+    DATA = Path("/work/shared/datasets/transformer-thermal")
+
+BUSHINGS = (200, 320, 440)
+
+
+def _render(
+    field: np.ndarray, unit: str = "C", valid: np.ndarray | None = None, seed: int = 0
+) -> TemperatureMap:
+    """Optics blur and sensor noise on a known temperature field."""
+    t = cv2.GaussianBlur(field.astype(np.float32), (0, 0), 1.5)
+    noise = 0.15 if unit == "C" else 0.003
+    t += np.random.default_rng(seed).normal(0.0, noise, t.shape).astype(np.float32)
+    valid = np.ones(t.shape, bool) if valid is None else valid
+    return TemperatureMap(t, unit, valid, "test")
+
+
+def _bushings(joint_rise: float, ambient: float = 20.0, body: float = 25.0) -> np.ndarray:
+    """Three identical bushings (20×160 px) at ``body`` °C on an ``ambient`` sky; the middle one has a hot
+    joint (a 12 px radius disc at its top) ``joint_rise`` above the bushing."""
+    h, w = 480, 640
+    t = np.full((h, w), ambient, np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for k, cx in enumerate(BUSHINGS):
+        t[200:360, cx - 10 : cx + 10] = body
+        if k == 1:
+            t[(yy - 205) ** 2 + (xx - cx) ** 2 < 12**2] = body + joint_rise
+    return t
+
+
+def _inside(box: list[int], x: int, y: int) -> bool:
+    return box[0] <= x < box[2] and box[1] <= y < box[3]
+
+
+def test_hot_joint_on_one_of_three_bushings_is_rated_against_the_other_two():
+    regions = find_hotspots(_render(_bushings(10.0)))
+    assert len(regions) == 1  # the two healthy bushings are warm, but no warmer than their peers
+    r = regions[0]
+    assert r["reference"] == "similar"
+    assert r["delta_t"] == pytest.approx(10.0, abs=1.5)
+    assert r["reference_temp"] == pytest.approx(25.0, abs=1.0)
+    assert r["delta_t_ambient"] == pytest.approx(15.0, abs=1.5)
+    assert r["severity_similar"] == "probable deficiency"
+    assert r["severity_ambient"] == "probable deficiency"
+    assert r["severity"] == "probable deficiency"
+    assert r["unit"] == "C" and r["score"] == r["delta_t"]
+    assert _inside(r["box"], 320, 205) and r["box"][3] < 260  # the joint, not the whole bushing
+    assert r["fault_type"] == "loose_joint"
+
+
+def test_twenty_degree_joint_is_major():
+    (r,) = find_hotspots(_render(_bushings(20.0)))
+    assert r["delta_t"] == pytest.approx(20.0, abs=1.5)
+    assert r["severity_similar"] == "major" and r["severity"] == "major"
+
+
+def test_rise_map_is_in_degrees_and_zero_on_the_sky():
+    temp = _render(_bushings(10.0))
+    m = hotspot_map(temp)
+    assert m.shape == (480, 640) and m.dtype == np.float32
+    assert float(m[205, 320]) == pytest.approx(15.0, abs=1.5)  # joint over the sky behind it
+    assert float(m[300, 200]) == pytest.approx(5.0, abs=1.0)  # a healthy bushing: thinner than the window
+    assert float(np.percentile(m[:150], 99)) < 0.6
+
+
+def test_hot_wire_is_full_wire_overload_and_small_spot_is_point_overload():
+    h, w = 480, 640
+    t = np.full((h, w), 20.0, np.float32)
+    cv2.line(t, (80, 400), (330, 150), 35.0, 5)
+    yy, xx = np.mgrid[0:h, 0:w]
+    t[(yy - 120) ** 2 + (xx - 520) ** 2 < 8**2] = 32.0
+    regions = find_hotspots(_render(t))
+    assert len(regions) == 2
+    wire = next(r for r in regions if _inside(r["box"], 205, 275))
+    spot = next(r for r in regions if _inside(r["box"], 520, 120))
+    assert wire["fault_type"] == "full_wire_overload"
+    assert spot["fault_type"] == "point_overload"
+    assert spot["reference"] == "local"  # nothing like it in the picture: compared with its surroundings
+    assert spot["delta_t"] == pytest.approx(12.0, abs=1.5)
+    assert wire["delta_t"] == pytest.approx(15.0, abs=1.5)
+    assert regions[0] is wire  # sorted by rise
+
+
+def test_uniform_scene_and_large_warm_body_give_nothing():
+    flat = np.full((480, 640), 22.0, np.float32)
+    assert find_hotspots(_render(flat)) == []
+    assert float(hotspot_map(_render(flat)).max()) < 1.0
+    body = flat.copy()
+    body[100:400, 150:500] = 40.0  # a sun-heated tank: larger than the local window, its own background
+    assert find_hotspots(_render(body)) == []
+
+
+def test_relative_units_get_relative_severities():
+    t = _bushings(0.3, ambient=0.2, body=0.4)  # positions on the colour scale, 0 cold .. 1 hot
+    (r,) = find_hotspots(_render(t, unit="relative"))
+    assert r["unit"] == "relative"
+    assert r["delta_t"] == pytest.approx(0.3, abs=0.05)
+    assert r["severity"] == "relative: major"
+    assert r["severity_similar"] == "relative: major"
+    assert r["severity_ambient"].startswith("relative: ")
+
+
+def test_invalid_pixels_are_filled_before_and_zero_after():
+    t = _bushings(10.0)
+    valid = np.ones(t.shape, bool)
+    valid[20:80, 20:200] = False  # a burned-in label whose colours decode as 90 °C
+    temp = _render(t, valid=valid)
+    temp.values[~valid] = 90.0
+    m = hotspot_map(temp)
+    assert float(m[~valid].max()) == 0.0
+    assert float(m[10:100, 10:220].max()) < 0.6  # its edges do not light up either
+    (r,) = find_hotspots(temp)
+    assert r["delta_t"] == pytest.approx(10.0, abs=1.5)
+    assert r["delta_t_ambient"] == pytest.approx(15.0, abs=1.5)  # ambient from valid pixels only
+
+
+def test_severity_tables_follow_neta():
+    assert severity(2.0, 5.0, "C")[0] == "possible deficiency"
+    assert severity(4.0, 5.0, "C")[0] == "probable deficiency"
+    assert severity(2.0, 30.0, "C") == ("deficiency", "possible deficiency", "deficiency")
+    assert severity(16.0, 12.0, "C")[0] == "major"
+    assert severity(0.5, 45.0, "C")[0] == "major"
+    assert severity(0.5, 0.5, "C")[0] == "none"
+    assert severity(0.04, 0.1, "relative")[0] == "relative: possible deficiency"
+
+
+def test_large_image_is_fast_and_keeps_small_spots():
+    h, w = 1920, 3077
+    t = np.full((h, w), 25.0, np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    t[(yy - 900) ** 2 + (xx - 1500) ** 2 < 15**2] = 45.0  # 30 px across: 5 px at the working size
+    temp = TemperatureMap(t, "C", np.ones((h, w), bool), "test")
+    hotspot_map(temp)
+    t0 = time.perf_counter()
+    m = hotspot_map(temp)
+    elapsed = time.perf_counter() - t0
+    assert m.shape == (h, w)
+    assert elapsed < 0.5  # ~60 ms alone on one core; generous for a shared machine
+    y, x = np.unravel_index(int(np.argmax(m)), m.shape)
+    assert abs(y - 900) < 20 and abs(x - 1500) < 20
+    (r,) = find_hotspots(temp)
+    assert r["max_temp"] == pytest.approx(45.0, abs=0.5)  # max-pooled: a 5 px spot keeps its peak
+    assert r["delta_t"] == pytest.approx(20.0, abs=2.0)
+
+
+def test_bad_input_is_a_data_error():
+    with pytest.raises(DataError):
+        hotspot_map(TemperatureMap(np.zeros((4, 5), np.float32), "C", np.ones((5, 4), bool), "x.jpg"))
+    empty = TemperatureMap(np.zeros((40, 50), np.float32), "C", np.zeros((40, 50), bool), "x")
+    assert find_hotspots(empty) == [] and float(hotspot_map(empty).max()) == 0.0
+
+
+def test_real_image_peak_is_on_the_annotated_fault():
+    if not DATA.is_dir():
+        pytest.skip("development dataset not available")
+    from thermal_anomaly.data import ThermalDataset
+    from thermal_anomaly.thermal.temperature import temperature_map
+
+    ds = ThermalDataset(DATA, mode="test")
+    i = next(k for k, r in enumerate(ds) if r.name == "T1/faulty/T1_faulty_021.jpg")
+    image, mask = ds.load_image(i), ds.load_mask(i)
+    temp = temperature_map(image, ds[i].path)
+    assert temp.unit == "C" and temp.range == pytest.approx((21.8, 47.9), abs=0.3)
+    m = hotspot_map(temp)
+    d = int(0.02 * np.hypot(*mask.shape))
+    near = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1,) * 2))
+    y, x = np.unravel_index(int(np.argmax(m)), m.shape)
+    assert near[y, x]
+    # both annotated bushings are warm, so against each other they rise only a little; they are still found
+    regions = find_hotspots(temp)
+    on_fault = [r for r in regions if near[r["box"][1] : r["box"][3], r["box"][0] : r["box"][2]].any()]
+    assert on_fault and all(r["delta_t"] >= 3.0 and r["unit"] == "C" for r in on_fault)
