@@ -102,6 +102,7 @@ class PatchCore(Detector):
         hotspot_fusion: bool = True,
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
+        novelty_weight: float = 1.0,
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -127,6 +128,7 @@ class PatchCore(Detector):
         self.hotspot_fusion = bool(hotspot_fusion)
         self.hotspot_size = float(hotspot_size)
         self.hotspot_floor = float(hotspot_floor)
+        self.novelty_weight = float(novelty_weight)
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._extractor: FeatureExtractor | None = None
@@ -219,7 +221,7 @@ class PatchCore(Detector):
         if not self.hotspot_fusion or x.shape[1] < 4:
             return maps
         up = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        return up * (x[:, 3] + self.hotspot_floor)
+        return up.clamp_min(1e-12) ** self.novelty_weight * (x[:, 3] + self.hotspot_floor)
 
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
