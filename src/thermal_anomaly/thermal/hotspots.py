@@ -53,9 +53,11 @@ AMBIENT_REL = (
 _RANK = {"none": 0, "possible deficiency": 1, "probable deficiency": 2, "deficiency": 3, "major": 4}
 
 #: shape rules for fault_type (elongation = area / (2 × max inscribed radius)², i.e. length / width)
-WIRE_ELONGATION = 4.0
-STRUCTURE_ELONGATION = 2.5
-STRUCTURE_AREA_RATIO = 2.5
+WIRE_ELONGATION = 5.0
+STRUCTURE_ELONGATION = 2.0
+STRUCTURE_AREA_RATIO = 2.0
+#: a hot part's structure: the connected pixels rising at least this share of min_rise over the background
+STRUCTURE_RISE = 0.25
 
 #: UI residue: valid islands smaller than this share of the image, in windows this invalid (see _ui_islands)
 UI_ISLAND_AREA = 0.005
@@ -271,7 +273,11 @@ def _elongation(mask: np.ndarray) -> float:
 
 
 def fault_type(region: np.ndarray, structure: np.ndarray) -> str:
-    """Name the fault from shape and place (boolean masks on one grid; ``region`` ⊆ ``structure``).
+    """Name the fault from shape and place (boolean masks on one grid; ``region`` ⊆ ``structure``, the warm
+    structure around it: pixels rising ≥ ``STRUCTURE_RISE`` × min_rise, connected to it).
+
+    Rules measured against the dev set's polygon classes: 40 of 75 regions that overlap a polygon agree
+    (the set is 92 % loose joints, so the classes are weak evidence either way).
 
     - ``full_wire_overload``: the hot part itself is long and thin (length/width ≥ ``WIRE_ELONGATION``):
       a whole conductor run is warm.
@@ -287,6 +293,22 @@ def fault_type(region: np.ndarray, structure: np.ndarray) -> str:
     ):
         return "loose_joint"
     return "point_overload"
+
+
+def _structure_fault(hot: np.ndarray, x: int, y: int, structures: np.ndarray) -> str:
+    """``fault_type`` of a hot part (placed at x, y) on the low-threshold structure it belongs to."""
+    ys, xs = np.nonzero(hot)
+    ids = np.unique(structures[y + ys, x + xs])
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return fault_type(hot, hot)
+    st = np.isin(structures, ids)
+    sy, sx = np.nonzero(st)
+    y0, x0 = min(sy.min(), y), min(sx.min(), x)
+    y1, x1 = max(sy.max() + 1, y + hot.shape[0]), max(sx.max() + 1, x + hot.shape[1])
+    region = np.zeros((y1 - y0, x1 - x0), bool)
+    region[y - y0 : y - y0 + hot.shape[0], x - x0 : x - x0 + hot.shape[1]] = hot
+    return fault_type(region, st[y0:y1, x0:x1] | region)
 
 
 def _blobs(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
@@ -316,6 +338,10 @@ def find_hotspots(
     min_area = max(4, int(2e-4 * sh * sw))
     # candidates: every warm blob, also the ones too mild to report, so normal phases can be peers
     lab, blobs = _blobs(work.rise >= 0.5 * min_rise, min_area)
+    # the warm structures a hot part can sit on (conductors, bushings): a lower rise threshold
+    _n, structures = cv2.connectedComponents(
+        (work.rise >= STRUCTURE_RISE * min_rise).view(np.uint8), connectivity=8
+    )
     if not blobs:
         return []
     peaks, areas, elong, masks = [], [], [], []
@@ -378,7 +404,7 @@ def find_hotspots(
                 "severity": sev,
                 "severity_similar": sev_sim,
                 "severity_ambient": sev_amb,
-                "fault_type": fault_type(hot, m),
+                "fault_type": _structure_fault(hot, x, y, structures),
                 "score": float(delta_t),
             }
         )
