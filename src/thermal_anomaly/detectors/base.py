@@ -414,19 +414,21 @@ PRIOR_LOG_SPREAD = 0.15
 def _lognormal_threshold(normalised: np.ndarray, quantile: float) -> float:
     """Image threshold from normalised normal scores (median ~1).
 
-    Scores are modelled as log-normal; with fewer than three informative normals the spread is a
-    documented prior instead of a guess from one or two numbers. Never below the empirical quantile.
+    Scores are modelled as log-normal with a robust centre and spread (median and MAD of the logs): a
+    few normals of assets with no other reference image score far out, and they say how unlike the
+    other assets they are, not how much normal images vary. With fewer than three normals the spread is
+    a documented prior instead of a guess from one or two numbers.
     """
     from scipy.stats import norm
 
     z = float(norm.ppf(quantile))
     vals = np.log(np.maximum(normalised, 1e-12))
     if len(vals) >= 3:
-        mu, sigma = float(vals.mean()), max(float(vals.std(ddof=1)), 0.02)
-        empirical = float(np.quantile(normalised, quantile))
+        mu = float(np.median(vals))
+        sigma = max(1.4826 * float(np.median(np.abs(vals - mu))), 0.02)
     else:
-        mu, sigma, empirical = 0.0, PRIOR_LOG_SPREAD, 0.0
-    return max(float(np.exp(mu + z * sigma)), empirical)
+        mu, sigma = 0.0, PRIOR_LOG_SPREAD
+    return float(np.exp(mu + z * sigma))
 
 
 def _inpaint_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
