@@ -46,17 +46,11 @@ def load_dev(data: Path):
     return ds, recs
 
 
-class LazyImages:
+def lazy(ds, idx):
     """Images read on demand, so a fit never holds every full-size image at once."""
+    from thermal_anomaly.data import LazyImages
 
-    def __init__(self, ds, idx):
-        self.ds, self.idx = ds, list(idx)
-
-    def __len__(self) -> int:
-        return len(self.idx)
-
-    def __getitem__(self, k: int) -> np.ndarray:
-        return self.ds.load_image(self.idx[k])
+    return LazyImages([ds[i] for i in idx])
 
 
 def make(spec: str):
@@ -88,9 +82,9 @@ def image_level(name: str, ds, recs, folds: int | None) -> dict:
     for held_normals, held_faulty in zip(fold_of_normal, fold_of_faulty, strict=True):
         train = [i for i in normals if i not in set(held_normals)]
         det = make(name)
-        det.fit(LazyImages(ds, train), groups=[recs[i].group for i in train], progress=False)
+        det.fit(lazy(ds, train), groups=[recs[i].group for i in train], progress=False)
         test = list(held_normals) + list(held_faulty)
-        pred = det.score(LazyImages(ds, test), groups=[recs[i].group for i in test])
+        pred = det.score(lazy(ds, test), groups=[recs[i].group for i in test])
         for i, s, lab in zip(test, pred.pred_score, pred.pred_label, strict=True):
             scores[i], labels[i], flagged[i] = float(s), recs[i].label, bool(lab)
     idx = sorted(scores)
@@ -123,7 +117,7 @@ def pixel_level(name: str, ds, recs, sheet: Path | None) -> dict:
     faulty = [i for i, r in enumerate(recs) if r.label == 1]
     det = make(name)
     t0 = time.perf_counter()
-    det.fit(LazyImages(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
     fit_s = time.perf_counter() - t0
     maps, masks, hits, tiles = [], [], [], []
     for i in faulty:
@@ -183,7 +177,7 @@ def speed(name: str, ds, recs) -> dict:
     normals = [i for i, r in enumerate(recs) if r.label == 0]
     probe = list(range(len(recs)))[::4]  # every 4th image: all transformers and sizes
     det = make(name)
-    det.fit(LazyImages(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
     t_predict, t_ref = [], []
     backbone = None
     try:

@@ -7,7 +7,6 @@ import csv
 import inspect
 import io as _stdio
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -455,7 +454,3 @@ def _metric_size(shape: tuple[int, int]) -> tuple[int, int]:
     h, w = shape
     scale = min(1.0, METRIC_MAX_SIDE / max(h, w))
     return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def temp_workdir(prefix: str = "thermal-anomaly-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix))
