@@ -49,6 +49,8 @@ class Prediction:
     regions: list[list[dict]]
     reference: list[np.ndarray | None] = field(default_factory=list)
     threshold: float = float("nan")
+    #: with ``score(..., explain=True)``: per image, the maps the detector combined (see ``Detector.explain``)
+    parts: list[dict[str, np.ndarray]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.pred_score)
@@ -171,6 +173,15 @@ class Detector(ABC):
         """Optional picture to show beside the input (e.g. the reconstruction), (N, 3, S, S)."""
         return None
 
+    def _parts(self, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """Optional: the maps ``_raw_maps`` combines, each (N, h, w) at any resolution, in one pass.
+
+        Must hold ``"fused"`` (exactly what ``_raw_maps(x)`` gives), e.g. also ``"learned"`` (the learned
+        model's own map) and ``"evidence"`` (what it was combined with), so pictures can show why a
+        region stands out without running the model twice. None: the detector combines nothing.
+        """
+        return None
+
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
     ) -> tuple[np.ndarray, torch.Tensor]:
@@ -281,8 +292,12 @@ class Detector(ABC):
         batch_size: int = 8,
         threshold: float | None = None,
         pixel_threshold: float | None = None,
+        explain: bool = False,
     ) -> Prediction:
-        """Score images (any sizes). Maps come back at each image's original size."""
+        """Score images (any sizes). Maps come back at each image's original size.
+
+        ``explain``: also fill ``Prediction.parts`` (see :meth:`explain`) from the same model pass.
+        """
         if not self.is_fitted:
             raise NotFittedError(f"{self.name} detector is not fitted: call fit() or load a model file")
         thr = self.threshold_ if threshold is None else float(threshold)
@@ -292,12 +307,14 @@ class Detector(ABC):
             else float(pixel_threshold)
         )
         grp = [None] * len(images) if groups is None else list(groups)
-        scores, maps, labels, masks, regions, refs = [], [], [], [], [], []
+        scores, maps, labels, masks, regions, refs, parts = [], [], [], [], [], [], []
         for start in range(0, len(images), batch_size):
             batch = [_as_rgb(images[i]) for i in range(start, min(start + batch_size, len(images)))]
             x, valid = self.prepare(batch)
             with torch.no_grad():
-                raw = _resize_batch(self._raw_maps(x), self.img_size).numpy()
+                extra = self._parts(x) if explain else None
+                raw = _resize_batch(self._raw_maps(x) if extra is None else extra["fused"], self.img_size)
+                raw = raw.numpy()
                 ref = self._references(x)
             for j, img in enumerate(batch):
                 v = valid[j].numpy()
@@ -315,6 +332,8 @@ class Detector(ABC):
                 labels.append(s >= thr)
                 masks.append(mask)
                 regions.append(find_regions(full, mask))
+                if explain:
+                    parts.append(self._explained(extra, j, v, full))
                 if ref is not None:
                     r = ref[j].permute(1, 2, 0).numpy()
                     refs.append(cv2.resize(r, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR))
@@ -328,7 +347,32 @@ class Detector(ABC):
             regions=regions,
             reference=refs,
             threshold=float(thr),
+            parts=parts,
         )
+
+    def explain(
+        self, images: Sequence[np.ndarray], *, groups: Sequence[str | None] | None = None
+    ) -> list[dict[str, np.ndarray]]:
+        """Per image, at its original size, the maps the detector combined into its anomaly map.
+
+        Always ``"learned"`` (the learned model's own map; raw units, overlays 0) and ``"fused"`` (the
+        anomaly map ``score`` gives); detectors that combine evidence add it, e.g. PatchCore's hot-spot
+        fusion adds ``"evidence"`` (local heat rise). A detector that combines nothing has learned = fused.
+        """
+        return self.score(images, groups=groups, explain=True).parts
+
+    def _explained(
+        self, extra: dict[str, torch.Tensor] | None, j: int, valid: np.ndarray, fused: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Image ``j``'s parts at the size of its ``fused`` map."""
+        out: dict[str, np.ndarray] = {"learned": fused, "fused": fused}
+        for key, maps in (extra or {}).items():
+            if key == "fused":
+                continue
+            m = _resize_batch(maps[j : j + 1], self.img_size)[0].numpy().astype(np.float32)
+            m[~valid] = 0.0
+            out[key] = resize_map(m, fused.shape)
+        return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:

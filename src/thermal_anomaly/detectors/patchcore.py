@@ -262,5 +262,20 @@ class PatchCore(Detector):
         self.memory_bank_ = bank.to(torch.float16)
         self._bank32 = self.memory_bank_.float()
 
+    def _parts(self, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """One pass, three maps: ``learned`` (nearest-neighbour novelty), ``evidence`` (the 4th input channel,
+        local heat rise, when hot-spot fusion is on) and ``fused`` (= ``_raw_maps(x)``)."""
+        if self._bank32 is None:
+            raise ValueError("PatchCore has no memory bank")
+        patches = self._embed(x)
+        n, h, w, d = patches.shape
+        if d != self._bank32.shape[1]:
+            raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
+        novelty = nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+        parts = {"learned": novelty, "fused": self._fuse(x, novelty)}
+        if self.hotspot_fusion and x.shape[1] >= 4:
+            parts["evidence"] = x[:, 3]
+        return parts
+
 
 __all__ = ["PatchCore", "greedy_coreset", "nearest_distance"]
