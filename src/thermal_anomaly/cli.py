@@ -87,9 +87,17 @@ def predict(
         str | None, typer.Option("--group", help="asset name when the folders do not say")
     ] = None,
     threshold: Annotated[float | None, typer.Option("--threshold")] = None,
+    pictures: Annotated[
+        bool,
+        typer.Option(
+            "--pictures/--no-pictures", help="write <name>.annotated.png and <name>.panel.png (slower)"
+        ),
+    ] = True,
 ) -> None:
-    """Score images; write OUT/<name>.json per image (and maps with --save-maps)."""
+    """Score images; write OUT/<name>.json per image with temperatures and severities, pictures,
+    summary.json and summary.md (worst first), and maps with --save-maps."""
     from .pipeline import Inspector
+    from .report import summary_lines
 
     _threads()
     inspector = Inspector.load(model_path)
@@ -100,10 +108,11 @@ def predict(
         group=group,
         threshold=threshold,
         on_error=lambda p, e: _err(e),
+        pictures=pictures,
     )
-    typer.echo(
-        f"{len(report.results)} scored, {report.n_flagged} flagged as faulty, {len(report.errors)} failed -> {out}"
-    )
+    for line in summary_lines(report.summary):
+        typer.echo(line)
+    typer.echo(f"-> {out}")
     if report.errors:
         raise typer.Exit(code=1)
 

@@ -131,6 +131,7 @@ class ImageResult:
 class BatchReport:
     results: list[ImageResult]
     errors: list[tuple[str, str]]  # (image path as given, reason)
+    summary: dict = field(default_factory=dict)  # batch_summary of the run
 
     @property
     def n_flagged(self) -> int:
@@ -196,9 +197,17 @@ class Inspector:
         threshold: float | None = None,
         progress: bool = True,
         on_error: Callable[[str, str], None] | None = None,
+        pictures: bool = True,
     ) -> BatchReport:
-        """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file."""
+        """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
+
+        Regions are rated in temperature terms (see :mod:`thermal_anomaly.report`); with ``pictures``
+        also ``<name>.annotated.png`` and ``<name>.panel.png``. ``summary.json`` and ``summary.md``
+        list the flagged images worst severity first.
+        """
         from tqdm.auto import tqdm
+
+        from .report import rate_image, save_pictures, summary_markdown
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +225,8 @@ class Inspector:
                     on_error(str(path), reason)
                 continue
             grp = self.infer_group(parts, group)
-            pred = self.detector.score([image], groups=[grp], threshold=threshold)
+            pred = self.detector.score([image], groups=[grp], threshold=threshold, explain=pictures)
+            rated, temp = rate_image(image, path, pred.regions[0], pred.pred_mask[0])
             res = ImageResult(
                 image=str(path),
                 name=name,
@@ -224,21 +234,39 @@ class Inspector:
                 is_anomalous=bool(pred.pred_label[0]),
                 threshold=float(pred.threshold),
                 model=self.model_name,
-                regions=pred.regions[0],
+                regions=rated["regions"],
                 group=grp,
+                extra={k: rated[k] for k in ("severity", "hotspot_severity", "temperature", "hotspots")},
             )
-            stale = out / f"{name}.error.json"
-            if stale.exists():
-                stale.unlink()
+            for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
+                stale = out / f"{name}.{suffix}"
+                if stale.exists():
+                    stale.unlink()
             write_json(out / f"{name}.json", res.to_json())
+            if pictures:
+                verdict = "FAULTY" if res.is_anomalous else "normal"
+                save_pictures(
+                    out,
+                    name,
+                    image,
+                    rated,
+                    temp,
+                    pred.parts[0] if pred.parts else None,
+                    pred.pred_mask[0],
+                    vmax=2.0 * res.threshold,
+                    title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
+                    f"severity: {rated['severity']}",
+                )
             if save_maps:
                 from .visualize import save_mask_png
 
                 save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
                 save_mask_png(out / f"{name}.mask.png", pred.pred_mask[0])
             results.append(res)
-        write_json(out / "summary.json", batch_summary(results, errors))
-        return BatchReport(results, errors)
+        summary = batch_summary(results, errors)
+        write_json(out / "summary.json", summary)
+        write_text(out / "summary.md", summary_markdown(summary))
+        return BatchReport(results, errors, summary)
 
     # ------------------------------------------------------------------------------------------ test
     def test(
@@ -401,16 +429,11 @@ def experiment(
 
 
 def batch_summary(results: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
-    """A short summary of a batch: counts and the flagged images, worst first."""
-    flagged = sorted((r for r in results if r.is_anomalous), key=lambda r: r.score, reverse=True)
-    return {
-        "n_images": len(results) + len(errors),
-        "n_scored": len(results),
-        "n_flagged": len(flagged),
-        "n_errors": len(errors),
-        "flagged": [{"image": r.image, "score": r.score, "n_regions": len(r.regions)} for r in flagged],
-        "errors": [{"image": p, "error": e} for p, e in errors],
-    }
+    """A short summary of a batch: counts, images per severity, the flagged images worst severity first
+    (then score), errors."""
+    from .report import summarize
+
+    return summarize([r.to_json() for r in results], errors)
 
 
 def category_stats(rows: Sequence[dict]) -> dict:

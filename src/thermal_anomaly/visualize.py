@@ -5,8 +5,10 @@ Everything is written atomically; figures are closed after saving so long batche
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import matplotlib
@@ -14,7 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
@@ -65,39 +68,101 @@ def blend_mask(image: np.ndarray, mask: np.ndarray, color=(255, 0, 0), alpha: fl
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _font(px: int) -> ImageFont.ImageFont:
+    """A TrueType font with Δ and ° (matplotlib's DejaVu Sans; OpenCV's Hershey fonts are ASCII only)."""
+    try:
+        return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf"), px)
+    except OSError:  # a stripped matplotlib: PIL's own font (Δ and ° may show as boxes)
+        return ImageFont.load_default()
+
+
 def draw_boxes(
-    image: np.ndarray, regions: Sequence[dict], labels: Sequence[str] | None = None, color=(255, 255, 0)
+    image: np.ndarray,
+    regions: Sequence[dict],
+    labels: Sequence[str] | None = None,
+    color=(255, 255, 0),
+    *,
+    font_px: int | None = None,
 ) -> np.ndarray:
-    """Boxes ``[x0, y0, x1, y1]`` with a label each (default: the region's score)."""
+    """Boxes ``[x0, y0, x1, y1]`` with a label each (default: the region's score) on a dark backing."""
+    texts = [
+        labels[k] if labels is not None and k < len(labels) else f"{r.get('score', 0):.2f}"
+        for k, r in enumerate(regions)
+    ]
+    return draw_labelled(image, [(r["box"], t, color) for r, t in zip(regions, texts, strict=True)], font_px)
+
+
+def draw_labelled(
+    image: np.ndarray,
+    items: Sequence[tuple[Sequence[int], str, tuple]],
+    font_px: int | None = None,
+    *,
+    keep_clear: Sequence[Sequence[int]] = (),
+) -> np.ndarray:
+    """(box, label, colour) items, most important first: all boxes, then labels that do not overlap.
+
+    A label goes above its box, else below, else inside its top; one that would cover an earlier label
+    or a ``keep_clear`` box moves down a line at a time (so a crowd of hot spots stays readable); all
+    stay inside the picture.
+    """
     out = to_uint8(image).copy()
     h, w = out.shape[:2]
     thick = max(1, round(max(h, w) / 300))
-    font = max(0.35, max(h, w) / 1400)
-    for k, r in enumerate(regions):
-        x0, y0, x1, y1 = (int(v) for v in r["box"])
-        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), color, thick)
-        text = labels[k] if labels is not None and k < len(labels) else f"{r.get('score', 0):.2f}"
-        if text:
-            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
-            ty = y0 - 3 if y0 - th - 4 >= 0 else min(h - 1, y1 + th + 3)
-            cv2.rectangle(out, (x0, ty - th - 2), (x0 + tw + 2, ty + base - 1), (0, 0, 0), -1)
-            cv2.putText(out, text, (x0 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font, color, 1, cv2.LINE_AA)
-    return out
+    for box, _text, color in items:
+        x0, y0, x1, y1 = (int(v) for v in box)
+        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), tuple(int(c) for c in color), thick)
+    if not any(text for _b, text, _c in items):
+        return out
+    font = _font(int(font_px) if font_px else max(11, round(max(h, w) / 55)))
+    pil = Image.fromarray(out)
+    draw = ImageDraw.Draw(pil)
+    pad = max(1, thick)
+    placed: list[tuple[int, int, int, int]] = [tuple(int(v) for v in b) for b in keep_clear]
+
+    def free(r: tuple[int, int, int, int]) -> bool:
+        return all(r[2] <= q[0] or q[2] <= r[0] or r[3] <= q[1] or q[3] <= r[1] for q in placed)
+
+    for box, text, color in items:
+        if not text:
+            continue
+        x0, y0, _x1, y1 = (int(v) for v in box)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        tw, th = right - left + 2 * pad, bottom - top + 2 * pad
+        tx = max(0, min(x0, w - tw))
+        starts = [y0 - th - thick, y1 + thick, y0 + thick]
+        tries = [ty for ty in starts if 0 <= ty <= h - th]
+        tries += [min(h - th, max(0, starts[0])) + k * th for k in range(1, h // th + 1)]
+        ty = next(
+            (t for t in tries if t <= h - th and free((tx, t, tx + tw, t + th))),
+            min(h - th, max(0, starts[0])),
+        )
+        placed.append((tx, ty, tx + tw, ty + th))
+        draw.rectangle((tx, ty, tx + tw - 1, ty + th - 1), fill=(0, 0, 0))
+        draw.text((tx + pad - left, ty + pad - top), text, font=font, fill=tuple(int(c) for c in color))
+    return np.asarray(pil).copy()
 
 
-def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
+def _save_figure(fig, path: str | os.PathLike, dpi: int = 100, *, tight: bool = True) -> None:
+    """``tight=False`` skips the extra layout pass (for figures laid out by hand; half the time)."""
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+            fig.savefig(
+                tmp,
+                dpi=dpi,
+                bbox_inches="tight" if tight else None,
+                format="png",
+                pil_kwargs={"compress_level": 3},
+            )
     finally:
         plt.close(fig)
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """An RGB or grey picture as PNG, atomically."""
+    """An RGB or grey picture as PNG, atomically (light compression: big photos write 3x faster)."""
     with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image) if np.asarray(image).ndim == 3 else np.asarray(image)).save(
-            tmp, "PNG"
+            tmp, "PNG", compress_level=3
         )
 
 
@@ -107,8 +172,47 @@ def save_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
         Image.fromarray(np.where(np.asarray(mask, bool), 255, 0).astype(np.uint8), mode="L").save(tmp, "PNG")
 
 
-def save_annotated(path: str | os.PathLike, image: np.ndarray, regions: Sequence[dict], labels=None) -> None:
-    save_png(path, draw_boxes(image, regions, labels))
+#: colour of learned regions and of hot spots outside them in pictures
+REGION_COLOR = (255, 255, 0)
+HOTSPOT_COLOR = (0, 255, 255)
+
+
+def annotate(
+    image: np.ndarray,
+    regions: Sequence[dict],
+    labels: Sequence[str] | None = None,
+    *,
+    hotspots: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
+    font_px: int | None = None,
+) -> np.ndarray:
+    """Learned regions in yellow with their labels; extra hot spots (outside every region) in cyan."""
+    items = [
+        (r["box"], labels[k] if labels is not None and k < len(labels) else "", REGION_COLOR)
+        for k, r in enumerate(regions)
+    ]
+    items += [
+        (
+            h["box"],
+            hotspot_labels[k] if hotspot_labels is not None and k < len(hotspot_labels) else "",
+            HOTSPOT_COLOR,
+        )
+        for k, h in enumerate(hotspots)
+    ]
+    return draw_labelled(image, items, font_px, keep_clear=[r["box"] for r in regions])
+
+
+def save_annotated(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    regions: Sequence[dict],
+    labels: Sequence[str] | None = None,
+    *,
+    hotspots: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
+) -> None:
+    """The original picture at full size with labelled boxes (see :func:`annotate`)."""
+    save_png(path, annotate(image, regions, labels, hotspots=hotspots, hotspot_labels=hotspot_labels))
 
 
 def save_result_panel(
@@ -161,19 +265,27 @@ def save_result_panel(
 def save_six_panel(
     path: str | os.PathLike,
     image: np.ndarray,
-    temperature: np.ndarray,
+    temperature: np.ndarray | None,
     amap: np.ndarray,
-    hotspots: np.ndarray,
+    hotspots: np.ndarray | None,
     fused: np.ndarray,
     mask: np.ndarray,
     regions: Sequence[dict],
     *,
     labels: Sequence[str] | None = None,
     temperature_unit: str = "relative",
+    temperature_valid: np.ndarray | None = None,
+    hotspot_boxes: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
     vmax: float | None = None,
     title: str = "",
 ) -> None:
-    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels."""
+    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
+
+    Maps have their own colour scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of
+    different images compare). Invalid temperatures (overlays) are left blank; ``hotspot_boxes`` are drawn
+    on the hot-spot map and, with ``hotspot_labels``, on the overlay in cyan.
+    """
     img = _shrink(to_uint8(image))
     size = (img.shape[1], img.shape[0])
     sx = size[0] / np.asarray(image).shape[1]
@@ -181,28 +293,62 @@ def save_six_panel(
     def fit(a):
         return cv2.resize(np.asarray(a, np.float32), size, interpolation=cv2.INTER_AREA)
 
-    small_regions = [{**r, "box": [round(v * sx) for v in r["box"]]} for r in regions]
+    def small(boxes):
+        return [{**r, "box": [round(v * sx) for v in r["box"]]} for r in boxes]
+
     m = cv2.resize(np.asarray(mask, np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     ax = axes.ravel()
     ax[0].imshow(img)
     ax[0].set_title("original")
-    t = ax[1].imshow(fit(temperature), cmap="inferno")
-    ax[1].set_title(f"temperature ({'°C' if temperature_unit == 'C' else 'relative'})")
-    fig.colorbar(t, ax=ax[1], fraction=0.046, pad=0.02)
+    unit = "°C" if temperature_unit == "C" else "relative"
+    if temperature is not None:
+        t = np.asarray(temperature, np.float32)
+        ok = (
+            np.isfinite(t)
+            if temperature_valid is None
+            else np.asarray(temperature_valid, bool) & np.isfinite(t)
+        )
+        fill = float(np.median(t[ok])) if ok.any() else 0.0
+        ts = fit(np.where(ok, t, fill))
+        ts[fit(ok.astype(np.float32)) < 0.5] = np.nan
+        ti = ax[1].imshow(ts, cmap="inferno")
+        fig.colorbar(ti, ax=ax[1], fraction=0.046, pad=0.02)
+        ax[1].set_title(f"temperature ({unit})")
+    else:
+        ax[1].set_title("temperature (not decoded)")
     vm = vmax if vmax is not None else max(float(np.max(fused)), 1e-6)
-    for k, (a, name) in enumerate(
-        ((amap, "learned anomaly map"), (hotspots, "hot spots"), (fused, "fused map"))
-    ):
-        h = ax[2 + k].imshow(fit(a), cmap=HEAT_CMAP, vmin=0, vmax=vm if name != "hot spots" else None)
+    maps = (
+        (amap, "learned anomaly map", None),
+        (hotspots, f"hot spots (rise, {unit})", None),
+        (fused, "fused map", vm),
+    )
+    for k, (a, name, top) in enumerate(maps):
+        if a is None:
+            ax[2 + k].set_title(f"{name.split(' (')[0]} (none)")
+            continue
+        h = ax[2 + k].imshow(fit(a), cmap=HEAT_CMAP, vmin=0, vmax=top)
         ax[2 + k].set_title(name)
         fig.colorbar(h, ax=ax[2 + k], fraction=0.046, pad=0.02)
-    ax[5].imshow(draw_boxes(blend_mask(img, m), small_regions, labels))
+    for r in small(hotspot_boxes):
+        x0, y0, x1, y1 = r["box"]
+        ax[3].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2))
+    font_px = max(11, round(max(size) / 24))
+    over = annotate(
+        blend_mask(img, m),
+        small(regions),
+        labels,
+        hotspots=small(hotspot_boxes) if hotspot_labels is not None else (),
+        hotspot_labels=hotspot_labels,
+        font_px=font_px,
+    )
+    ax[5].imshow(over)
     ax[5].set_title("final overlay")
     for a in ax:
         a.axis("off")
     fig.suptitle(title, fontsize=11)
-    _save_figure(fig, path)
+    fig.subplots_adjust(left=0.01, right=0.97, bottom=0.01, top=0.92, wspace=0.08, hspace=0.1)
+    _save_figure(fig, path, tight=False)
 
 
 def save_error_analysis(path: str | os.PathLike, scores, labels, threshold: float) -> None:

@@ -1,0 +1,417 @@
+"""What a thermographer wants from one image and from a batch: learned regions rated in temperature terms.
+
+The learned detector says *where* an image is unlike normal; :func:`thermal.hotspots.find_hotspots` says
+*how hot* things are and rates them (NETA MTS). This module joins the two: each learned region takes the
+rating of the worst hot spot it overlaps, hot spots that no learned region covers are reported too (the
+model may have missed them), and a batch is ordered worst severity first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+#: severities from harmless to worst (NETA MTS names; ``"relative: "`` variants rank just below each)
+SEVERITIES = ("none", "possible deficiency", "probable deficiency", "deficiency", "major")
+RELATIVE_PREFIX = "relative: "
+#: every severity string a report can carry
+KNOWN_SEVERITIES = SEVERITIES + tuple(RELATIVE_PREFIX + s for s in SEVERITIES[1:])
+#: what a region gets when no hot spot overlaps it: it is unlike normal, but not hotter than its surroundings
+NO_HOTSPOT = "none"
+UNKNOWN_FAULT = "unknown"
+#: fields copied from the matched hot spot onto a learned region
+HOTSPOT_FIELDS = (
+    "max_temp",
+    "mean_temp",
+    "reference_temp",
+    "reference",
+    "delta_t",
+    "delta_t_ambient",
+    "severity",
+    "severity_similar",
+    "severity_ambient",
+    "fault_type",
+)
+
+
+def severity_rank(severity: str | None) -> int:
+    """Order of severities: ``major`` > ``relative: major`` > ``deficiency`` > ... > ``none`` (0).
+
+    A relative rating (no °C scale read) ranks just below the same class in °C: same evidence, less trust.
+    """
+    if not severity:
+        return 0
+    rel = severity.startswith(RELATIVE_PREFIX)
+    base = severity[len(RELATIVE_PREFIX) :] if rel else severity
+    if base not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r} (known: {', '.join(KNOWN_SEVERITIES)})")
+    k = SEVERITIES.index(base)
+    return 0 if k == 0 else 2 * k - (1 if rel else 0)
+
+
+def worst_severity(severities: Iterable[str | None]) -> str:
+    """The worst of some severities; ``"none"`` for none at all."""
+    worst = NO_HOTSPOT
+    for s in severities:
+        if s and severity_rank(s) > severity_rank(worst):
+            worst = s
+    return worst
+
+
+def _overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int, int, int] | None:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def _hotspot_key(h: dict) -> tuple[int, float]:
+    return severity_rank(h.get("severity")), float(h.get("delta_t") or 0.0)
+
+
+def _box_temperatures(
+    box: Sequence[int], values: np.ndarray | None, valid: np.ndarray | None
+) -> tuple[float | None, float | None]:
+    """Max and mean temperature on the valid pixels of a box (None when there are none)."""
+    if values is None:
+        return None, None
+    x0, y0, x1, y1 = (int(v) for v in box)
+    v = values[y0:y1, x0:x1]
+    ok = np.isfinite(v) if valid is None else valid[y0:y1, x0:x1] & np.isfinite(v)
+    if not ok.any():
+        return None, None
+    return float(v[ok].max()), float(v[ok].mean())
+
+
+def match_regions(
+    regions: Sequence[dict],
+    hotspots: Sequence[dict],
+    *,
+    mask: np.ndarray | None = None,
+    values: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    unit: str | None = None,
+) -> tuple[list[dict], list[dict]]:
+    """Rate learned regions by the hot spots they overlap; flag hot spots outside every learned region.
+
+    A hot spot belongs to a region when their boxes overlap and, if the learned ``mask`` is given, the
+    overlap holds a mask pixel (so a hot spot in a neighbouring region's box corner does not count). A
+    region with several hot spots takes the worst (severity, then ΔT) and lists them all in ``hotspots``
+    (1-based ids into the returned hot spot list). A region with none gets the max/mean temperature of the
+    valid pixels in its box, severity ``"none"`` and fault type ``"unknown"``: the model finds it unusual,
+    but it is not warmer than its surroundings or its peers.
+
+    Returns (regions, hotspots), new dicts; hot spots gain ``id``, ``regions`` (1-based region numbers)
+    and ``in_learned_region``.
+    """
+    spots = [{**h, "id": k + 1, "regions": []} for k, h in enumerate(hotspots)]
+    out = []
+    for ri, r in enumerate(regions):
+        box = [int(v) for v in r["box"]]
+        hits = []
+        for h in spots:
+            ov = _overlap(box, h["box"])
+            if ov is None:
+                continue
+            if mask is not None and not mask[ov[1] : ov[3], ov[0] : ov[2]].any():
+                continue
+            hits.append(h)
+            h["regions"].append(ri + 1)
+        rated = dict(r)
+        if hits:
+            best = max(hits, key=_hotspot_key)
+            for key in HOTSPOT_FIELDS:
+                rated[key] = best.get(key)
+            rated["unit"] = best.get("unit", unit)
+            rated["hotspots"] = [h["id"] for h in hits]
+        else:
+            tmax, tmean = _box_temperatures(box, values, valid)
+            rated.update(
+                {
+                    "max_temp": tmax,
+                    "mean_temp": tmean,
+                    "reference_temp": None,
+                    "reference": "none",
+                    "delta_t": None,
+                    "delta_t_ambient": None,
+                    "severity": NO_HOTSPOT,
+                    "severity_similar": NO_HOTSPOT,
+                    "severity_ambient": NO_HOTSPOT,
+                    "fault_type": UNKNOWN_FAULT,
+                    "unit": unit,
+                    "hotspots": [],
+                }
+            )
+        out.append(rated)
+    for h in spots:
+        h["in_learned_region"] = bool(h["regions"])
+    return out, spots
+
+
+def _fmt_delta(dt: float | None, unit: str | None) -> str:
+    if dt is None:
+        return ""
+    if unit == "C":
+        return f"ΔT {dt:.1f} °C"
+    return f"ΔT {100 * dt:.0f}% of scale"
+
+
+def region_label(k: int, region: dict) -> str:
+    """Short label for a picture, e.g. ``"1 major ΔT 23.4 °C loose joint"``."""
+    sev = region.get("severity") or NO_HOTSPOT
+    if sev.startswith(RELATIVE_PREFIX):
+        sev = sev[len(RELATIVE_PREFIX) :] + " (rel.)"
+    if sev == NO_HOTSPOT:
+        sev = "not hot"
+    parts = [str(k), sev, _fmt_delta(region.get("delta_t"), region.get("unit"))]
+    fault = region.get("fault_type")
+    if fault and fault != UNKNOWN_FAULT:
+        parts.append(fault.replace("_", " "))
+    return " ".join(p for p in parts if p)
+
+
+def hotspot_label(h: dict) -> str:
+    """Label of a hot spot that no learned region covers: ``"H2 probable deficiency ΔT 5.1 °C"``."""
+    sev = h.get("severity") or NO_HOTSPOT
+    if sev.startswith(RELATIVE_PREFIX):
+        sev = sev[len(RELATIVE_PREFIX) :] + " (rel.)"
+    return " ".join(p for p in (f"H{h['id']}", sev, _fmt_delta(h.get("delta_t"), h.get("unit"))) if p)
+
+
+def temperature_block(temp) -> dict:
+    """The image-level ``temperature`` entry of a report (what the temperatures are and how they were read)."""
+    if temp is None:
+        return {"unit": None, "source": None, "reason": "no temperature map", "range": None}
+    rng = None if temp.range is None else [float(temp.range[0]), float(temp.range[1])]
+    return {"unit": temp.unit, "source": temp.source, "reason": temp.reason, "range": rng}
+
+
+def image_report(
+    regions: Sequence[dict],
+    hotspots: Sequence[dict],
+    temp=None,
+    *,
+    mask: np.ndarray | None = None,
+    temperature_error: str | None = None,
+) -> dict:
+    """The temperature part of an image's JSON: rated ``regions``, all ``hotspots``, ``temperature``,
+    ``severity`` (worst learned region) and ``hotspot_severity`` (worst hot spot, learned region or not)."""
+    block = temperature_block(temp)
+    if temperature_error:
+        block["reason"] = temperature_error
+    rated, spots = match_regions(
+        regions,
+        hotspots,
+        mask=mask,
+        values=None if temp is None else np.asarray(temp.values),
+        valid=None if temp is None else np.asarray(temp.valid, bool),
+        unit=block["unit"],
+    )
+    return {
+        "regions": rated,
+        "hotspots": spots,
+        "temperature": block,
+        "severity": worst_severity(r["severity"] for r in rated),
+        "hotspot_severity": worst_severity(h["severity"] for h in spots),
+    }
+
+
+def decode_temperatures(image: np.ndarray, path=None):
+    """(TemperatureMap or None, error text or None): a picture whose temperatures cannot be decoded still
+    gets its learned result, with the reason in the report instead of a failed image."""
+    from .thermal.temperature import temperature_map
+
+    try:
+        return temperature_map(image, path), None
+    except Exception as exc:  # noqa: BLE001 - any decoding failure degrades the report, not the batch
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        return None, f"temperature decoding failed: {msg[:200]}"
+
+
+def rate_image(
+    image: np.ndarray, path, regions: Sequence[dict], mask: np.ndarray | None = None
+) -> tuple[dict, object]:
+    """Decode temperatures once, find and rate hot spots, join them to the learned ``regions``.
+
+    Returns (:func:`image_report` dict, the TemperatureMap or None) so pictures can reuse the map.
+    """
+    from .thermal.hotspots import find_hotspots
+
+    temp, err = decode_temperatures(image, path)
+    spots = find_hotspots(temp) if temp is not None else []
+    return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
+
+
+def save_pictures(
+    out_dir,
+    name: str,
+    image: np.ndarray,
+    report: dict,
+    temp,
+    parts: dict[str, np.ndarray] | None,
+    mask: np.ndarray,
+    *,
+    vmax: float | None = None,
+    title: str = "",
+) -> list:
+    """``<name>.annotated.png`` (full size, labelled boxes) and ``<name>.panel.png`` (six panels)."""
+    from pathlib import Path
+
+    from .thermal.hotspots import hotspot_map
+    from .visualize import save_annotated, save_six_panel
+
+    out = Path(out_dir)
+    regions = report["regions"]
+    labels = [region_label(k + 1, r) for k, r in enumerate(regions)]
+    outside = [h for h in report["hotspots"] if not h["in_learned_region"]]
+    outside_labels = [hotspot_label(h) for h in outside]
+    annotated = out / f"{name}.annotated.png"
+    panel = out / f"{name}.panel.png"
+    save_annotated(annotated, image, regions, labels, hotspots=outside, hotspot_labels=outside_labels)
+    parts = parts or {}
+    fused = parts.get("fused")
+    if fused is None:
+        fused = np.zeros(image.shape[:2], np.float32)
+    save_six_panel(
+        panel,
+        image,
+        None if temp is None else temp.values,
+        parts.get("learned", fused),
+        None if temp is None else hotspot_map(temp),
+        fused,
+        mask,
+        regions,
+        labels=labels,
+        temperature_unit=report["temperature"]["unit"] or "relative",
+        temperature_valid=None if temp is None else temp.valid,
+        hotspot_boxes=report["hotspots"],
+        vmax=vmax,
+        title=title,
+    )
+    return [annotated, panel]
+
+
+# ---------------------------------------------------------------------------------------------- batch
+def summarize(images: Sequence[dict], errors: Sequence[tuple[str, str]]) -> dict:
+    """Batch summary from per-image entries (``image``, ``score``, ``is_anomalous``, ``severity``,
+    ``regions``): counts, images per severity, flagged images worst first, errors."""
+    entries = []
+    for d in images:
+        regions = d.get("regions") or []
+        worst = max(range(len(regions)), key=lambda k: _hotspot_key(regions[k]), default=None)
+        entries.append(
+            {
+                "image": d["image"],
+                "score": float(d["score"]),
+                "is_anomalous": bool(d["is_anomalous"]),
+                "severity": d.get("severity") or NO_HOTSPOT,
+                "hotspot_severity": d.get("hotspot_severity") or NO_HOTSPOT,
+                "n_regions": len(regions),
+                "label": "" if worst is None else region_label(worst + 1, regions[worst]),
+            }
+        )
+    flagged = order_flagged([e for e in entries if e["is_anomalous"]])
+    for e in flagged:
+        del e["is_anomalous"]
+    return {
+        "n_images": len(entries) + len(errors),
+        "n_scored": len(entries),
+        "n_flagged": len(flagged),
+        "n_errors": len(errors),
+        "severity_counts": severity_counts(e["severity"] for e in entries),
+        "flagged_severity_counts": severity_counts(e["severity"] for e in flagged),
+        "flagged": flagged,
+        "errors": [{"image": p, "error": e} for p, e in errors],
+    }
+
+
+def order_flagged(items: Sequence[dict]) -> list[dict]:
+    """Flagged images worst first: severity, then score (both descending), then name for a stable order."""
+    return sorted(
+        items, key=lambda d: (-severity_rank(d.get("severity")), -float(d.get("score", 0.0)), d["image"])
+    )
+
+
+def severity_counts(severities: Iterable[str | None]) -> dict[str, int]:
+    """Images per severity, worst first; only severities that occur."""
+    counts: dict[str, int] = {}
+    for s in severities:
+        s = s or NO_HOTSPOT
+        counts[s] = counts.get(s, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -severity_rank(kv[0])))
+
+
+def summary_markdown(summary: dict, top: int | None = None) -> str:
+    """A small human-readable table of a batch summary (``summary.md``)."""
+    lines = [
+        "# Batch summary",
+        "",
+        f"{summary['n_images']} images: {summary['n_scored']} scored, {summary['n_flagged']} flagged as faulty, "
+        f"{summary['n_errors']} failed.",
+        "",
+    ]
+    if summary.get("severity_counts"):
+        lines.append(
+            "Images by severity: "
+            + ", ".join(f"{k}: {v}" for k, v in summary["severity_counts"].items())
+            + "."
+        )
+        lines.append("")
+    flagged = summary.get("flagged", [])
+    if flagged:
+        lines += [
+            "| # | image | severity | score | regions | worst region |",
+            "|---|---|---|---|---|---|",
+        ]
+        for k, f in enumerate(flagged[:top] if top else flagged, 1):
+            lines.append(
+                f"| {k} | {_md(f['image'])} | {f.get('severity', NO_HOTSPOT)} | {f['score']:.3f} | "
+                f"{f['n_regions']} | {_md(f.get('label', ''))} |"
+            )
+        lines.append("")
+    if summary.get("errors"):
+        lines += ["## Errors", ""] + [f"- {_md(e['image'])}: {_md(e['error'])}" for e in summary["errors"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summary_lines(summary: dict, top: int = 5) -> list[str]:
+    """A few lines for the terminal: counts, then the worst flagged images."""
+    out = [
+        f"{summary['n_images']} images: {summary['n_scored']} scored, {summary['n_flagged']} flagged, "
+        f"{summary['n_errors']} failed"
+    ]
+    if summary.get("severity_counts"):
+        out.append("by severity: " + ", ".join(f"{k} {v}" for k, v in summary["severity_counts"].items()))
+    flagged = summary.get("flagged", [])
+    if flagged:
+        out.append(f"worst first (top {min(top, len(flagged))} of {len(flagged)}):")
+        for f in flagged[:top]:
+            label = f"  [{f['label']}]" if f.get("label") else ""
+            out.append(f"  {f.get('severity', NO_HOTSPOT):<22} score {f['score']:7.3f}  {f['image']}{label}")
+    return out
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+__all__ = [
+    "KNOWN_SEVERITIES",
+    "decode_temperatures",
+    "rate_image",
+    "save_pictures",
+    "SEVERITIES",
+    "hotspot_label",
+    "image_report",
+    "match_regions",
+    "order_flagged",
+    "region_label",
+    "severity_counts",
+    "severity_rank",
+    "summary_lines",
+    "summary_markdown",
+    "summarize",
+    "temperature_block",
+    "worst_severity",
+]
