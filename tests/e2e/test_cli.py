@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import link_subset, run_cli
+from thermal_anomaly.report import KNOWN_SEVERITIES, severity_rank
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +80,16 @@ def test_predict_goes_on_past_bad_files(ae_model, dev_data, tmp_path):
     (inputs / "truncated.jpg").write_bytes(data[: len(data) // 3])
     (inputs / "notes.png").write_text("this is not an image\n")
     out = tmp_path / "out"
-    res = run_cli("predict", "--model-path", str(ae_model), "--out", str(out), "--save-maps", str(inputs))
+    res = run_cli(
+        "predict",
+        "--model-path",
+        str(ae_model),
+        "--out",
+        str(out),
+        "--save-maps",
+        "--no-pictures",
+        str(inputs),
+    )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert "truncated.jpg" in res.stderr and "notes.png" in res.stderr
@@ -104,9 +114,71 @@ def test_predict_goes_on_past_bad_files(ae_model, dev_data, tmp_path):
 def test_predict_a_file_given_directly_is_named_by_its_file_name(ae_model, dev_data, tmp_path):
     link = tmp_path / "renamed.png"
     link.symlink_to(dev_data / "T2/faulty/T2_faulty_002.png.png")
-    res = run_cli("predict", "--model-path", str(ae_model), "--out", str(tmp_path / "o"), str(link))
+    out = tmp_path / "o"
+    (out / "renamed.png.panel.png").parent.mkdir()
+    (out / "renamed.png.panel.png").write_bytes(b"stale picture of an earlier run")
+    res = run_cli("predict", "--model-path", str(ae_model), "--out", str(out), "--no-pictures", str(link))
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "o" / "renamed.png.json").exists()
+    assert (out / "renamed.png.json").exists()
+    assert not list(out.glob("*.png"))  # no pictures asked: none written, a stale one removed
+
+
+REPORT_IMAGES = [
+    "T1/faulty/T1_faulty_043.jpg",
+    "T4/faulty/T4_faulty_001.png",
+    "T2/faulty/T2_faulty_002.png.png",
+]
+
+
+def test_predict_reports_temperatures_pictures_and_worst_first(ae_model, dev_data, tmp_path):
+    inputs = link_subset(dev_data, tmp_path / "in", REPORT_IMAGES, with_masks=False)
+    out = tmp_path / "out"
+    # a low threshold so every image has learned regions to rate (the 2-epoch model is weak)
+    res = run_cli(
+        "predict", "--model-path", str(ae_model), "--out", str(out), "--threshold", "0.8", str(inputs)
+    )
+    assert res.returncode == 0, res.stderr
+    known = set(KNOWN_SEVERITIES)
+    for rel in REPORT_IMAGES:
+        w, h = Image.open(dev_data / rel).size
+        doc = json.loads((out / f"{rel}.json").read_text())
+        temp = doc["temperature"]
+        assert temp["unit"] in ("C", "relative") and temp["source"]
+        if temp["unit"] == "C":
+            lo, hi = temp["range"]
+            assert -40 <= lo < hi <= 1500
+        assert doc["severity"] in known and doc["hotspot_severity"] in known
+        assert doc["regions"], rel
+        for r in doc["regions"]:
+            x0, y0, x1, y1 = r["box"]
+            assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+            assert r["severity"] in known and r["unit"] == temp["unit"] and isinstance(r["fault_type"], str)
+            assert r["max_temp"] is None or r["max_temp"] >= r["mean_temp"]
+            if r["hotspots"]:  # rated by a hot spot: a real rise over its reference
+                assert r["delta_t"] > 0 and r["reference"] in ("similar", "local")
+                assert r["severity"] != "none" and r["fault_type"] != "unknown"
+            else:
+                assert r["severity"] == "none" and r["delta_t"] is None
+        worst = max((severity_rank(r["severity"]) for r in doc["regions"]), default=0)
+        assert severity_rank(doc["severity"]) == worst
+        for hs in doc["hotspots"]:
+            x0, y0, x1, y1 = hs["box"]
+            assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and hs["unit"] == temp["unit"]
+            assert hs["in_learned_region"] == bool(hs["regions"])
+        annotated = Image.open(out / f"{rel}.annotated.png")
+        assert annotated.size == (w, h)
+        original = np.asarray(Image.open(dev_data / rel).convert("RGB"), np.int16)
+        assert np.abs(np.asarray(annotated.convert("RGB"), np.int16) - original).max() > 100  # boxes drawn
+        pw, ph = Image.open(out / f"{rel}.panel.png").size
+        assert pw > ph > 300
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_scored"] == len(REPORT_IMAGES) == sum(summary["severity_counts"].values())
+    keys = [(-severity_rank(f["severity"]), -f["score"]) for f in summary["flagged"]]
+    assert keys == sorted(keys) and summary["n_flagged"] == len(summary["flagged"]) > 0
+    md = (out / "summary.md").read_text()
+    positions = [md.index(Path(f["image"]).name) for f in summary["flagged"]]
+    assert positions == sorted(positions)
+    assert "worst first" in res.stdout and Path(summary["flagged"][0]["image"]).name in res.stdout
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage bytes", None])

@@ -1,0 +1,205 @@
+"""report: learned regions rated by the hot spots they overlap, severities ordered, batches worst first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal_anomaly.report import (
+    KNOWN_SEVERITIES,
+    decode_temperatures,
+    image_report,
+    match_regions,
+    order_flagged,
+    rate_image,
+    region_label,
+    severity_rank,
+    summarize,
+    summary_lines,
+    summary_markdown,
+    worst_severity,
+)
+from thermal_anomaly.thermal.temperature import TemperatureMap
+
+
+def _spot(box, severity, delta_t, unit="C", **kw) -> dict:
+    return {
+        "box": box,
+        "area": (box[2] - box[0]) * (box[3] - box[1]),
+        "max_temp": 40.0 + delta_t,
+        "mean_temp": 35.0 + delta_t,
+        "reference_temp": 40.0,
+        "reference": "similar",
+        "delta_t": delta_t,
+        "delta_t_ambient": delta_t + 5.0,
+        "unit": unit,
+        "severity": severity,
+        "severity_similar": severity,
+        "severity_ambient": "none",
+        "fault_type": kw.get("fault_type", "loose_joint"),
+        "score": delta_t,
+    }
+
+
+def test_severities_order_worst_last_and_relative_just_below_the_same_class():
+    ranks = [severity_rank(s) for s in ("none", "possible deficiency", "probable deficiency", "deficiency")]
+    assert ranks == sorted(ranks) and len(set(ranks)) == 4
+    assert severity_rank("major") > severity_rank("relative: major") > severity_rank("deficiency")
+    assert severity_rank("relative: possible deficiency") > severity_rank("none") == 0
+    assert worst_severity(["possible deficiency", "relative: major", None, "deficiency"]) == "relative: major"
+    assert worst_severity([]) == "none"
+    assert all(severity_rank(s) >= 0 for s in KNOWN_SEVERITIES)
+    with pytest.raises(ValueError, match="unknown severity"):
+        severity_rank("catastrophic")
+
+
+def test_region_takes_the_worst_overlapping_hot_spot_and_lists_them_all():
+    regions = [
+        {"box": [10, 10, 60, 60], "score": 2.0, "area": 2500},
+        {"box": [100, 0, 120, 20], "score": 1.5},
+    ]
+    spots = [
+        _spot([20, 20, 25, 25], "probable deficiency", 8.0),  # in region 1
+        _spot([50, 50, 70, 70], "major", 20.0, fault_type="point_overload"),  # straddles region 1's corner
+        _spot([200, 200, 210, 210], "deficiency", 12.0),  # in no region
+    ]
+    values = np.full((240, 240), 20.0, np.float32)
+    values[5:15, 105:115] = 31.0
+    values[0, 100] = 99.0  # an invalid (overlay) pixel must not count
+    valid = np.ones_like(values, bool)
+    valid[0, 100] = False
+    rated, hot = match_regions(regions, spots, values=values, valid=valid, unit="C")
+    r1, r2 = rated
+    assert r1["severity"] == "major" and r1["delta_t"] == 20.0 and r1["fault_type"] == "point_overload"
+    assert r1["hotspots"] == [1, 2] and r1["unit"] == "C" and r1["score"] == 2.0  # learned fields kept
+    assert r2["severity"] == "none" and r2["fault_type"] == "unknown" and r2["hotspots"] == []
+    assert r2["delta_t"] is None and r2["max_temp"] == 31.0
+    assert r2["mean_temp"] == pytest.approx((100 * 31.0 + 299 * 20.0) / 399)
+    assert [h["id"] for h in hot] == [1, 2, 3]
+    assert [h["in_learned_region"] for h in hot] == [True, True, False]
+    assert hot[1]["regions"] == [1] and "id" not in spots[0]  # inputs are not modified
+
+
+def test_a_hot_spot_in_a_box_corner_but_off_the_learned_mask_does_not_count():
+    regions = [{"box": [0, 0, 40, 40], "score": 2.0}]
+    mask = np.zeros((50, 50), bool)
+    mask[0:10, 0:10] = True  # an L-shaped region would leave its box's far corner empty
+    mask[0:40, 0:3] = True
+    spots = [_spot([30, 30, 36, 36], "major", 30.0)]
+    rated, hot = match_regions(regions, spots, mask=mask)
+    assert rated[0]["severity"] == "none" and not hot[0]["in_learned_region"]
+    rated, hot = match_regions(regions, spots)  # boxes alone would have matched
+    assert rated[0]["severity"] == "major"
+
+
+def test_image_report_has_temperature_block_and_worst_severities():
+    temp = TemperatureMap(
+        np.full((30, 40), 25.0, np.float32), "C", np.ones((30, 40), bool), "colorbar+ocr", "", (18.0, 57.0)
+    )
+    regions = [{"box": [0, 0, 10, 10], "score": 1.2}, {"box": [20, 0, 30, 10], "score": 3.0}]
+    spots = [_spot([2, 2, 4, 4], "possible deficiency", 2.0), _spot([35, 20, 38, 25], "major", 25.0)]
+    rep = image_report(regions, spots, temp)
+    assert rep["temperature"] == {"unit": "C", "source": "colorbar+ocr", "reason": "", "range": [18.0, 57.0]}
+    assert rep["severity"] == "possible deficiency"  # the worst *learned* region
+    assert rep["hotspot_severity"] == "major"  # a major hot spot the model did not flag stays visible
+    assert rep["regions"][1]["max_temp"] == 25.0 and rep["regions"][1]["unit"] == "C"
+    empty = image_report([], [], None, temperature_error="temperature decoding failed: x")
+    assert empty["severity"] == "none" and empty["temperature"]["unit"] is None
+    assert empty["temperature"]["reason"].startswith("temperature decoding failed")
+
+
+def test_labels_name_severity_delta_and_fault():
+    r = {"severity": "major", "delta_t": 23.44, "unit": "C", "fault_type": "loose_joint"}
+    assert region_label(1, r) == "1 major ΔT 23.4 °C loose joint"
+    rel = {"severity": "relative: probable deficiency", "delta_t": 0.12, "unit": "relative"}
+    assert region_label(2, rel) == "2 probable deficiency (rel.) ΔT 12% of scale"
+    assert region_label(3, {"severity": "none", "delta_t": None, "fault_type": "unknown"}) == "3 not hot"
+
+
+def _entry(name, score, severity, flagged=True):
+    regions = [] if severity == "none" else [{"severity": severity, "delta_t": 5.0, "unit": "C"}]
+    return {"image": name, "score": score, "is_anomalous": flagged, "severity": severity, "regions": regions}
+
+
+def test_batch_is_ordered_worst_severity_first_then_score():
+    images = [
+        _entry("a", 3.0, "probable deficiency"),
+        _entry("b", 1.5, "major"),
+        _entry("c", 2.0, "relative: major"),
+        _entry("d", 9.0, "none"),
+        _entry("e", 1.7, "major"),
+        _entry("f", 5.0, "major", flagged=False),
+    ]
+    s = summarize(images, [("bad.jpg", "bad.jpg: truncated")])
+    assert [f["image"] for f in s["flagged"]] == ["e", "b", "c", "a", "d"]
+    assert s["n_images"] == 7 and s["n_scored"] == 6 and s["n_flagged"] == 5 and s["n_errors"] == 1
+    assert s["severity_counts"] == {
+        "major": 3,
+        "relative: major": 1,
+        "probable deficiency": 1,
+        "none": 1,
+    }
+    assert s["flagged_severity_counts"]["major"] == 2
+    assert s["flagged"][0]["label"] == "1 major ΔT 5.0 °C"
+    md = summary_markdown(s)
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert [r.split("|")[2].strip() for r in rows] == ["e", "b", "c", "a", "d"]
+    assert "bad.jpg: truncated" in md
+    lines = summary_lines(s, top=2)
+    assert lines[0].startswith("7 images: 6 scored, 5 flagged, 1 failed")
+    assert lines[-2].endswith(" e  [1 major ΔT 5.0 °C]") and lines[-1].endswith(" b  [1 major ΔT 5.0 °C]")
+    assert order_flagged([{"image": "z", "score": 1.0}, {"image": "y", "score": 1.0}])[0]["image"] == "y"
+
+
+def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
+    import thermal_anomaly.thermal.temperature as temperature
+
+    def broken(image, path=None):
+        raise RuntimeError("tesseract\nfailed")
+
+    monkeypatch.setattr(temperature, "temperature_map", broken)
+    image = np.zeros((8, 8, 3), np.float32)
+    temp, err = decode_temperatures(image)
+    assert temp is None and err == "temperature decoding failed: tesseract failed"
+    rep, temp = rate_image(image, None, [{"box": [0, 0, 2, 2], "score": 2.0}])
+    assert temp is None and rep["regions"][0]["severity"] == "none" and rep["hotspots"] == []
+    assert rep["temperature"]["reason"] == err and rep["regions"][0]["max_temp"] is None
+
+
+def _scene(seed: int, blob: bool = False) -> np.ndarray:
+    """A warm body on a cool background, pseudo-coloured; optional hot spot."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float32)
+    v = 0.2 + 0.1 * xx / 128 + rng.normal(0, 0.01, (96, 128)).astype(np.float32)
+    v[20:76, 30:100] = 0.45
+    if blob:
+        v += 0.5 * np.exp(-((yy - 60) ** 2 + (xx - 45) ** 2) / (2 * 4.0**2))
+    v = np.clip(v, 0, 1)
+    return np.stack([v, v**2, 1 - v], axis=-1).astype(np.float32)
+
+
+def test_patchcore_explains_its_fused_map_from_the_same_pass():
+    import torch
+
+    from thermal_anomaly.detectors.patchcore import PatchCore
+
+    det = PatchCore(img_size=64, mask_overlays=False, coreset_ratio=0.5).fit(
+        [_scene(s) for s in range(4)], progress=False
+    )
+    faulty = _scene(9, blob=True)
+    x, _valid = det.prepare([faulty])
+    with torch.no_grad():
+        parts = det._parts(x)
+        assert torch.allclose(parts["fused"], det._raw_maps(x))  # the hook is what scoring uses
+    pred = det.score([faulty], explain=True)
+    (maps,) = det.explain([faulty])
+    assert set(maps) == {"learned", "evidence", "fused"}
+    assert all(m.shape == faulty.shape[:2] for m in maps.values())
+    assert np.allclose(maps["fused"], pred.anomaly_map[0]) and np.allclose(
+        pred.parts[0]["fused"], maps["fused"]
+    )
+    # the heat-rise evidence peaks at the hot spot; the novelty map is not the fused map
+    r, c = np.unravel_index(int(np.argmax(maps["evidence"])), maps["evidence"].shape)
+    assert abs(r - 60) <= 6 and abs(c - 45) <= 6
+    assert not np.allclose(maps["learned"], maps["fused"])
+    assert det.score([faulty]).parts == []  # no extra work unless asked
