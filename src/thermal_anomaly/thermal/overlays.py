@@ -101,6 +101,76 @@ def _label_boxes(strokes: np.ndarray, small: np.ndarray) -> np.ndarray:
     return out
 
 
+#: share of the long side masked at the image border (frame lines of screenshots)
+BORDER_SHARE = 0.01
+#: a bar this close to an image edge (in bar widths, or share of the image) sits in a legend panel
+LEGEND_GAP_WIDTHS = 4.0
+LEGEND_GAP_SHARE = 0.1
+#: gap to the edge along the bar (share of the bar's length) that still belongs to the legend (unit label)
+LEGEND_END_SHARE = 0.15
+
+
+def _legend_panel(
+    box: tuple[float, float, float, float], orient: str, width: float, small: np.ndarray
+) -> tuple[float, float, float, float]:
+    """Grow a colour bar's box to the legend panel around it.
+
+    A bar near an image edge is drawn in a panel that runs to that edge, holding its tick labels, ticks and
+    frame (often painted over or beside the bar, so they break the palette and the strip search stops short
+    of them); a short gap between a bar end and the edge holds the unit label. Cameras do not put scene
+    between a bar and the image edge, so the panel is masked whole.
+    """
+    x0, y0, x1, y1 = box
+    h, w = small.shape[:2]
+    # legend pixels: the panel's light, unsaturated background, or the bar's own colour at that height (the
+    # strip search may have found only a narrow band of a wide bar with labels drawn on it)
+    img = small if orient == "vertical" else small.transpose(1, 0, 2)
+    plain = (chan_min(img) > 0.7) & (chan_max(img) - chan_min(img) < 0.2)
+    b0, b1 = (
+        (int(x0), max(int(x0) + 1, int(np.ceil(x1))))
+        if orient == "vertical"
+        else (
+            int(y0),
+            max(int(y0) + 1, int(np.ceil(y1))),
+        )
+    )
+    ref = np.median(img[:, max(0, b0) : max(1, min(img.shape[1], b1))], axis=1, keepdims=True)
+    plain |= np.abs(img - ref).max(axis=2) < 0.15
+    if orient == "vertical":
+        (a0, a1, n_across), (l0, l1, n_along) = (x0, x1, w), (y0, y1, h)
+    else:
+        (a0, a1, n_across), (l0, l1, n_along) = (y0, y1, h), (x0, x1, w)
+    gap_limit = max(LEGEND_GAP_WIDTHS * width, LEGEND_GAP_SHARE * n_across)
+    # in a panel, the strip search often stops short of the bar's scene-side edge (ticks, frame): one more
+    # bar width towards the scene covers it
+    if a0 <= gap_limit:
+        a0, a1 = 0, _grow(plain, a1 + width, +1, l0, l1, width)
+    elif n_across - a1 <= gap_limit:
+        a0, a1 = _grow(plain, a0 - width, -1, l0, l1, width), n_across
+    end_limit = LEGEND_END_SHARE * (l1 - l0)
+    if l0 <= end_limit:
+        l0 = 0
+    if n_along - l1 <= end_limit:
+        l1 = n_along
+    if orient == "vertical":
+        return a0, l0, a1, l1
+    return l0, a0, l1, a1
+
+
+def _grow(plain: np.ndarray, edge: float, step: int, l0: float, l1: float, width: float) -> float:
+    """Move a panel's scene-side edge on over columns that are mostly legend (at most 3 bar widths): the
+    panel's white margin would otherwise read as "above the scale", the hottest thing there."""
+    n_across = plain.shape[1]
+    rows = plain[max(0, int(l0)) : max(int(l0) + 1, int(np.ceil(l1)))]
+    pos = int(round(edge))
+    for _ in range(int(3 * width) + 1):
+        nxt = pos + (0 if step > 0 else -1)
+        if not 0 <= nxt < n_across or rows[:, nxt].mean() < 0.5:
+            break
+        pos += step
+    return float(pos + 2 * step)  # and the panel's anti-aliased rim
+
+
 def overlay_mask(image: np.ndarray) -> np.ndarray:
     """Bool H×W mask, True where the pixel is camera UI rather than scene.
 
@@ -113,6 +183,9 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
     small, s2 = work_copy(fine)
     h, w = small.shape[:2]
     mask = _margins(small)
+    # exported screenshots often carry a frame line or two; nothing at the very border can be judged anyway
+    b = max(1, round(BORDER_SHARE * max(h, w)))
+    mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = True, True, True, True
     strokes = _strokes(small)
     mask |= _label_boxes(strokes, small)
     mask |= cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -126,6 +199,7 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
             bx0, by0, bx1, by1 = x0 * s2 - pa, y0 * s2 - pl, x1 * s2 + pa, y1 * s2 + pl
         else:
             bx0, by0, bx1, by1 = x0 * s2 - pl, y0 * s2 - pa, x1 * s2 + pl, y1 * s2 + pa
+        bx0, by0, bx1, by1 = _legend_panel((bx0, by0, bx1, by1), orient, across * s2, small)
         sx0, sy0 = max(0, int(bx0)), max(0, int(by0))
         sx1, sy1 = min(w, int(np.ceil(bx1))), min(h, int(np.ceil(by1)))
         mask[sy0:sy1, sx0:sx1] = True
