@@ -96,15 +96,15 @@ def match_regions(
 
     A hot spot belongs to a region when their boxes overlap and, if the learned ``mask`` is given, the
     overlap holds a mask pixel (so a hot spot in a neighbouring region's box corner does not count). A
-    region with several hot spots takes the worst (severity, then ΔT) and lists them all in ``hotspots``
+    region with several hot spots takes the worst (severity, then ΔT) and lists them all in ``hotspot_ids``
     (1-based ids into the returned hot spot list). A region with none gets the max/mean temperature of the
     valid pixels in its box, severity ``"none"`` and fault type ``"unknown"``: the model finds it unusual,
     but it is not warmer than its surroundings or its peers.
 
-    Returns (regions, hotspots), new dicts; hot spots gain ``id``, ``regions`` (1-based region numbers)
+    Returns (regions, hotspots), new dicts; hot spots gain ``id``, ``region_ids`` (1-based region numbers)
     and ``in_learned_region``.
     """
-    spots = [{**h, "id": k + 1, "regions": []} for k, h in enumerate(hotspots)]
+    spots = [{**h, "id": k + 1, "region_ids": []} for k, h in enumerate(hotspots)]
     out = []
     for ri, r in enumerate(regions):
         box = [int(v) for v in r["box"]]
@@ -116,14 +116,14 @@ def match_regions(
             if mask is not None and not mask[ov[1] : ov[3], ov[0] : ov[2]].any():
                 continue
             hits.append(h)
-            h["regions"].append(ri + 1)
+            h["region_ids"].append(ri + 1)
         rated = dict(r)
         if hits:
             best = max(hits, key=_hotspot_key)
             for key in HOTSPOT_FIELDS:
                 rated[key] = best.get(key)
             rated["unit"] = best.get("unit", unit)
-            rated["hotspots"] = [h["id"] for h in hits]
+            rated["hotspot_ids"] = [h["id"] for h in hits]
         else:
             tmax, tmean = _box_temperatures(box, values, valid)
             rated.update(
@@ -139,12 +139,12 @@ def match_regions(
                     "severity_ambient": NO_HOTSPOT,
                     "fault_type": UNKNOWN_FAULT,
                     "unit": unit,
-                    "hotspots": [],
+                    "hotspot_ids": [],
                 }
             )
         out.append(rated)
     for h in spots:
-        h["in_learned_region"] = bool(h["regions"])
+        h["in_learned_region"] = bool(h["region_ids"])
     return out, spots
 
 

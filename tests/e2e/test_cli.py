@@ -154,7 +154,7 @@ def test_predict_reports_temperatures_pictures_and_worst_first(ae_model, dev_dat
             assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
             assert r["severity"] in known and r["unit"] == temp["unit"] and isinstance(r["fault_type"], str)
             assert r["max_temp"] is None or r["max_temp"] >= r["mean_temp"]
-            if r["hotspots"]:  # rated by a hot spot: a real rise over its reference
+            if r["hotspot_ids"]:  # rated by a hot spot: a real rise over its reference
                 assert r["delta_t"] > 0 and r["reference"] in ("similar", "local")
                 assert r["severity"] != "none" and r["fault_type"] != "unknown"
             else:
@@ -164,7 +164,7 @@ def test_predict_reports_temperatures_pictures_and_worst_first(ae_model, dev_dat
         for hs in doc["hotspots"]:
             x0, y0, x1, y1 = hs["box"]
             assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and hs["unit"] == temp["unit"]
-            assert hs["in_learned_region"] == bool(hs["regions"])
+            assert hs["in_learned_region"] == bool(hs["region_ids"])
         annotated = Image.open(out / f"{rel}.annotated.png")
         assert annotated.size == (w, h)
         original = np.asarray(Image.open(dev_data / rel).convert("RGB"), np.int16)

@@ -71,13 +71,13 @@ def test_region_takes_the_worst_overlapping_hot_spot_and_lists_them_all():
     rated, hot = match_regions(regions, spots, values=values, valid=valid, unit="C")
     r1, r2 = rated
     assert r1["severity"] == "major" and r1["delta_t"] == 20.0 and r1["fault_type"] == "point_overload"
-    assert r1["hotspots"] == [1, 2] and r1["unit"] == "C" and r1["score"] == 2.0  # learned fields kept
-    assert r2["severity"] == "none" and r2["fault_type"] == "unknown" and r2["hotspots"] == []
+    assert r1["hotspot_ids"] == [1, 2] and r1["unit"] == "C" and r1["score"] == 2.0  # learned fields kept
+    assert r2["severity"] == "none" and r2["fault_type"] == "unknown" and r2["hotspot_ids"] == []
     assert r2["delta_t"] is None and r2["max_temp"] == 31.0
     assert r2["mean_temp"] == pytest.approx((100 * 31.0 + 299 * 20.0) / 399)
     assert [h["id"] for h in hot] == [1, 2, 3]
     assert [h["in_learned_region"] for h in hot] == [True, True, False]
-    assert hot[1]["regions"] == [1] and "id" not in spots[0]  # inputs are not modified
+    assert hot[1]["region_ids"] == [1] and "id" not in spots[0]  # inputs are not modified
 
 
 def test_a_hot_spot_in_a_box_corner_but_off_the_learned_mask_does_not_count():
