@@ -262,6 +262,13 @@ def save_result_panel(
     _save_figure(fig, path)
 
 
+def _side_colorbar(fig, ax, mappable) -> None:
+    """A colour bar as tall as the picture beside it (not the whole cell, which wide photos leave empty)."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    fig.colorbar(mappable, cax=make_axes_locatable(ax).append_axes("right", size="4%", pad=0.04))
+
+
 def save_six_panel(
     path: str | os.PathLike,
     image: np.ndarray,
@@ -313,7 +320,7 @@ def save_six_panel(
         ts = fit(np.where(ok, t, fill))
         ts[fit(ok.astype(np.float32)) < 0.5] = np.nan
         ti = ax[1].imshow(ts, cmap="inferno")
-        fig.colorbar(ti, ax=ax[1], fraction=0.046, pad=0.02)
+        _side_colorbar(fig, ax[1], ti)
         ax[1].set_title(f"temperature ({unit})")
     else:
         ax[1].set_title("temperature (not decoded)")
@@ -329,7 +336,7 @@ def save_six_panel(
             continue
         h = ax[2 + k].imshow(fit(a), cmap=HEAT_CMAP, vmin=0, vmax=top)
         ax[2 + k].set_title(name)
-        fig.colorbar(h, ax=ax[2 + k], fraction=0.046, pad=0.02)
+        _side_colorbar(fig, ax[2 + k], h)
     for r in small(hotspot_boxes):
         x0, y0, x1, y1 = r["box"]
         ax[3].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2))
