@@ -1,10 +1,15 @@
 """Read the temperature scale printed beside a colour bar (end values, tick labels) with tesseract.
 
-Numbers are found in a window around the bar, on two binarised copies (light text, dark text), and each is
-placed along the bar: a label inside the bar's extent is a tick at that position, the nearest label beyond
-an end names that end. A straight line through the ticks (robust: the pair agreeing with most others wins)
-gives the temperature at both ends. Every failure returns a reason instead of raising, so the caller can fall
-back to relative temperature.
+Text is found without OCR first: a top-hat on the darkest channel (light text) and a black-hat on the
+brightest channel (dark text) mark thin high-contrast strokes in a window around the bar, whatever the
+background (UI box, the bar's own colours, a white margin). Strokes group into words; only the words that can
+be scale labels are kept (the nearest beyond each end, and a handful along the bar on the side where the
+labels stand). Each word is cut out, normalised to black on white, upscaled to ~40 px digits, binarised, and
+all of them are stacked into one mosaic read by a single tesseract call (digits whitelist, one line per word).
+
+A label inside the bar's extent is a tick at that position; the nearest label beyond an end names that end.
+A straight line through them (robust: the pair agreeing with most others wins) gives the temperature at both
+ends. Every failure returns a reason instead of raising, so the caller can fall back to relative temperature.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 
 import cv2
@@ -21,18 +27,29 @@ import numpy as np
 from .colorbar import ColorBar
 from .palette import as_rgb_float, chan_max, chan_min
 
-_NUMBER = re.compile(r"-?\d{1,4}(?:[.,]\d{1,2})?")
+_NUMBER = re.compile(r"-?\d{1,4}(?:\.\d{1,2})?")
+#: digits only: tesseract cannot turn a lock icon, "°C" or a logo into letters that look like numbers
+_CONFIG = "--psm 6 -c tessedit_char_whitelist=0123456789.-"
+_DIGIT_PX = 40  # digit height tesseract reads best at
+_END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, none may outvote them
+MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
+T_RANGE = (-40.0, 2000.0)  # plausible scale values, °C
 
 
 @dataclass(frozen=True)
 class ScaleReading:
-    """Temperatures (°C) at the bar's two ends along its axis: ``start`` = top/left, ``stop`` = bottom/right."""
+    """Temperatures (°C) at the bar's two ends along its axis: ``start`` = top/left, ``stop`` = bottom/right.
+
+    ``labels`` are the (position along the bar 0..1, value) pairs the line was fitted through.
+    """
 
     start: float
     stop: float
     n_labels: int
+    labels: tuple[tuple[float, float], ...] = field(default=())
 
 
+@lru_cache(maxsize=1)
 def tesseract_available() -> bool:
     """True when pytesseract imports and the tesseract binary is on PATH."""
     try:
@@ -42,83 +59,249 @@ def tesseract_available() -> bool:
     return shutil.which("tesseract") is not None
 
 
-def _line_boxes(binary: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes (x, y, w, h) of character-sized ink grouped into words, in a black-on-white image."""
-    ink = (binary < 128).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    hs = stats[1:, cv2.CC_STAT_HEIGHT]
-    ws = stats[1:, cv2.CC_STAT_WIDTH]
-    ok = np.flatnonzero((hs >= 8) & (hs <= 120) & (ws <= 2 * hs + 10)) + 1
-    if ok.size == 0:
-        return []
-    chars = np.isin(lab, ok).astype(np.uint8)
-    gap = max(3, int(0.6 * np.median(stats[ok, cv2.CC_STAT_HEIGHT])))
-    words = cv2.dilate(chars, np.ones((3, gap), np.uint8))
-    m, _l, st, _c = cv2.connectedComponentsWithStats(words, connectivity=8)
-    return [tuple(int(v) for v in st[i, :4]) for i in range(1, m)]  # type: ignore[misc]
+@dataclass
+class _Word:
+    box: tuple[int, int, int, int]  # x, y, w, h in window pixels
+    light: bool  # light text on a darker background
+    text: str = ""
+    conf: float = -1.0
+    #: the same place seen with the other polarity (gaps between light letters look like dark text): both are
+    #: read and the more number-like reading wins
+    alts: list[_Word] = field(default_factory=list)
+
+    @property
+    def cx(self) -> float:
+        return self.box[0] + self.box[2] / 2
+
+    @property
+    def cy(self) -> float:
+        return self.box[1] + self.box[3] / 2
 
 
-def _tokens(binary: np.ndarray) -> list[tuple[float, float, float, str]]:
-    """(value, centre x, centre y, text) of the numbers in a black-on-white uint8 image.
+def _stroke_mask(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
+    """Thin strokes that stand out from their surroundings by >= ~0.16 (light or dark ones)."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    op = cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT
+    hat = cv2.morphologyEx(channel, op, kernel)
+    return (hat > 40).astype(np.uint8)
 
-    Word boxes are cut out and stacked into one mosaic read by tesseract as a block of lines: one call per
-    image, and each label read on its own line, away from the bar and the scene.
+
+def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> list[_Word]:
+    """Word boxes of character-sized strokes, separately for light and dark text (uint8 channels).
+
+    Two characters join when they sit level and closer than half a character height: local rules, so big
+    shapes in the scene do not change how the labels group.
     """
+    words: list[_Word] = []
+    for light, channel in ((True, lo), (False, hi)):
+        ink = _stroke_mask(channel, light, k)
+        _n, _lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        st = stats[1:, :4].astype(np.int64)
+        ws, hs = st[:, 2], st[:, 3]
+        ok = (hs >= 3) & (hs <= 3 * k) & (ws <= 2 * hs + 4) & (ws >= np.maximum(1, hs // 8))
+        st = st[ok]
+        # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
+        vertical, mid = axis
+        centre = st[:, 0] + st[:, 2] / 2 if vertical else st[:, 1] + st[:, 3] / 2
+        st = st[np.argsort(np.abs(centre - mid), kind="stable")[:600]]
+        if len(st) == 0:
+            continue
+        parent = list(range(len(st)))
+
+        def root(i: int, parent: list[int] = parent) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        order = np.argsort(st[:, 0])
+        for a_i, i in enumerate(order):
+            x, y, w, h = st[i]
+            for j in order[a_i + 1 :]:
+                x2, y2, w2, h2 = st[j]
+                hmax = max(h, h2)
+                if x2 - (x + w) > 0.5 * hmax:
+                    break
+                overlap = min(y + h, y2 + h2) - max(y, y2)
+                small = min(h, h2)
+                # a dot or a tick mark (short) joins when it lies within the other's height
+                if overlap >= 0.5 * small and (small >= 0.5 * hmax or overlap >= small - 1):
+                    parent[root(int(j))] = root(int(i))
+        groups: dict[int, list[int]] = {}
+        for i in range(len(st)):
+            groups.setdefault(root(i), []).append(i)
+        for members in groups.values():
+            g = st[members]
+            x0, y0 = int(g[:, 0].min()), int(g[:, 1].min())
+            x1, y1 = int((g[:, 0] + g[:, 2]).max()), int((g[:, 1] + g[:, 3]).max())
+            w, h = x1 - x0, y1 - y0
+            if h < 5 or w > 12 * h or int(g[:, 3].max()) < 5:
+                continue
+            words.append(_Word((x0, y0, w, h), light))
+    return _dedup(words)
+
+
+def _dedup(words: list[_Word]) -> list[_Word]:
+    """Pair words that overlap a word of the other polarity; the larger one carries the other as ``alts``."""
+
+    def area(w: _Word) -> int:
+        return w.box[2] * w.box[3]
+
+    def inter(a: _Word, b: _Word) -> int:
+        ax, ay, aw, ah = a.box
+        bx, by, bw, bh = b.box
+        return max(0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0, min(ay + ah, by + bh) - max(ay, by))
+
+    out: list[_Word] = []
+    taken: set[int] = set()
+    for i in sorted(range(len(words)), key=lambda i: -area(words[i])):
+        if i in taken:
+            continue
+        w = words[i]
+        for j, o in enumerate(words):
+            if j != i and j not in taken and o.light != w.light and inter(w, o) > 0.4 * min(area(w), area(o)):
+                w.alts.append(o)
+                taken.add(j)
+        taken.add(i)
+        out.append(w)
+    return out
+
+
+def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX) -> np.ndarray:
+    """The word as black text on white, upscaled to ~40 px digits and binarised (Otsu within the word)."""
+    x, y, w, h = word.box
+    pad = max(2, h // 4)
+    H, W = lo.shape
+    y0, y1, x0, x1 = max(0, y - pad), min(H, y + h + pad), max(0, x - pad), min(W, x + w + pad)
+    crop = (255 - lo[y0:y1, x0:x1]) if word.light else hi[y0:y1, x0:x1]
+    zoom = float(np.clip(px / max(1, h), 0.5, 8.0))
+    crop = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+    _t, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # ink cut by the crop's edge is a box outline or the scene, never a character of this word
+    ink = (binary < 128).astype(np.uint8)
+    _n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    Hc, Wc = ink.shape
+    edge = (st[:, 0] == 0) | (st[:, 1] == 0) | (st[:, 0] + st[:, 2] >= Wc) | (st[:, 1] + st[:, 3] >= Hc)
+    edge[0] = False
+    binary[np.isin(lab, np.flatnonzero(edge))] = 255
+    return binary
+
+
+def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
+    """Text and confidence of each tile: one tesseract call on the tiles stacked one per line."""
     import pytesseract
 
-    boxes = _line_boxes(binary)[:80]
-    if not boxes:
-        return []
-    pad = 12
-    width = max(w for _x, _y, w, _h in boxes) + 2 * pad
-    slots, canvas_rows, top = [], [], 0
-    for x, y, w, h in boxes:
-        tile = np.full((h + 2 * pad, width), 255, np.uint8)
-        tile[pad : pad + h, pad : pad + w] = binary[y : y + h, x : x + w]
-        canvas_rows.append(tile)
-        slots.append((top, top + h + 2 * pad))
-        top += h + 2 * pad
-    canvas = np.concatenate(canvas_rows, axis=0)
-    data = pytesseract.image_to_data(canvas, config="--psm 6", output_type=pytesseract.Output.DICT)
-    # per slot keep the most number-like token: an icon next to a label ("lock 48.0") reads as a lone digit
-    best: dict[int, tuple[tuple[bool, int, float], str]] = {}
+    pad = 16
+    width = max(t.shape[1] for t in tiles) + 2 * pad
+    rows, slots, top = [], [], 0
+    for t in tiles:
+        row = np.full((t.shape[0] + 2 * pad, width), 255, np.uint8)
+        row[pad : pad + t.shape[0], pad : pad + t.shape[1]] = t
+        rows.append(row)
+        slots.append((top, top + row.shape[0]))
+        top += row.shape[0]
+    data = pytesseract.image_to_data(
+        np.concatenate(rows, axis=0), config=_CONFIG, output_type=pytesseract.Output.DICT, timeout=10
+    )
+    out: list[list[tuple[str, float]]] = [[] for _ in tiles]
     for text, conf, ty, th in zip(data["text"], data["conf"], data["top"], data["height"], strict=False):
-        nums = _NUMBER.findall(text or "")
-        if not nums or float(conf) < 30:
+        text = (text or "").strip()
+        if not text:
             continue
-        num = max(nums, key=len)
         cy = ty + th / 2
         slot = next((i for i, (a, b) in enumerate(slots) if a <= cy < b), None)
-        rank = ("." in num or "," in num, len(num), float(conf))
-        if slot is not None and (slot not in best or rank > best[slot][0]):
-            best[slot] = (rank, num.replace(",", "."))
-    out = []
-    for slot, (_rank, num) in best.items():
-        x, y, w, h = boxes[slot]
-        out.append((float(num), x + w / 2, y + h / 2, num))
-    return out
+        if slot is not None:
+            out[slot].append((text, float(conf)))
+    result = []
+    for parts in out:
+        if not parts:
+            result.append(("", -1.0))
+            continue
+        # an icon beside a number reads as a separate short token: the most number-like part wins
+        best = max(parts, key=lambda p: ("." in p[0], len(p[0].lstrip("-")), p[1]))
+        result.append(best)
+    return result
 
 
-def _drop_big(binary: np.ndarray) -> np.ndarray:
-    """Whiten ink blobs too big to be characters (bar outline, scene regions) in a black-on-white image."""
+def _glyphs(binary: np.ndarray) -> tuple[int, int | None]:
+    """(number of digit-sized ink blobs, how many of them stand left of a decimal dot or None) in a tile.
+
+    A dot is a small roundish blob sitting on the digits' baseline. Tesseract drops it now and then
+    ("7.8" -> "78"), which would make the value ten times off.
+    """
     ink = (binary < 128).astype(np.uint8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    limit = (
-        max(40, binary.shape[0] // 8) if binary.shape[0] < binary.shape[1] * 3 else max(40, binary.shape[1])
-    )
-    big = np.flatnonzero((stats[:, cv2.CC_STAT_HEIGHT] > limit) | (stats[:, cv2.CC_STAT_WIDTH] > limit))
-    big = big[big > 0]
-    out = np.full(binary.shape, 255, np.uint8)
-    out[(ink > 0) & ~np.isin(lab, big)] = 0
-    return out
+    n, _lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    st = st[1:]
+    if len(st) == 0:
+        return 0, None
+    hmax = int(st[:, 3].max())
+    big = st[st[:, 3] >= 0.55 * hmax]
+    if len(big) == 0:
+        return 0, None
+    base = float(np.median(big[:, 1] + big[:, 3]))
+    xs = big[:, 0] + big[:, 2] / 2
+    dots = [
+        d
+        for d in st
+        if d[3] <= 0.3 * hmax
+        and d[2] <= 0.4 * hmax
+        and 0.4 <= d[2] / max(1, d[3]) <= 2.5
+        and abs(d[1] + d[3] - base) <= 0.12 * hmax
+        and xs.min() < d[0] + d[2] / 2 < xs.max()
+    ]
+    if len(dots) != 1:
+        return len(big), None
+    dx = dots[0][0] + dots[0][2] / 2
+    return len(big), int((xs < dx).sum())
 
 
-def _fit_ends(points: list[tuple[float, float]], tol: float) -> tuple[float, float, int] | None:
+def _checked(text: str, tile: np.ndarray) -> str:
+    """Tesseract's text for one number tile, with a lost decimal dot put back; "" when glyphs and text disagree."""
+    text = text.strip()
+    m = re.fullmatch(r"(-?)(\d+)(?:\.(\d+))?", text)
+    if not m:
+        return text
+    n_big, dot_after = _glyphs(tile)
+    digits = m.group(2) + (m.group(3) or "")
+    if len(digits) != n_big:  # a digit read from nothing or lost (or two touching): not a safe number
+        return ""
+    if m.group(3) is None and dot_after is not None and 0 < dot_after < n_big:
+        return f"{m.group(1)}{digits[:dot_after]}.{digits[dot_after:]}"
+    if m.group(3) is not None and dot_after is not None and dot_after != len(m.group(2)):
+        return ""  # the dot read elsewhere than it is printed
+    return text
+
+
+def _vote(reads: list[tuple[str, float]]) -> tuple[str, float]:
+    """One text from the readings of the same word at several sizes, or ("", -1) when they do not agree.
+
+    A single reading stands alone (tick labels are read once: the line fit outvotes a misread one). Of
+    several, the text read most often wins when it is read at least twice and no other text as often.
+    """
+    if len(reads) == 1:
+        return reads[0]
+    votes = Counter(t for t, _c in reads if t)
+    if not votes:
+        return "", -1.0
+    (best, n), *rest = votes.most_common()
+    if n < 2 or (rest and rest[0][1] == n):
+        return "", -1.0
+    return best, min(c for t, c in reads if t == best)
+
+
+def _value(text: str) -> float | None:
+    nums = _NUMBER.findall(text)
+    if not nums:
+        return None
+    return float(max(nums, key=len))
+
+
+def _fit_ends(points: list[tuple[float, float]], tol: float) -> tuple[float, float, np.ndarray] | None:
     """Robust line value = a + b * position (position 0..1): the pair with most inliers, then least squares."""
     if len(points) < 2:
         return None
     pts = np.array(points, np.float64)
-    best: tuple[int, np.ndarray] | None = None
+    best: tuple[int, float, np.ndarray] | None = None
     for i, j in combinations(range(len(pts)), 2):
         (p1, v1), (p2, v2) = pts[i], pts[j]
         if abs(p2 - p1) < 0.05 or v1 == v2:
@@ -126,13 +309,89 @@ def _fit_ends(points: list[tuple[float, float]], tol: float) -> tuple[float, flo
         b = (v2 - v1) / (p2 - p1)
         resid = np.abs(pts[:, 1] - (v1 + b * (pts[:, 0] - p1)))
         inl = resid <= tol * abs(b)
-        if best is None or inl.sum() > best[0]:
-            best = (int(inl.sum()), inl)
+        score = (int(inl.sum()), -float(resid[inl].sum()))
+        if best is None or score > best[:2]:
+            best = (score[0], score[1], inl)
     if best is None or best[0] < 2:
         return None
-    inl = best[1]
+    inl = best[2]
     b, a = np.polyfit(pts[inl, 0], pts[inl, 1], 1)
-    return float(a), float(a + b), int(inl.sum())
+    return float(a), float(a + b), inl
+
+
+def _window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int, int, int]:
+    """Search window (x0, y0, x1, y1) around the bar in image pixels and the bar's extent (e0, e1)."""
+    H, W = shape
+    x0, y0, x1, y1 = bar.box
+    vertical = bar.orientation == "vertical"
+    e0, e1 = bar.extent if bar.extent[1] > bar.extent[0] else ((y0, y1) if vertical else (x0, x1))
+    length = e1 - e0
+    across = (x1 - x0) if vertical else (y1 - y0)
+    reach = int(max(15 * across, 0.2 * (W if vertical else H), 40))
+    margin = int(0.3 * length)  # T1 prints its max box up to ~0.25 bar lengths above the bar
+    if vertical:
+        return max(0, x0 - reach), max(0, e0 - margin), min(W, x1 + reach), min(H, e1 + margin), e0, e1
+    return max(0, e0 - margin), max(0, y0 - reach), min(W, e1 + margin), min(H, y1 + reach), e0, e1
+
+
+def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[list[_Word], list[_Word]]:
+    """The words that can be labels: (beyond an end, along the bar), few enough for one quick OCR call."""
+    wx0, wy0, _wx1, _wy1, e0, e1 = win
+    vertical = bar.orientation == "vertical"
+    length = e1 - e0
+    bx0, by0, bx1, by1 = bar.box
+    bar_mid = ((bx0 + bx1) / 2 - wx0) if vertical else ((by0 + by1) / 2 - wy0)
+    off = wy0 if vertical else wx0
+
+    def along(w: _Word) -> float:
+        return (w.cy if vertical else w.cx) + off
+
+    def side(w: _Word) -> bool:
+        return (w.cx if vertical else w.cy) > bar_mid
+
+    half = ((bx1 - bx0) if vertical else (by1 - by0)) / 2
+
+    def gap(w: _Word) -> float:
+        """Distance across the axis from the bar's edge to the word's near edge (0 when they overlap)."""
+        x, y, ww, hh = w.box
+        lo_, hi_ = (x, x + ww) if vertical else (y, y + hh)
+        return max(0.0, lo_ - (bar_mid + half), (bar_mid - half) - hi_)
+
+    def height(w: _Word) -> int:
+        return w.box[3]
+
+    def numberish(w: _Word, min_aspect: float) -> bool:
+        return w.box[3] >= 6 and w.box[2] >= min_aspect * w.box[3]
+
+    ends: list[_Word] = []
+    for before in (True, False):
+        edge = e0 if before else e1
+        beyond = [
+            w
+            for w in words
+            if (along(w) < e0 - 0.01 * length if before else along(w) > e1 + 0.01 * length)
+            and numberish(w, 0.9)
+            and gap(w) <= 6 * height(w)
+        ]
+        # the nearest number-shaped words (an end box's value; a lock icon or a speck is not number-shaped)
+        beyond.sort(key=lambda w: abs(along(w) - edge))
+        ends += beyond[:2]
+    inside = [
+        w
+        for w in words
+        if e0 - 0.01 * length <= along(w) <= e1 + 0.01 * length
+        and numberish(w, 0.7)
+        and gap(w) <= 5 * height(w)
+    ]
+    if inside:  # tick labels stand in one column close beside the bar: the side with most such words
+        right = [w for w in inside if side(w)]
+        left = [w for w in inside if not side(w)]
+        inside = right if len(right) > len(left) else left
+        inside.sort(key=along)
+        if len(inside) > MAX_TICK_WORDS:
+            idx = np.unique(np.round(np.linspace(0, len(inside) - 1, MAX_TICK_WORDS)).astype(int))
+            inside = [inside[i] for i in idx]
+    return ends, inside
 
 
 def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, str]:
@@ -140,85 +399,108 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     if not tesseract_available():
         return None, "tesseract not installed: cannot read the colour bar's numbers"
     rgb = as_rgb_float(image)
-    H, W = rgb.shape[:2]
-    x0, y0, x1, y1 = bar.box
+    win = _window(bar, rgb.shape[:2])
+    wx0, wy0, wx1, wy1, e0, e1 = win
+    crop = (rgb[wy0:wy1, wx0:wx1] * 255.0 + 0.5).astype(np.uint8)
+    lo, hi = np.ascontiguousarray(chan_min(crop)), np.ascontiguousarray(chan_max(crop))
     vertical = bar.orientation == "vertical"
-    e0, e1 = bar.extent if bar.extent[1] > bar.extent[0] else ((y0, y1) if vertical else (x0, x1))
     length = e1 - e0
-    across = (x1 - x0) if vertical else (y1 - y0)
-    reach = int(max(12 * across, 0.2 * (W if vertical else H)))
-    if vertical:
-        wx0, wx1 = max(0, x0 - reach), min(W, x1 + reach)
-        wy0, wy1 = max(0, e0 - int(0.2 * length)), min(H, e1 + int(0.2 * length))
-    else:
-        wx0, wx1 = max(0, e0 - int(0.2 * length)), min(W, e1 + int(0.2 * length))
-        wy0, wy1 = max(0, y0 - reach), min(H, y1 + reach)
-    crop = rgb[wy0:wy1, wx0:wx1]
-    zoom = float(np.clip(900.0 / max(1, length), 1.0, 3.0))  # labels scale with the bar; aim at ~30 px digits
-    crop = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
-    lo, hi = chan_min(crop), chan_max(crop)
-    grey = (0.5 * (lo + hi) * 255).astype(np.uint8)
-    _t, otsu = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    variants = [
-        _drop_big(np.where((lo > 0.7) & (hi - lo < 0.3), 0, 255)),  # light text (white, light grey)
-        _drop_big(np.where(hi < 0.3, 0, 255)),  # dark text
-        _drop_big(otsu),
-        _drop_big(255 - otsu),  # mid-grey text on a dark box
-        grey,
-    ]
-    tokens: list[tuple[float, float, float, str]] = []
+    across = (bar.box[2] - bar.box[0]) if vertical else (bar.box[3] - bar.box[1])
+    # hat kernel: wider than a stroke, about a character; labels scale with the bar length
+    k = int(np.clip(length / 25, 9, 41)) | 1
+    bx0, by0, bx1, by1 = bar.box
+    mid = ((bx0 + bx1) / 2 - wx0) if vertical else ((by0 + by1) / 2 - wy0)
+    ends, inside = _select(_words(lo, hi, k, (vertical, mid)), bar, win)
+    if not ends and not inside:
+        return None, "no numbers printed at the colour bar"
+    for w in ends + inside:  # an alternative much smaller than the word is a gap between its letters
+        alts = [o for o in w.alts if o.box[2] * o.box[3] >= 0.15 * w.box[2] * w.box[3]]
+        w.alts = sorted(alts, key=lambda o: -o.box[2] * o.box[3])[:2]
+    # end values are read twice, at two sizes: a misread digit rarely repeats, so disagreement means unread
+    jobs: list[tuple[_Word, _Word, int]] = [(w, v, z) for w in ends for v in (w, *w.alts) for z in _END_PX]
+    jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
     try:
-        for variant in variants:
-            binary = np.ascontiguousarray(variant, dtype=np.uint8)
-            binary = cv2.copyMakeBorder(binary, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=255)
-            tokens += [(v, cx - 10, cy - 10, txt) for v, cx, cy, txt in _tokens(binary)]
+        tiles = [_normalised(lo, hi, v, z) for _w, v, z in jobs]
+        texts = _ocr(tiles)
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
-        return None, f"tesseract failed: {exc}"
-    if not tokens:
-        return None, "no numbers found beside the colour bar"
-    if all(v < 0 for v, *_ in tokens):  # "-79", "-78", ...: the dashes are tick marks, not minus signs
-        tokens = [(-v, cx, cy, txt.lstrip("-")) for v, cx, cy, txt in tokens]
+        return None, f"tesseract failed: {str(exc).strip()[:80]}"
+    reads: dict[int, list[tuple[str, float]]] = {}
+    glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
+    for (w, v, _z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
+        reads.setdefault(id(v), []).append((_checked(text, tile), conf))
+        glyphs[id(w)] = max(glyphs.get(id(w), 0), _glyphs(tile)[0])
+    for w in ends + inside:
+        cands = []
+        for v in (w, *w.alts):
+            got = reads[id(v)]
+            text, conf = _vote(got)
+            cands.append((v, text, conf))
+        v, w.text, w.conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
+        w.box, w.light = v.box, v.light
+    off = wy0 if vertical else wx0
     ticks: list[tuple[float, float]] = []
-    before: list[tuple[float, str]] = []  # (distance beyond the start, text)
-    after: list[tuple[float, str]] = []
-    seen: set[tuple[float, int]] = set()
-    for v, cx, cy, txt in tokens:
-        along = (cy / zoom + wy0) if vertical else (cx / zoom + wx0)
-        if along < e0 - 0.01 * length:
-            before.append((e0 - along, txt))
+    for w in inside:
+        v = _value(w.text)
+        if v is not None and w.conf >= 30:
+            pos = ((w.cy if vertical else w.cx) + off - e0) / max(1, length)
+            ticks.append((float(np.clip(pos, 0.0, 1.0)), v))
+    end_pts: list[tuple[float, float]] = []
+    unread: list[str] = []
+    for before, pos in ((True, 0.0), (False, 1.0)):
+        # a shape with fewer than two digit-sized blobs (a box edge, an icon) is not the end's number
+        side_words = [
+            w for w in ends if (((w.cy if vertical else w.cx) + off) < e0) == before and glyphs[id(w)] >= 2
+        ]
+        if not side_words:
             continue
-        if along > e1 + 0.01 * length:
-            after.append((along - e1, txt))
+        # only the nearest number-shaped word names the end: the next one out is other UI (a spot reading)
+        w = side_words[0]
+        v = _value(w.text)
+        name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
+        if v is None or w.conf < 50 or "." not in w.text:
+            unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
-        key = (v, int(along) // 4)
-        if key not in seen:
-            seen.add(key)
-            ticks.append(((along - e0) / max(1, length), v))
-    ends: list[tuple[float, float]] = []
-    for pos, side in ((0.0, before), (1.0, after)):
-        if side:  # the label nearest the end; the binarised variants vote on its value
-            near = min(d for d, _ in side)
-            votes = Counter(t for d, t in side if d <= near + 0.03 * length)
-            # end values carry a decimal point; icons beside them read as short stray digits
-            pick = max(votes, key=lambda t: ("." in t, len(t.lstrip("-")), votes[t]))
-            ends.append((pos, float(pick)))
-    if len(ends) == 2 and len(ticks) < 3:  # two end labels beat one or two stray numbers over the scene
+        end_pts.append((pos, v))
+    if not ticks and not end_pts:
+        return None, "numbers at the colour bar not readable" + (f": {'; '.join(unread)}" if unread else "")
+    return _fit(ticks, end_pts, vertical, across)
+
+
+def _fit(
+    ticks: list[tuple[float, float]], end_pts: list[tuple[float, float]], vertical: bool, across: int
+) -> tuple[ScaleReading | None, str]:
+    """A linear scale through the labels, with the plausibility checks that catch misreads."""
+    if len(end_pts) == 2 and len(ticks) < 3:  # two end labels beat one or two stray numbers in the scene
         ticks = []
-    ticks += ends
-    spacing = 1.0 / max(2, len(ticks))
-    fit = _fit_ends(ticks, tol=0.35 * spacing)
-    if fit is None:
-        return None, f"colour-bar numbers not consistent with a linear scale ({len(ticks)} read)"
-    start, stop, n = fit
-    # cameras put the hot end at the top (vertical) or right (horizontal); two end labels read the other way
-    # round are far more likely a misread (an icon taken for a digit) than a reversed scale
+    best: tuple[tuple[int, int], float, float, list[tuple[float, float]]] | None = None
+    # a tick mark before a label reads as a minus sign ("-79"): try the values as read and unsigned
+    for signed in (True, False):
+        pts = [(p, v if signed else abs(v)) for p, v in ticks + end_pts]
+        if len(pts) < 2:
+            continue
+        tol = 0.35 / max(2, len(pts))
+        fit = _fit_ends(pts, tol)
+        if fit is None:
+            continue
+        start, stop, inl = fit
+        used = [pt for pt, ok in zip(pts, inl, strict=True) if ok]
+        score = (int(inl.sum()), int(signed))
+        if best is None or score > best[0]:
+            best = (score, start, stop, used)
+    if best is None:
+        n = len(ticks) + len(end_pts)
+        return None, f"colour-bar numbers do not fit a linear scale ({n} read)"
+    (n, _signed), start, stop, used = best
+    lo_t, hi_t = min(start, stop), max(start, stop)
+    # cameras put the hot end at the top (vertical) or right (horizontal); two labels read the other way
+    # round are far more likely a misread than a reversed scale
     if n < 3 and (start < stop) == vertical:
         return (
             None,
             f"colour-bar end labels contradict hot-at-top/right ({start:.1f}..{stop:.1f}); not trusted",
         )
-    if n < 4 and (abs(stop - start) > 150.0 or min(start, stop) < -40.0):  # few labels: likely a misread
-        return None, f"implausible scale from {n} labels ({start:.1f}..{stop:.1f} °C); not trusted"
-    if not (-60.0 <= min(start, stop) and max(start, stop) <= 2000.0) or abs(stop - start) < 0.5:
-        return None, f"implausible scale read from the colour bar ({start:.1f}..{stop:.1f} °C)"
-    return ScaleReading(start=start, stop=stop, n_labels=n), ""
+    if lo_t < T_RANGE[0] or hi_t > T_RANGE[1] or hi_t - lo_t < 0.5:
+        return None, f"implausible scale read from the colour bar ({lo_t:.1f}..{hi_t:.1f} °C); not trusted"
+    if n < 3 and hi_t - lo_t > 150.0:  # two labels only: a wide span is more likely a misread digit
+        return None, f"implausible scale from 2 labels ({lo_t:.1f}..{hi_t:.1f} °C); not trusted"
+    return ScaleReading(start=start, stop=stop, n_labels=n, labels=tuple(used)), ""
