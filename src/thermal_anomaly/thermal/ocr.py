@@ -255,15 +255,19 @@ def _glyphs(binary: np.ndarray) -> tuple[int, int | None]:
     return len(big), int((xs < dx).sum())
 
 
-def _checked(text: str, tile: np.ndarray) -> str:
-    """Tesseract's text for one number tile, with a lost decimal dot put back; "" when glyphs and text disagree."""
+def _checked(text: str, tile: np.ndarray, strict: bool = True) -> str:
+    """Tesseract's text for one number tile, with a lost decimal dot put back; "" when glyphs and text disagree.
+
+    ``strict``: the digits must match the blobs one to one; otherwise only more blobs than digits (a digit
+    lost) rejects, since small blurry labels often print touching digits.
+    """
     text = text.strip()
     m = re.fullmatch(r"(-?)(\d+)(?:\.(\d+))?", text)
     if not m:
         return text
     n_big, dot_after = _glyphs(tile)
     digits = m.group(2) + (m.group(3) or "")
-    if len(digits) != n_big:  # a digit read from nothing or lost (or two touching): not a safe number
+    if n_big > len(digits) or (strict and n_big < len(digits)):  # a digit lost or read from nothing
         return ""
     if m.group(3) is None and dot_after is not None and 0 < dot_after < n_big:
         return f"{m.group(1)}{digits[:dot_after]}.{digits[dot_after:]}"
@@ -405,7 +409,6 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     lo, hi = np.ascontiguousarray(chan_min(crop)), np.ascontiguousarray(chan_max(crop))
     vertical = bar.orientation == "vertical"
     length = e1 - e0
-    across = (bar.box[2] - bar.box[0]) if vertical else (bar.box[3] - bar.box[1])
     # hat kernel: wider than a stroke, about a character; labels scale with the bar length
     k = int(np.clip(length / 25, 9, 41)) | 1
     bx0, by0, bx1, by1 = bar.box
@@ -426,8 +429,8 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
         return None, f"tesseract failed: {str(exc).strip()[:80]}"
     reads: dict[int, list[tuple[str, float]]] = {}
     glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
-    for (w, v, _z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
-        reads.setdefault(id(v), []).append((_checked(text, tile), conf))
+    for (w, v, z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
+        reads.setdefault(id(v), []).append((_checked(text, tile, strict=z in _END_PX), conf))
         glyphs[id(w)] = max(glyphs.get(id(w), 0), _glyphs(tile)[0])
     for w in ends + inside:
         cands = []
@@ -462,14 +465,23 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             continue
         end_pts.append((pos, v))
     if not ticks and not end_pts:
-        return None, "numbers at the colour bar not readable" + (f": {'; '.join(unread)}" if unread else "")
-    return _fit(ticks, end_pts, vertical, across)
+        n_words = len(ends) + len(inside)
+        why = f"; {'; '.join(unread)}" if unread else ""
+        return None, f"colour-bar labels not readable as numbers ({n_words} label-like marks tried{why})"
+    return _fit(ticks, end_pts, vertical, unread)
 
 
 def _fit(
-    ticks: list[tuple[float, float]], end_pts: list[tuple[float, float]], vertical: bool, across: int
+    ticks: list[tuple[float, float]],
+    end_pts: list[tuple[float, float]],
+    vertical: bool,
+    notes: list[str] | tuple[str, ...] = (),
 ) -> tuple[ScaleReading | None, str]:
-    """A linear scale through the labels, with the plausibility checks that catch misreads."""
+    """A linear scale through the labels, with the plausibility checks that catch misreads.
+
+    ``notes`` (labels that could not be read) are added to the reason when no scale is trusted.
+    """
+    extra = f"; {'; '.join(notes)}" if notes else ""
     if len(end_pts) == 2 and len(ticks) < 3:  # two end labels beat one or two stray numbers in the scene
         ticks = []
     best: tuple[tuple[int, int], float, float, list[tuple[float, float]]] | None = None
@@ -487,11 +499,19 @@ def _fit(
         score = (int(inl.sum()), int(signed))
         if best is None or score > best[0]:
             best = (score, start, stop, used)
+    n_read = len(ticks) + len(end_pts)
     if best is None:
-        n = len(ticks) + len(end_pts)
-        return None, f"colour-bar numbers do not fit a linear scale ({n} read)"
+        if n_read < 2:
+            return None, f"only {n_read} colour-bar label read, 2 needed{extra}"
+        return None, f"colour-bar numbers do not fit a linear scale ({n_read} read){extra}"
     (n, _signed), start, stop, used = best
     lo_t, hi_t = min(start, stop), max(start, stop)
+    n_ends = sum(1 for pt in used if pt in end_pts)
+    if n_ends == 0 and n < 3:  # two tick labels: their positions are a few px off, the ends extrapolated
+        return None, f"only {n} tick labels agree ({lo_t:.1f}..{hi_t:.1f} °C), 3 needed; not trusted{extra}"
+    if len(end_pts) == 2 and n_ends < 2 and len(ticks) >= 3:
+        ends_txt = "..".join(f"{v:g}" for _p, v in end_pts)
+        return None, f"colour-bar end labels ({ends_txt}) disagree with its tick labels; not trusted"
     # cameras put the hot end at the top (vertical) or right (horizontal); two labels read the other way
     # round are far more likely a misread than a reversed scale
     if n < 3 and (start < stop) == vertical:
