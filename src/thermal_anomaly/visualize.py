@@ -159,7 +159,7 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100, *, tight: bool = 
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """An RGB or grey picture as PNG, atomically (fast compression: a 6 MP photo writes in ~0.3 s, +6 % size)."""
+    """An RGB or grey picture as PNG, atomically (fast compression: a 6 MP photo in ~0.3 s, +6 % size)."""
     with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image) if np.asarray(image).ndim == 3 else np.asarray(image)).save(
             tmp, "PNG", compress_level=1
