@@ -34,6 +34,7 @@ _DIGIT_PX = 40  # digit height tesseract reads best at
 _END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, none may outvote them
 MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
 T_RANGE = (-40.0, 2000.0)  # plausible scale values, °C
+MAX_LABEL_OFF = 0.025  # how far (share of the bar) a label may stand from where the fitted scale puts it
 
 
 @dataclass(frozen=True)
@@ -506,6 +507,12 @@ def _fit(
         return None, f"colour-bar numbers do not fit a linear scale ({n_read} read){extra}"
     (n, _signed), start, stop, used = best
     lo_t, hi_t = min(start, stop), max(start, stop)
+    # every label the line went through must sit where the line puts its value (labels stand within a few
+    # px of their tick): a line bent between misread labels is no scale
+    slope = stop - start
+    off = max(abs(v - (start + slope * p)) / max(abs(slope), 1e-9) for p, v in used)
+    if off > MAX_LABEL_OFF:
+        return None, f"colour-bar labels off a straight scale by {off:.0%} of the bar; not trusted{extra}"
     n_ends = sum(1 for pt in used if pt in end_pts)
     if n_ends == 0 and n < 3:  # two tick labels: their positions are a few px off, the ends extrapolated
         return None, f"only {n} tick labels agree ({lo_t:.1f}..{hi_t:.1f} °C), 3 needed; not trusted{extra}"
