@@ -179,7 +179,7 @@ def hotspot_label(h: dict) -> str:
 
 
 def temperature_block(temp) -> dict:
-    """The image-level ``temperature`` entry of a report (what the temperatures are and how they were read)."""
+    """The image-level ``temperature`` entry of a report: what the temperatures are, how they were read."""
     if temp is None:
         return {"unit": None, "source": None, "reason": "no temperature map", "range": None}
     rng = None if temp.range is None else [float(temp.range[0]), float(temp.range[1])]
@@ -346,8 +346,8 @@ def summary_markdown(summary: dict, top: int | None = None) -> str:
     lines = [
         "# Batch summary",
         "",
-        f"{summary['n_images']} images: {summary['n_scored']} scored, {summary['n_flagged']} flagged as faulty, "
-        f"{summary['n_errors']} failed.",
+        f"{summary['n_images']} images: {summary['n_scored']} scored, "
+        f"{summary['n_flagged']} flagged as faulty, {summary['n_errors']} failed.",
         "",
     ]
     if summary.get("severity_counts"):
