@@ -54,7 +54,9 @@ def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[
         x, y, w, h, area = (int(v) for v in stats[k])
         if area < min_area:
             continue
-        peak = float(amap[labels == k].max())
+        # within the component's box only: a full-image comparison per region costs O(regions × pixels)
+        box = (slice(y, y + h), slice(x, x + w))
+        peak = float(amap[box][labels[box] == k].max())
         regions.append({"box": [x, y, x + w, y + h], "score": peak, "area": area})
     regions.sort(key=lambda r: r["score"], reverse=True)
     return regions

@@ -119,33 +119,42 @@ class Detector(ABC):
 
         Returns ``x`` (N, 3, S, S) in [0, 1] and ``valid`` (N, S, S) bool, False on overlays.
         """
+        from ..thermal.palette import image_scope
+
         s = self.img_size
         xs, vs = [], []
         for img in images:
             img = _as_rgb(img)
-            ov = None
-            if self.mask_overlays:
-                from ..thermal.overlays import overlay_mask
-
-                ov = overlay_mask(img)
-                if ov.mean() > 0.6:  # a picture that is mostly "overlay" is better scored whole
-                    ov = None
-            if self.input_mode == "thermal":
-                from ..thermal.render import render_fixed_scale
-
-                small, valid = render_fixed_scale(img, ov, s)
-            else:
-                small, valid = _inpaint_overlays(cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA), ov)
-            x = image_to_tensor(small)
-            extra = self._extra_channel(img, ov)
-            if extra is not None:
-                extra = cv2.resize(extra.astype(np.float32), (s, s), interpolation=cv2.INTER_AREA)
-                x = torch.cat([x, torch.from_numpy(extra)[None]])
+            # overlay masking, colour decoding and the resize share work copies and the colour-bar search
+            with image_scope(img):
+                x, valid = self._prepare_one(img)
             xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:
             return torch.zeros((0, 3, s, s)), torch.zeros((0, s, s), dtype=torch.bool)
         return torch.stack(xs), torch.stack(vs)
+
+    def _prepare_one(self, img: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        s = self.img_size
+        ov = None
+        if self.mask_overlays:
+            from ..thermal.overlays import overlay_mask
+
+            ov = overlay_mask(img)
+            if ov.mean() > 0.6:  # a picture that is mostly "overlay" is better scored whole
+                ov = None
+        if self.input_mode == "thermal":
+            from ..thermal.render import render_fixed_scale
+
+            small, valid = render_fixed_scale(img, ov, s)
+        else:
+            small, valid = _inpaint_overlays(_resize_area(img, s), ov)
+        x = image_to_tensor(small)
+        extra = self._extra_channel(img, ov)
+        if extra is not None:
+            extra = cv2.resize(extra.astype(np.float32, copy=False), (s, s), interpolation=cv2.INTER_AREA)
+            x = torch.cat([x, torch.from_numpy(extra)[None]])
+        return x, valid
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -485,6 +494,16 @@ def _inpaint_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np
     u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     u8 = cv2.inpaint(u8, ov, 3, cv2.INPAINT_TELEA)
     return u8.astype(np.float32) / 255.0, ov == 0
+
+
+def _resize_area(img: np.ndarray, s: int) -> np.ndarray:
+    """``img`` area-averaged to s×s; a large image starts from the colour-bar work copy (≤1024 px, shared
+    with overlay masking), so the multi-megapixel original is averaged down once, not twice."""
+    if max(img.shape[:2]) > 2 * s:
+        from ..thermal.colorbar import bar_work_copy
+
+        img = bar_work_copy(img)[0]
+    return cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

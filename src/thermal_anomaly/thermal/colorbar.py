@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .palette import as_rgb_float, chan_max, work_copy
+from .palette import as_rgb_float, chan_max, in_image_scope, shared, to_u8, work_copy
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,27 @@ def _extend(small8: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, in
     """
     h, w = small8.shape[:2]
     x0, y0, x1, y1 = box
-    img = small8.astype(np.int16)
     i0, i1 = (x0 + 1, x1 - 1) if x1 - x0 > 3 else (x0, x1)
+    # per-row evidence for every row at once (the walk below only reads it)
+    inner = small8[:, i0:i1].astype(np.int16)
+    uniform = (inner.max(axis=1) - inner.min(axis=1)).max(axis=1) <= 20
+    med = np.median(inner, axis=1)
+    # jump[y]: the colour changes by more than 20 between rows y - 1 and y
+    jump = np.zeros(h, bool)
+    jump[1:] = np.abs(np.diff(med, axis=0)).max(axis=1).astype(np.int64) > 20
+    # box edges may sit one pixel inside the bar, so compare two pixels out with the interior
+    side = np.zeros(h, np.int16)
+    if x0 > 1:
+        side = np.abs(small8[:, x0 - 2].astype(np.int16) - inner[:, 0]).max(axis=1)
+    if x1 + 1 < w:
+        side = np.maximum(side, np.abs(small8[:, x1 + 1].astype(np.int16) - inner[:, -1]).max(axis=1))
+    edged = side > 15
 
     def state(y: int, prev: int) -> int:
         """0: not bar, 1: bar-like but no side edge (colour matches the scene), 2: bar with a side edge."""
-        row = img[y, i0:i1]
-        if int((row.max(axis=0) - row.min(axis=0)).max()) > 20:
+        if not uniform[y] or jump[max(y, prev)]:
             return 0
-        if int(np.abs(np.median(row, axis=0) - np.median(img[prev, i0:i1], axis=0)).max()) > 20:
-            return 0
-        # box edges may sit one pixel inside the bar, so compare two pixels out with the interior
-        side_l = int(np.abs(img[y, x0 - 2] - img[y, i0]).max()) if x0 > 1 else 0
-        side_r = int(np.abs(img[y, x1 + 1] - img[y, i1 - 1]).max()) if x1 + 1 < w else 0
-        return 2 if max(side_l, side_r) > 15 else 1
+        return 2 if edged[y] else 1
 
     gap = max(3, h // 10)
 
@@ -190,13 +197,35 @@ def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int
     return out
 
 
+def bar_work_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The float copy bars are searched on (long side at most ``BAR_SIDE``) and its scale; shared within an
+    ``image_scope``."""
+    return shared(image, ("work", BAR_SIDE), lambda: work_copy(as_rgb_float(image), BAR_SIDE))
+
+
+def bar_boxes_fine(image: np.ndarray) -> tuple[list[tuple[tuple[int, int, int, int], str]], float]:
+    """Bar-like strips in the pixels of ``bar_work_copy(image)``, and that copy's scale.
+
+    Within an ``image_scope`` the search runs once (no digest needed); outside, ``bar_boxes_work`` keeps the
+    last result.
+    """
+
+    def compute() -> tuple[list[tuple[tuple[int, int, int, int], str]], float]:
+        fine, scale = bar_work_copy(image)
+        small8 = to_u8(fine)
+        search = _search_bar_boxes if in_image_scope(image) else bar_boxes_work
+        return search(small8), scale
+
+    boxes, scale = shared(image, "bar_boxes", compute)
+    return list(boxes), scale
+
+
 def bar_boxes(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
     """All colour-bar-like strips as ((x0, y0, x1, y1), orientation) in original pixels."""
-    small, scale = work_copy(as_rgb_float(image), BAR_SIDE)
-    small8 = (small * 255.0 + 0.5).astype(np.uint8)
+    boxes, scale = bar_boxes_fine(image)
     return [
         ((int(x0 / scale), int(y0 / scale), int(np.ceil(x1 / scale)), int(np.ceil(y1 / scale))), o)
-        for (x0, y0, x1, y1), o in bar_boxes_work(small8)
+        for (x0, y0, x1, y1), o in boxes
     ]
 
 
@@ -232,8 +261,12 @@ def find_colorbar(image: np.ndarray) -> ColorBar | None:
     convention (hot at the top of a vertical bar, at the right of a horizontal one) is assumed here and may be
     overturned by the numbers printed beside the bar (see ``ocr.read_scale``).
     """
+    return shared(image, "colorbar", lambda: _find_colorbar(image))
+
+
+def _find_colorbar(image: np.ndarray) -> ColorBar | None:
     rgb = as_rgb_float(image)
-    boxes = bar_boxes(rgb)
+    boxes = bar_boxes(image)
     if not boxes:
         return None
     best: tuple[float, tuple[int, int, int, int], str, np.ndarray, tuple[int, int]] | None = None

@@ -13,8 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .colorbar import BAR_SIDE, bar_boxes_work
-from .palette import as_rgb_float, chan_max, chan_min, upsize_mask, work_copy
+from .colorbar import bar_boxes_fine, bar_work_copy
+from .palette import chan_max, chan_min, shared, upsize_mask, work_copy
 
 
 def _margins(small: np.ndarray) -> np.ndarray:
@@ -177,10 +177,9 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
     Accepts grey/RGB/RGBA, uint8/uint16/float. Large images are analysed on a ≤640 px copy (bars on a
     ≤1024 px copy) and the mask is returned at the original size.
     """
-    rgb = as_rgb_float(image)
-    H, W = rgb.shape[:2]
-    fine, fscale = work_copy(rgb, BAR_SIDE)  # bars are thin: find them on the finer copy
-    small, s2 = work_copy(fine)
+    H, W = np.shape(image)[:2]
+    fine, _ = bar_work_copy(image)  # bars are thin: found on the finer copy (shared with colour decoding)
+    small, s2 = shared(image, "overlay_work", lambda: work_copy(fine))
     h, w = small.shape[:2]
     mask = _margins(small)
     # exported screenshots often carry a frame line or two; nothing at the very border can be judged anyway
@@ -189,7 +188,7 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
     strokes = _strokes(small)
     mask |= _label_boxes(strokes, small)
     mask |= cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    for (x0, y0, x1, y1), orient in bar_boxes_work((fine * 255.0 + 0.5).astype(np.uint8)):
+    for (x0, y0, x1, y1), orient in bar_boxes_fine(image)[0]:
         # pad across the bar for its outline/frame (about a third of its width, at least 2 px at 640 px)
         # and a little along it for end caps; coordinates go from the fine copy to the working copy
         across = (x1 - x0) if orient == "vertical" else (y1 - y0)
@@ -203,5 +202,4 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
         sx0, sy0 = max(0, int(bx0)), max(0, int(by0))
         sx1, sy1 = min(w, int(np.ceil(bx1))), min(h, int(np.ceil(by1)))
         mask[sy0:sy1, sx0:sx1] = True
-    del fscale
     return upsize_mask(mask, (H, W))

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
 import cv2
 import numpy as np
+
+_T = TypeVar("_T")
 
 #: Longest side of the working copy: overlay and bar detection run at this size so a 3077×1920 photo costs
 #: the same as a 640×640 one.
@@ -51,6 +58,47 @@ def work_copy(rgb: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float
         return np.ascontiguousarray(rgb, dtype=np.float32), 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+
+
+_SCOPE = threading.local()
+
+
+def _identity(image: np.ndarray) -> tuple:
+    """Arrays with the same buffer, shape, strides and dtype hold the same pixels (views of one image)."""
+    a = np.asarray(image)
+    return (a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str)
+
+
+@contextmanager
+def image_scope(image: np.ndarray) -> Iterator[None]:
+    """Within the block, work derived from ``image`` (work copies, the colour-bar search, the colour bar) is
+    done once and shared by overlay masking, colour decoding and rendering, which each look for it anew.
+
+    Nothing outlives the block, so an image changed in place afterwards is never served stale results.
+    Thread-local, so concurrent scopes in other threads do not mix.
+    """
+    prev = getattr(_SCOPE, "entry", None)
+    _SCOPE.entry = (_identity(image), {}, image)  # the reference keeps the buffer (and its address) alive
+    try:
+        yield
+    finally:
+        _SCOPE.entry = prev
+
+
+def in_image_scope(image: np.ndarray) -> bool:
+    """True inside ``image_scope(image)`` (or of a view of it with the same layout)."""
+    entry = getattr(_SCOPE, "entry", None)
+    return entry is not None and entry[0] == _identity(image)
+
+
+def shared(image: np.ndarray, key: Any, compute: Callable[[], _T]) -> _T:
+    """``compute()`` once per ``key`` for the image of the enclosing ``image_scope``; outside one, every time."""
+    if not in_image_scope(image):
+        return compute()
+    cache = _SCOPE.entry[1]
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
 
 
 def upsize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -149,29 +197,56 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 MAX_DELTA_E = 14.0
 
 
+#: bits per channel of the colour cube that colours are looked up in: 6 bits (±2/255 per channel, ΔE ≲ 1.5)
+#: is far below MAX_DELTA_E and about half a step of a 256-entry LUT, and 2^18 cells stay cheap to scan
+CUBE_BITS = 6
+
+
+def as_rgb_u8(image: np.ndarray) -> np.ndarray:
+    """H×W×3 uint8 RGB (rounded) from any input ``as_rgb_float`` accepts; uint8 RGB passes through."""
+    img = np.asarray(image)
+    if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3:
+        return img
+    return to_u8(as_rgb_float(img))
+
+
+def to_u8(rgb: np.ndarray) -> np.ndarray:
+    """Float [0, 1] -> uint8, rounded and saturated, in one pass (OpenCV) instead of numpy's three."""
+    return cv2.convertScaleAbs(np.ascontiguousarray(rgb, dtype=np.float32), alpha=255.0)
+
+
 def colors_to_position(
     image: np.ndarray, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position on the palette (0 = cold end, 1 = hot end) of every pixel, and a not-a-temperature mask.
 
-    Nearest LUT colour in Lab, found once per distinct colour (``np.unique`` on packed 24-bit RGB and a
-    KD-tree over the LUT), so the cost is one sort of the image plus a small query. Pixels farther than
-    ``max_delta_e`` from every LUT colour are marked True in the mask (their position is still the nearest).
+    Nearest LUT colour in Lab, looked up in a colour cube of ``CUBE_BITS`` per channel: only the cube cells
+    the image occupies are matched (a KD-tree over the LUT), then every pixel reads its cell, so the cost is
+    linear in the pixels with no sort. Pixels farther than ``max_delta_e`` from every LUT colour are marked
+    True in the mask (their position is still the nearest).
     """
     from scipy.spatial import cKDTree
 
-    rgb = as_rgb_float(image)
-    h, w = rgb.shape[:2]
-    q = (rgb * 255.0 + 0.5).astype(np.uint32)
-    packed = (q[..., 0] << 16) | (q[..., 1] << 8) | q[..., 2]
-    uniq, inverse = np.unique(packed.ravel(), return_inverse=True)
-    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    rgb8 = as_rgb_u8(image)
+    h, w = rgb8.shape[:2]
+    bits = CUBE_BITS
+    shift = 8 - bits
+    q = rgb8 >> shift
+    cell = (q[..., 0].astype(np.int32) << (2 * bits)) | (q[..., 1].astype(np.int32) << bits) | q[..., 2]
+    occupied = np.zeros(1 << (3 * bits), bool)
+    occupied[cell] = True
+    cells = np.flatnonzero(occupied)
+    mask = (1 << bits) - 1
+    centre = ((1 << shift) - 1) / 2.0  # the cell's middle 8-bit value above its lower edge
+    cols = np.stack([(cells >> (2 * bits)) & mask, (cells >> bits) & mask, cells & mask], axis=1)
+    cols = (cols.astype(np.float32) * (1 << shift) + centre) / 255.0
     lut = np.asarray(lut, np.float32)
     dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1)
-    pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
-    pos = pos_u[inverse].reshape(h, w)
-    bad = (dist > max_delta_e)[inverse].reshape(h, w)
-    return pos, bad
+    pos_cube = np.zeros(len(occupied), np.float32)
+    pos_cube[cells] = idx / max(1, len(lut) - 1)
+    bad_cube = np.zeros(len(occupied), bool)
+    bad_cube[cells] = dist > max_delta_e
+    return pos_cube[cell].reshape(h, w), bad_cube[cell].reshape(h, w)
 
 
 def palette_fit_error(image: np.ndarray, lut: np.ndarray, mask: np.ndarray | None = None) -> float:
