@@ -60,8 +60,9 @@ def test_t1_like_end_boxes_read_exactly(top, bottom, lock):
     reading, why = read_scale(img, bar)
     assert reading is not None, why
     assert (reading.start, reading.stop) == pytest.approx((float(top), float(bottom)), abs=1e-6)
-    tm = temperature_map(img)
-    assert tm.unit == "C" and tm.range == pytest.approx((float(bottom), float(top)), abs=1e-6)
+    if not lock:  # the whole decoding once (it costs ~1 s): °C range from the two boxes
+        tm = temperature_map(img)
+        assert tm.unit == "C" and tm.range == pytest.approx((float(bottom), float(top)), abs=1e-6)
 
 
 @needs_tesseract

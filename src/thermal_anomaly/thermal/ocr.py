@@ -29,7 +29,7 @@ from .palette import as_rgb_float, chan_max, chan_min
 
 _NUMBER = re.compile(r"-?\d{1,4}(?:\.\d{1,2})?")
 #: digits only: tesseract cannot turn a lock icon, "°C" or a logo into letters that look like numbers
-_CONFIG = "--psm 6 -c tessedit_char_whitelist=0123456789.-"
+_CONFIG = "--psm 6 -c tessedit_char_whitelist=0123456789.- -c tessedit_do_invert=0"
 _DIGIT_PX = 40  # digit height tesseract reads best at
 _END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, none may outvote them
 MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
