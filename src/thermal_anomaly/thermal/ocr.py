@@ -7,9 +7,13 @@ be scale labels are kept (the nearest beyond each end, and a handful along the b
 labels stand). Each word is cut out, normalised to black on white, upscaled to ~40 px digits, binarised, and
 all of them are stacked into one mosaic read by a single tesseract call (digits whitelist, one line per word).
 
-A label inside the bar's extent is a tick at that position; the nearest label beyond an end names that end.
-A straight line through them (robust: the pair agreeing with most others wins) gives the temperature at both
-ends. Every failure returns a reason instead of raising, so the caller can fall back to relative temperature.
+A label inside the bar's extent is a tick at that position; the nearest number-shaped word beyond an end
+names that end (T1's max/min boxes). End values are read at three sizes and two must agree, and every
+reading is checked against its own glyphs (one digit per digit-sized blob; a lost decimal dot is put back).
+A straight line through the labels (robust: the pair agreeing with most others wins) gives the temperature at
+both ends; it is refused when labels sit off it, when only two tick labels agree, when end labels contradict
+the ticks or hot-at-top, or when the span is implausible. A wrong temperature is worse than a relative one:
+every failure returns a reason instead of raising, so the caller falls back to relative temperature.
 """
 
 from __future__ import annotations
