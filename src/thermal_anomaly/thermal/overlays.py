@@ -10,6 +10,8 @@ Hot components are compact and blurred by the optics, so a morphological top-hat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -125,7 +127,6 @@ def _legend_panel(
     # legend pixels: the panel's light, unsaturated background, or the bar's own colour at that height (the
     # strip search may have found only a narrow band of a wide bar with labels drawn on it)
     img = small if orient == "vertical" else small.transpose(1, 0, 2)
-    plain = (chan_min(img) > 0.7) & (chan_max(img) - chan_min(img) < 0.2)
     b0, b1 = (
         (int(x0), max(int(x0) + 1, int(np.ceil(x1))))
         if orient == "vertical"
@@ -134,19 +135,26 @@ def _legend_panel(
             max(int(y0) + 1, int(np.ceil(y1))),
         )
     )
-    ref = np.median(img[:, max(0, b0) : max(1, min(img.shape[1], b1))], axis=1, keepdims=True)
-    plain |= np.abs(img - ref).max(axis=2) < 0.15
     if orient == "vertical":
         (a0, a1, n_across), (l0, l1, n_along) = (x0, x1, w), (y0, y1, h)
     else:
         (a0, a1, n_across), (l0, l1, n_along) = (y0, y1, h), (x0, x1, w)
+    rows = slice(max(0, int(l0)), max(int(l0) + 1, int(np.ceil(l1))))
+    ref = np.median(img[rows, max(0, b0) : max(1, min(img.shape[1], b1))], axis=1, keepdims=True)
+
+    def plain(c0: int, c1: int) -> np.ndarray:
+        """Legend pixels of the bar's rows in columns c0:c1 (only the columns the panel edge can reach)."""
+        part = img[rows, c0:c1]
+        lo, hi = chan_min(part), chan_max(part)
+        return ((lo > 0.7) & (hi - lo < 0.2)) | (np.abs(part - ref).max(axis=2) < 0.15)
+
     gap_limit = max(LEGEND_GAP_WIDTHS * width, LEGEND_GAP_SHARE * n_across)
     # in a panel, the strip search often stops short of the bar's scene-side edge (ticks, frame): one more
     # bar width towards the scene covers it
     if a0 <= gap_limit:
-        a0, a1 = 0, _grow(plain, a1 + width, +1, l0, l1, width)
+        a0, a1 = 0, _grow(plain, n_across, a1 + width, +1, width)
     elif n_across - a1 <= gap_limit:
-        a0, a1 = _grow(plain, a0 - width, -1, l0, l1, width), n_across
+        a0, a1 = _grow(plain, n_across, a0 - width, -1, width), n_across
     end_limit = LEGEND_END_SHARE * (l1 - l0)
     if l0 <= end_limit:
         l0 = 0
@@ -157,15 +165,21 @@ def _legend_panel(
     return l0, a0, l1, a1
 
 
-def _grow(plain: np.ndarray, edge: float, step: int, l0: float, l1: float, width: float) -> float:
+def _grow(
+    plain: Callable[[int, int], np.ndarray], n_across: int, edge: float, step: int, width: float
+) -> float:
     """Move a panel's scene-side edge on over columns that are mostly legend (at most 3 bar widths): the
-    panel's white margin would otherwise read as "above the scale", the hottest thing there."""
-    n_across = plain.shape[1]
-    rows = plain[max(0, int(l0)) : max(int(l0) + 1, int(np.ceil(l1)))]
+    panel's white margin would otherwise read as "above the scale", the hottest thing there.
+
+    ``plain(c0, c1)`` gives the legend pixels of the bar's rows in columns c0:c1."""
     pos = int(round(edge))
-    for _ in range(int(3 * width) + 1):
+    n = int(3 * width) + 1
+    c0, c1 = (pos, pos + n) if step > 0 else (pos - n, pos)
+    c0, c1 = max(0, c0), min(n_across, c1)
+    block = plain(c0, c1) if c1 > c0 else None
+    for _ in range(n):
         nxt = pos + (0 if step > 0 else -1)
-        if not 0 <= nxt < n_across or rows[:, nxt].mean() < 0.5:
+        if not 0 <= nxt < n_across or block[:, nxt - c0].mean() < 0.5:
             break
         pos += step
     return float(pos + 2 * step)  # and the panel's anti-aliased rim
