@@ -78,13 +78,8 @@ def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
     gap = max(3, h // 25)  # bridge numbers printed on the bar and tick marks
     cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
     run = max(10, int(0.2 * h))
-    cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
-    if not cand.any():
-        return []
-    n, _labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
     boxes = []
-    for i in range(1, n):
-        x, y, bw, bh, _area = (int(v) for v in stats[i])
+    for x, y, bw, bh in _side_components(cand, run, maxw):
         cx = x + bw / 2
         if bw > maxw or min(cx, w - cx) > 0.2 * w:  # too wide, or not near a side
             continue
@@ -96,6 +91,33 @@ def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
         boxes.append((x, y, x + bw, y + bh))
     boxes = [_extend(small8, b) for b in _merge_boxes(boxes)]
     return [b for b in boxes if b[3] - b[1] >= 0.35 * h]
+
+
+def _side_components(cand: np.ndarray, run: int, maxw: int) -> list[tuple[int, int, int, int]]:
+    """Boxes (x, y, w, h) of the connected runs of ``cand`` (opened by a vertical line of ``run``) that may be
+    a strip near a side.
+
+    A strip's centre lies within 0.2 of the width of a side and it is at most ``maxw`` wide, so only the two
+    side bands are opened and labelled (the opening is per column, so it is the same there); a component that
+    reaches a band's inner edge may continue beyond it and cannot be such a strip.
+    """
+    w = cand.shape[1]
+    band = int(0.25 * w) + maxw + 2
+    spans = [(0, w)] if 2 * band >= w else [(0, band), (w - band, w)]
+    out = []
+    for c0, c1 in spans:
+        part = cv2.morphologyEx(
+            np.ascontiguousarray(cand[:, c0:c1]), cv2.MORPH_OPEN, np.ones((run, 1), np.uint8)
+        )
+        if not part.any():
+            continue
+        n, _labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
+        for i in range(1, n):
+            x, y, bw, bh, _area = (int(v) for v in stats[i])
+            if (c1 < w and x + bw >= c1 - c0) or (c0 > 0 and x == 0):
+                continue
+            out.append((x + c0, y, bw, bh))
+    return out
 
 
 def _extend(small8: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
