@@ -19,10 +19,10 @@ from .colorbar import bar_boxes_fine, bar_work_copy
 from .palette import chan_max, chan_min, shared, upsize_mask, work_copy
 
 
-def _margins(small: np.ndarray) -> np.ndarray:
-    """Near-white bands touching the image border (report/exporter margins)."""
+def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
+    """Near-white bands touching the image border (report/exporter margins). ``lo``: ``chan_min(small)``."""
     h, w = small.shape[:2]
-    white = chan_min(small) > 0.85
+    white = (chan_min(small) if lo is None else lo) > 0.85
     out = np.zeros((h, w), bool)
     for axis, n in ((0, w), (1, h)):  # axis 0: columns (fraction over rows), axis 1: rows
         frac = white.mean(axis=axis)
@@ -49,16 +49,17 @@ def _margins(small: np.ndarray) -> np.ndarray:
     return out
 
 
-def _strokes(small: np.ndarray) -> np.ndarray:
+def _strokes(small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
     """Thin high-contrast bright-grey strokes (text, logos, box lines, reticles).
 
     Dark strokes are not used: night scenes have black sky with speckle that looks just like dark text.
+    ``lo``/``hi``: the per-pixel channel min/max of ``small`` when already computed.
     """
     h, w = small.shape[:2]
     r = max(2, round(4 * max(h, w) / 640))  # stroke half-width that still counts as "thin"
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
-    lo = chan_min(small)
-    hi = chan_max(small)
+    lo = chan_min(small) if lo is None else lo
+    hi = chan_max(small) if hi is None else hi
     sat = hi - lo
     light = ((lo > 0.6) & (sat < 0.3)).astype(np.uint8)
     thin = (cv2.morphologyEx(lo, cv2.MORPH_TOPHAT, k) > 0.3) & light.astype(bool)
@@ -67,15 +68,17 @@ def _strokes(small: np.ndarray) -> np.ndarray:
     return thin & (blob == 0)
 
 
-def _label_boxes(strokes: np.ndarray, small: np.ndarray) -> np.ndarray:
+def _label_boxes(
+    strokes: np.ndarray, small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+) -> np.ndarray:
     """Fill the dark/grey backing box around compact groups of strokes (text labels such as "38.0°C")."""
     h, w = strokes.shape
     r = max(3, round(6 * max(h, w) / 640))
     grouped = cv2.dilate(strokes.astype(np.uint8), np.ones((r, 2 * r + 1), np.uint8))
     n, _lab, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
     out = np.zeros((h, w), bool)
-    hi = chan_max(small)
-    sat = hi - chan_min(small)
+    hi = chan_max(small) if hi is None else hi
+    sat = hi - (chan_min(small) if lo is None else lo)
     backing = (hi < 0.3) & (sat < 0.25)  # dark, unsaturated: not a palette colour
     for i in range(1, n):
         x, y, bw, bh, _ = (int(v) for v in stats[i])
@@ -195,12 +198,13 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
     fine, _ = bar_work_copy(image)  # bars are thin: found on the finer copy (shared with colour decoding)
     small, s2 = shared(image, "overlay_work", lambda: work_copy(fine))
     h, w = small.shape[:2]
-    mask = _margins(small)
+    lo, hi = chan_min(small), chan_max(small)
+    mask = _margins(small, lo)
     # exported screenshots often carry a frame line or two; nothing at the very border can be judged anyway
     b = max(1, round(BORDER_SHARE * max(h, w)))
     mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = True, True, True, True
-    strokes = _strokes(small)
-    mask |= _label_boxes(strokes, small)
+    strokes = _strokes(small, lo, hi)
+    mask |= _label_boxes(strokes, small, lo, hi)
     mask |= cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     for (x0, y0, x1, y1), orient in bar_boxes_fine(image)[0]:
         # pad across the bar for its outline/frame (about a third of its width, at least 2 px at 640 px)
