@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import ThermalDataset, find_images
+from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
 from .errors import DataError, ThermalAnomalyError
 from .io import read_image, save_npy, write_json, write_text
@@ -142,7 +142,8 @@ def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, 
     """Expand files and folders (recursively) into (path, output name, path parts for the asset).
 
     Names come from the paths as given (symbolic links are not resolved): a file given directly is
-    named by its file name, a file found in a folder by its path relative to that folder.
+    named by its file name, a file found in a folder by its path relative to that folder. A `masks/` folder
+    right below a given folder is the dataset's ground truth and is skipped.
     """
     items: list[tuple[Path, str, tuple[str, ...]]] = []
     seen: dict[str, int] = {}
@@ -151,6 +152,8 @@ def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, 
         if p.is_dir():
             for f in find_images(p):
                 rel = f.relative_to(p).as_posix()
+                if rel.split("/", 1)[0] == MASKS_DIR:  # a dataset's ground truth, not pictures to inspect
+                    continue
                 items.append((f, rel, (p.name, *Path(rel).parts[:-1])))
         elif p.exists() or p.is_symlink():
             items.append((p, p.name, tuple(p.parts[:-1])))

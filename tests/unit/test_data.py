@@ -238,3 +238,16 @@ def test_dev_set_through_symlinked_copy_with_junk(dev: Path, tmp_path: Path) -> 
     assert sum(r.mask_path is not None for r in ds) == 64
     tr, va = split_normals(ThermalDataset(copy).records, 0.2, seed=0)
     assert len(va) == 5 and len(tr) == 19
+
+
+def test_predict_inputs_skip_the_dataset_ground_truth(tmp_path):
+    from thermal_anomaly.pipeline import collect_inputs
+
+    for rel in ("T1/faulty/a.png", "T1/normal/b.png", "masks/T1/faulty/a.png"):
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
+    names = [name for _p, name, _parts in collect_inputs([tmp_path])]
+    assert names == ["T1/faulty/a.png", "T1/normal/b.png"]
+    # the masks folder given on purpose is still read
+    assert [n for _p, n, _ in collect_inputs([tmp_path / "masks"])] == ["T1/faulty/a.png"]
