@@ -180,3 +180,30 @@ def test_hotspot_fusion_peaks_on_the_injected_fault():
         assert pred.pred_score[0] > normal_score
         near = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         assert near[_peak_position(pred.anomaly_map[0])]
+
+
+def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
+    """The fused default decides with novelty² × heat and draws novelty × heat, each on its own scale."""
+    from thermal_anomaly.synthetic import render_scene
+
+    rng = np.random.default_rng(5)
+    normals = [render_scene(rng, size=(160, 160))[0] for _ in range(5)]
+    det = PatchCore(img_size=160, coreset_ratio=0.5).fit(normals, progress=False)
+    assert det.score_novelty_weight == 2.0 and det.novelty_weight == 1.0
+    x, _valid = det.prepare(normals[:2])
+    with torch.no_grad():
+        novelty = det._embed(x)
+        n = nearest_distance(novelty.reshape(-1, novelty.shape[-1]), det._bank32).reshape(novelty.shape[:3])
+        raw = det._raw_maps(x)
+    up = torch.nn.functional.interpolate(n[:, None], size=(160, 160), mode="bilinear", align_corners=False)[:, 0]
+    heat = x[:, 3] + det.hotspot_floor
+    assert torch.allclose(det._score_maps(raw, x), up.clamp_min(1e-12) ** 2 * heat, rtol=1e-4, atol=1e-6)
+    # two scales, both ~1 for a typical normal, saved and restored
+    assert det.map_calibration_ != det.calibration_
+    again = load_detector(det.save(tmp_path / "m.pt"))
+    assert again.map_calibration_ == det.map_calibration_ and again.calibration_ == det.calibration_
+    faulty, _mask = render_scene(rng, size=(160, 160), fault=True)
+    a, b = det.score([faulty]), again.score([faulty])
+    assert a.pred_score[0] == b.pred_score[0] and np.array_equal(a.anomaly_map[0], b.anomaly_map[0])
+    # the pixel map's peak is on its own scale, not the image score
+    assert abs(float(a.anomaly_map[0].max()) - float(a.pred_score[0])) > 1e-3

@@ -94,6 +94,8 @@ class Detector(ABC):
         self.pixel_threshold_: float | None = None
         self.calibration_: dict[str, float] = {}
         self.calibration_scores_: list[float] = []
+        #: per-asset scale of the pixel map (equal to ``calibration_`` unless ``_score_maps`` differs)
+        self.map_calibration_: dict[str, float] = {}
 
     # ------------------------------------------------------------------ configuration
     def get_config(self) -> dict[str, Any]:
@@ -191,6 +193,14 @@ class Detector(ABC):
         """
         return None
 
+    def _score_maps(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Maps whose (smoothed) peak is the image score, from the pixel maps ``raw`` (N, S, S) and the input.
+
+        Default: the pixel map itself. A detector overrides it when deciding *whether* an image is faulty
+        needs a different balance of its evidence than showing *where* (see PatchCore's score weighting).
+        """
+        return raw
+
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
     ) -> tuple[np.ndarray, torch.Tensor]:
@@ -248,14 +258,29 @@ class Detector(ABC):
     def _calibrate_on(self, x, valid, groups, *, progress: bool) -> None:
         idx, raw = self._calibration_maps(x, valid, progress=progress)
         raw = _resize_batch(raw, self.img_size)
-        scores = np.array(
-            [
-                self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
-                for m, v in zip(raw, valid[idx], strict=True)
-            ]
-        )
+        score_maps = self._score_maps(raw, x[idx])
+        same = score_maps is raw
+        score_maps = raw if same else _resize_batch(score_maps, self.img_size)
+
+        def peaks(maps: torch.Tensor) -> np.ndarray:
+            return np.array(
+                [
+                    self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
+                    for m, v in zip(maps, valid[idx], strict=True)
+                ]
+            )
+
         grp = [None] * len(x) if groups is None else list(groups)
-        self._calibrate(scores, [grp[i] for i in idx])
+        grp = [grp[i] for i in idx]
+        scores = peaks(score_maps)
+        self._calibrate(scores, grp)
+        if same:
+            self.map_calibration_ = dict(self.calibration_)
+        else:  # the pixel map gets its own per-asset scale and threshold, learned the same way
+            image_cal, image_norm, image_thr = self.calibration_, self.calibration_scores_, self.threshold_
+            self._calibrate(peaks(raw), grp)
+            self.map_calibration_, self.pixel_threshold_ = self.calibration_, self.threshold_
+            self.calibration_, self.calibration_scores_, self.threshold_ = image_cal, image_norm, image_thr
 
     def _calibrate(self, scores: np.ndarray, groups: list[str | None]) -> None:
         """Per-asset score scale (median normal peak) and the image/pixel thresholds."""
@@ -281,10 +306,11 @@ class Detector(ABC):
         self.threshold_ = _lognormal_threshold(norm, self.threshold_quantile)
         self.pixel_threshold_ = self.threshold_
 
-    def _scale(self, group: str | None) -> float:
-        if group is not None and str(group) in self.calibration_:
-            return self.calibration_[str(group)]
-        return self.calibration_[ALL_GROUPS]
+    def _scale(self, group: str | None, *, pixel: bool = False) -> float:
+        cal = (self.map_calibration_ or self.calibration_) if pixel else self.calibration_
+        if group is not None and str(group) in cal:
+            return cal[str(group)]
+        return cal[ALL_GROUPS]
 
     def _smooth_map(self, amap: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return smooth(fill_invalid(amap, valid), self.blur_sigma * self.img_size / 256.0)
@@ -322,18 +348,25 @@ class Detector(ABC):
             x, valid = self.prepare(batch)
             with torch.no_grad():
                 extra = self._parts(x) if explain else None
-                raw = _resize_batch(self._raw_maps(x) if extra is None else extra["fused"], self.img_size)
-                raw = raw.numpy()
+                raw_t = _resize_batch(self._raw_maps(x) if extra is None else extra["fused"], self.img_size)
+                score_t = self._score_maps(raw_t, x)
+                raw = raw_t.numpy()
+                score_maps = None if score_t is raw_t else _resize_batch(score_t, self.img_size).numpy()
                 ref = self._references(x)
             for j, img in enumerate(batch):
                 v = valid[j].numpy()
-                m = self._smooth_map(raw[j], v) / self._scale(grp[start + j])
+                g = grp[start + j]
+                m = self._smooth_map(raw[j], v) / self._scale(g, pixel=True)
                 m[~v] = 0.0
-                s = self._peak(m, v)
+                if score_maps is None:
+                    s = self._peak(m, v)
+                else:
+                    s = self._peak(self._smooth_map(score_maps[j], v), v) / self._scale(g)
                 full = resize_map(m, img.shape[:2])
+                # a flagged image outlines where its map is above the pixel threshold; a normal one nothing
                 mask = (
                     clean_mask(full >= pthr, self.mask_kernel)
-                    if s >= pthr
+                    if s >= thr
                     else np.zeros(img.shape[:2], dtype=bool)
                 )
                 scores.append(s)
@@ -399,6 +432,7 @@ class Detector(ABC):
             "threshold": float(self.threshold_),
             "pixel_threshold": float(self.pixel_threshold_),
             "calibration": dict(self.calibration_),
+            "map_calibration": dict(self.map_calibration_ or self.calibration_),
             "calibration_scores": list(self.calibration_scores_),
             "state_key": self.state_key,
             self.state_key: {k: v.detach().cpu().contiguous() for k, v in self._state().items()},
@@ -432,6 +466,9 @@ class Detector(ABC):
         det.threshold_ = float(payload["threshold"])
         det.pixel_threshold_ = float(payload.get("pixel_threshold", payload["threshold"]))
         det.calibration_ = {str(k): float(v) for k, v in payload["calibration"].items()}
+        det.map_calibration_ = {
+            str(k): float(v) for k, v in payload.get("map_calibration", payload["calibration"]).items()
+        }
         det.calibration_scores_ = [float(v) for v in payload.get("calibration_scores", [])]
         return det
 

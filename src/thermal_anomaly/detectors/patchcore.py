@@ -103,6 +103,7 @@ class PatchCore(Detector):
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
         novelty_weight: float = 1.0,
+        score_novelty_weight: float = 2.0,
     ) -> None:
         super().__init__(
             img_size=img_size,
@@ -129,6 +130,9 @@ class PatchCore(Detector):
         self.hotspot_size = float(hotspot_size)
         self.hotspot_floor = float(hotspot_floor)
         self.novelty_weight = float(novelty_weight)
+        self.score_novelty_weight = float(score_novelty_weight)
+        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
+            raise ValueError("novelty_weight and score_novelty_weight must be positive")
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._extractor: FeatureExtractor | None = None
@@ -222,6 +226,24 @@ class PatchCore(Detector):
             return maps
         up = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
         return up.clamp_min(1e-12) ** self.novelty_weight * (x[:, 3] + self.hotspot_floor)
+
+    def _score_maps(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The image score weighs novelty more than the pixel map does: ``novelty^score_novelty_weight × heat``.
+
+        Where a fault is, heat says best (the pixel map leans on it); whether an image holds one at all is
+        a question of being unlike every normal patch of its asset, since normal equipment is warm too (a
+        loaded clamp, a sunlit tank). The novelty is recovered exactly from the fused map and the heat
+        channel, so no second pass is needed.
+        """
+        if not self.hotspot_fusion or x.shape[1] < 4 or self.score_novelty_weight == self.novelty_weight:
+            return raw
+        heat = x[:, 3] + self.hotspot_floor
+        if heat.shape[-2:] != raw.shape[-2:]:
+            heat = F.interpolate(heat[:, None], size=raw.shape[-2:], mode="bilinear", align_corners=False)[
+                :, 0
+            ]
+        novelty = (raw.clamp_min(1e-12) / heat).pow(1.0 / self.novelty_weight)
+        return novelty.pow(self.score_novelty_weight) * heat
 
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool

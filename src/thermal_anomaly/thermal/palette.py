@@ -197,11 +197,6 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 MAX_DELTA_E = 14.0
 
 
-#: bits per channel of the colour cube that colours are looked up in: 6 bits (±2/255 per channel, ΔE ≲ 1.5)
-#: is far below MAX_DELTA_E and about half a step of a 256-entry LUT, and 2^18 cells stay cheap to scan
-CUBE_BITS = 6
-
-
 def as_rgb_u8(image: np.ndarray) -> np.ndarray:
     """H×W×3 uint8 RGB (rounded) from any input ``as_rgb_float`` accepts; uint8 RGB passes through."""
     img = np.asarray(image)
@@ -220,33 +215,33 @@ def colors_to_position(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position on the palette (0 = cold end, 1 = hot end) of every pixel, and a not-a-temperature mask.
 
-    Nearest LUT colour in Lab, looked up in a colour cube of ``CUBE_BITS`` per channel: only the cube cells
-    the image occupies are matched (a KD-tree over the LUT), then every pixel reads its cell, so the cost is
-    linear in the pixels with no sort. Pixels farther than ``max_delta_e`` from every LUT colour are marked
-    True in the mask (their position is still the nearest).
+    Nearest LUT colour in Lab, found once per distinct colour (a sort of packed 24-bit RGB, and a KD-tree
+    over the LUT), so the cost is one sort of the image plus a query per distinct colour. Pixels farther than
+    ``max_delta_e`` from every LUT colour are marked True in the mask (their position is still the nearest).
+    Exact per colour on purpose: a coarser colour cube (6 bits) was 3x faster but moved the heat-rise
+    evidence enough to change PatchCore image scores by ~5 % (measured on the dev set).
     """
     from scipy.spatial import cKDTree
 
     rgb8 = as_rgb_u8(image)
     h, w = rgb8.shape[:2]
-    bits = CUBE_BITS
-    shift = 8 - bits
-    q = rgb8 >> shift
-    cell = (q[..., 0].astype(np.int32) << (2 * bits)) | (q[..., 1].astype(np.int32) << bits) | q[..., 2]
-    occupied = np.zeros(1 << (3 * bits), bool)
-    occupied[cell] = True
-    cells = np.flatnonzero(occupied)
-    mask = (1 << bits) - 1
-    centre = ((1 << shift) - 1) / 2.0  # the cell's middle 8-bit value above its lower edge
-    cols = np.stack([(cells >> (2 * bits)) & mask, (cells >> bits) & mask, cells & mask], axis=1)
-    cols = (cols.astype(np.float32) * (1 << shift) + centre) / 255.0
+    packed = (
+        (rgb8[..., 0].astype(np.uint32) << 16) | (rgb8[..., 1].astype(np.uint32) << 8) | rgb8[..., 2]
+    ).ravel()
+    # np.unique(return_inverse=True) argsorts; a plain sort plus a binary search per pixel is faster
+    ordered = np.sort(packed)
+    first = np.empty(len(ordered), bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    uniq = ordered[first]
+    inverse = np.searchsorted(uniq, packed)
+    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
     lut = np.asarray(lut, np.float32)
     dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1)
-    pos_cube = np.zeros(len(occupied), np.float32)
-    pos_cube[cells] = idx / max(1, len(lut) - 1)
-    bad_cube = np.zeros(len(occupied), bool)
-    bad_cube[cells] = dist > max_delta_e
-    return pos_cube[cell].reshape(h, w), bad_cube[cell].reshape(h, w)
+    pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
+    pos = pos_u[inverse].reshape(h, w)
+    bad = (dist > max_delta_e)[inverse].reshape(h, w)
+    return pos, bad
 
 
 def palette_fit_error(image: np.ndarray, lut: np.ndarray, mask: np.ndarray | None = None) -> float:
