@@ -11,7 +11,7 @@ Protocol (no image is ever scored by a model that saw it):
   cost of decoding the image plus one backbone forward pass, measured in the same run; peak memory (RSS)
   of a child process that only fits and predicts.
 
-Usage: python benchmarks/benchmark.py [--detectors patchcore,padim,...] [--data DIR] [--sheet DIR]
+Usage: python benchmarks/benchmark.py [--detectors patchcore,padim,...] [--data DIR] [--sheet DIR] [--only speed]
 """
 
 from __future__ import annotations
@@ -211,16 +211,25 @@ def speed(name: str, ds, recs) -> dict:
     }
 
 
-def worker(name: str, data: Path, folds: int | None, sheet: Path | None) -> dict:
+#: parts of the benchmark, in the order they run (``--only`` picks some)
+PARTS = ("pixel", "speed", "image")
+
+
+def worker(
+    name: str, data: Path, folds: int | None, sheet: Path | None, parts: tuple[str, ...] = PARTS
+) -> dict:
     _setup_threads()
     ds, recs = load_dev(data)
     out = {"detector": name}
-    out.update(pixel_level(name, ds, recs, sheet))
-    out.update(speed(name, ds, recs))
+    if "pixel" in parts:
+        out.update(pixel_level(name, ds, recs, sheet))
+    if "speed" in parts:
+        out.update(speed(name, ds, recs))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
-    out.update(image_level(name, ds, recs, folds))
-    out["image_level_s"] = time.perf_counter() - t0
+    if "image" in parts:
+        t0 = time.perf_counter()
+        out.update(image_level(name, ds, recs, folds))
+        out["image_level_s"] = time.perf_counter() - t0
     return out
 
 
@@ -240,11 +249,17 @@ def main() -> None:
         "--sheet", type=Path, default=Path("runs/benchmark"), help="folder for heatmap contact sheets"
     )
     ap.add_argument("--json", type=Path, default=None, help="also write all results here")
+    ap.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run (of {','.join(PARTS)}), e.g. --only speed while tuning speed",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         folds = args.ae_folds if "autoencoder" in args.worker else None
-        print(json.dumps(worker(args.worker, args.data, folds, args.sheet)))
+        parts = tuple(p for p in PARTS if p in args.only.split(","))
+        print(json.dumps(worker(args.worker, args.data, folds, args.sheet, parts)))
         return
     if not args.data.exists():
         sys.exit(f"benchmark data not found: {args.data}")
@@ -262,6 +277,8 @@ def main() -> None:
             str(args.sheet),
             "--ae-folds",
             str(args.ae_folds),
+            "--only",
+            args.only,
         ]
         proc = subprocess.run(
             cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
