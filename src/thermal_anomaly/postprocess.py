@@ -43,12 +43,39 @@ def clean_mask(mask: np.ndarray, kernel_size: int = 3) -> np.ndarray:
     return m.astype(bool)
 
 
+#: above this many components the per-component box loop costs more than OpenCV's own statistics
+_MAX_LOOP_COMPONENTS = 256
+
+
+def connected_components(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray]:
+    """Same (n, labels, stats) as ``cv2.connectedComponentsWithStats`` (stats rows: x, y, w, h, area).
+
+    OpenCV 5 labels a 640 px mask in ~0.3 ms but spends ~2 ms more on its statistics; for the few components
+    of overlay strokes, bar strips and fault regions, boxes from ``scipy.ndimage.find_objects`` and areas
+    from a bincount are about twice as fast overall. Row 0 (background) holds only its area.
+    """
+    m = mask.astype(np.uint8, copy=False)
+    n, labels = cv2.connectedComponents(m, connectivity=connectivity)
+    if n - 1 > _MAX_LOOP_COMPONENTS:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=connectivity)
+        return n, labels, stats
+    from scipy import ndimage
+
+    stats = np.zeros((n, 5), np.int32)
+    stats[:, 4] = np.bincount(labels.ravel(), minlength=n)
+    for i, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is not None:
+            ys, xs = box
+            stats[i, :4] = (xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+    return n, labels, stats
+
+
 def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[dict]:
     """Connected components of ``mask`` as boxes ``[x0, y0, x1, y1]`` (inclusive-exclusive),
     with the peak map value inside as the region's score; highest score first."""
     if not mask.any():
         return []
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats = connected_components(mask)
     regions = []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..postprocess import connected_components
 from .palette import as_rgb_float, chan_max, in_image_scope, shared, to_u8, work_copy
 
 
@@ -111,7 +112,7 @@ def _side_components(cand: np.ndarray, run: int, maxw: int) -> list[tuple[int, i
         )
         if not part.any():
             continue
-        n, _labels, stats, _ = cv2.connectedComponentsWithStats(part, connectivity=8)
+        n, _labels, stats = connected_components(part)
         for i in range(1, n):
             x, y, bw, bh, _area = (int(v) for v in stats[i])
             if (c1 < w and x + bw >= c1 - c0) or (c0 > 0 and x == 0):

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..postprocess import connected_components
 from .colorbar import bar_boxes_fine, bar_work_copy
 from .palette import chan_max, chan_min, shared, upsize_mask, work_copy
 
@@ -75,7 +76,7 @@ def _label_boxes(
     h, w = strokes.shape
     r = max(3, round(6 * max(h, w) / 640))
     grouped = cv2.dilate(strokes.astype(np.uint8), np.ones((r, 2 * r + 1), np.uint8))
-    n, _lab, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8)
+    n, _lab, stats = connected_components(grouped)
     out = np.zeros((h, w), bool)
     hi = chan_max(small) if hi is None else hi
     sat = hi - (chan_min(small) if lo is None else lo)
