@@ -86,6 +86,28 @@ def render_fixed_scale(
     return rgb.astype(np.float32), valid_s
 
 
+def open_disc(image: np.ndarray, k: int) -> np.ndarray:
+    """Morphological opening by OpenCV's k×k ellipse, as erosions and dilations by the rectangles whose union
+    the ellipse is (its rows narrow monotonically away from the centre): the same result, ~1.5x faster than
+    OpenCV's generic non-rectangular kernel."""
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    c = k // 2
+    widest: dict[int, int] = {}  # half-width -> largest row offset that still has it
+    for dy in range(c + 1):
+        cols = np.flatnonzero(se[c + dy])
+        if len(cols):
+            hw = int(cols.max()) - c
+            widest[hw] = max(widest.get(hw, 0), dy)
+    rects = [np.ones((2 * dy + 1, 2 * hw + 1), np.uint8) for hw, dy in widest.items()]
+    eroded = cv2.erode(image, rects[0])
+    for r in rects[1:]:
+        np.minimum(eroded, cv2.erode(image, r), out=eroded)
+    out = cv2.dilate(eroded, rects[0])
+    for r in rects[1:]:
+        np.maximum(out, cv2.dilate(eroded, r), out=out)
+    return out
+
+
 def local_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.06) -> np.ndarray:
     """How much warmer each pixel is than its local background (white top-hat), in scale fractions.
 
@@ -98,7 +120,7 @@ def local_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.06) -> n
     if valid.any() and not valid.all():
         p[~valid] = float(np.median(pos[valid]))
     k = max(3, int(size_frac * max(p.shape))) | 1
-    background = cv2.morphologyEx(p, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    background = open_disc(p, k)
     rise = np.clip(p - background, 0, None)
     rise[~valid] = 0.0
     return rise
