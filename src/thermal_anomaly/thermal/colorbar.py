@@ -60,27 +60,13 @@ def _profile_is_palette(prof: np.ndarray) -> bool:
 
 
 def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of vertical bar-like strips in a working-size uint8 RGB image."""
+    """Boxes (x0, y0, x1, y1) of vertical bar-like strips in a working-size uint8 RGB image (any strides)."""
     h, w = small8.shape[:2]
     if h < 20 or w < 8:
         return []
-    d = chan_max(cv2.absdiff(small8[:, 1:], small8[:, :-1]))  # step between column x and x+1
-    d = np.pad(d, ((0, 0), (0, 1)))  # H×W, d[:, x] = step x -> x+1
-    dl = np.pad(d[:, :-1], ((0, 0), (1, 0)))  # step x-1 -> x
-    uniform = (np.maximum(dl, d) < 14).astype(np.uint8)
-    edge = (d > 28).astype(np.uint8)
-    edge_l = (dl > 28).astype(np.uint8)
     maxw = max(3, int(round(0.05 * w)))
-    k = np.ones((1, maxw), np.uint8)
-    # an edge within maxw to the left (anchor at the kernel's right end) and one within maxw to the right
-    has_left = cv2.dilate(edge_l, k, anchor=(maxw - 1, 0))
-    has_right = cv2.dilate(edge, k, anchor=(0, 0))
-    cand = uniform & has_left & has_right
-    gap = max(3, h // 25)  # bridge numbers printed on the bar and tick marks
-    cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
-    run = max(10, int(0.2 * h))
     boxes = []
-    for x, y, bw, bh in _side_components(cand, run, maxw):
+    for x, y, bw, bh in _side_components(small8, maxw):
         cx = x + bw / 2
         if bw > maxw or min(cx, w - cx) > 0.2 * w:  # too wide, or not near a side
             continue
@@ -94,22 +80,42 @@ def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [b for b in boxes if b[3] - b[1] >= 0.35 * h]
 
 
-def _side_components(cand: np.ndarray, run: int, maxw: int) -> list[tuple[int, int, int, int]]:
-    """Boxes (x, y, w, h) of the connected runs of ``cand`` (opened by a vertical line of ``run``) that may be
-    a strip near a side.
+def _strip_evidence(img: np.ndarray, maxw: int) -> np.ndarray:
+    """uint8 map: pixel uniform with its left/right neighbours and an edge within ``maxw`` on both sides."""
+    d = chan_max(cv2.absdiff(img[:, 1:], img[:, :-1]))  # step between column x and x+1
+    d = np.pad(d, ((0, 0), (0, 1)))  # H×W, d[:, x] = step x -> x+1
+    dl = np.pad(d[:, :-1], ((0, 0), (1, 0)))  # step x-1 -> x
+    uniform = (np.maximum(dl, d) < 14).astype(np.uint8)
+    edge = (d > 28).astype(np.uint8)
+    edge_l = (dl > 28).astype(np.uint8)
+    k = np.ones((1, maxw), np.uint8)
+    # an edge within maxw to the left (anchor at the kernel's right end) and one within maxw to the right
+    has_left = cv2.dilate(edge_l, k, anchor=(maxw - 1, 0))
+    has_right = cv2.dilate(edge, k, anchor=(0, 0))
+    return uniform & has_left & has_right
+
+
+def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int, int]]:
+    """Boxes (x, y, w, h) of the vertical runs of strip evidence that may be a strip near a side.
 
     A strip's centre lies within 0.2 of the width of a side and it is at most ``maxw`` wide, so only the two
-    side bands are opened and labelled (the opening is per column, so it is the same there); a component that
-    reaches a band's inner edge may continue beyond it and cannot be such a strip.
+    side bands are looked at: the evidence of a band is computed on it plus ``maxw + 2`` columns of context
+    (all the horizontal steps and edge searches reach), and the vertical closing and opening are per column,
+    so the band's map is the same as on the whole image; a component that reaches a band's inner edge may
+    continue beyond it and cannot be such a strip.
     """
-    w = cand.shape[1]
+    h, w = small8.shape[:2]
+    gap = max(3, h // 25)  # bridge numbers printed on the bar and tick marks
+    run = max(10, int(0.2 * h))
     band = int(0.25 * w) + maxw + 2
     spans = [(0, w)] if 2 * band >= w else [(0, band), (w - band, w)]
     out = []
     for c0, c1 in spans:
-        part = cv2.morphologyEx(
-            np.ascontiguousarray(cand[:, c0:c1]), cv2.MORPH_OPEN, np.ones((run, 1), np.uint8)
-        )
+        e0, e1 = max(0, c0 - maxw - 2), min(w, c1 + maxw + 2)
+        cand = _strip_evidence(np.ascontiguousarray(small8[:, e0:e1]), maxw)
+        cand = np.ascontiguousarray(cand[:, c0 - e0 : c1 - e0])
+        cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
+        part = cv2.morphologyEx(cand, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
         if not part.any():
             continue
         n, _labels, stats = connected_components(part)
@@ -211,7 +217,7 @@ def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int
     out: list[tuple[tuple[int, int, int, int], str]] = []
     for orient, img in (
         ("vertical", small8),
-        ("horizontal", np.ascontiguousarray(small8.transpose(1, 0, 2))),
+        ("horizontal", small8.transpose(1, 0, 2)),  # a view: only the side bands are copied
     ):
         for x0, y0, x1, y1 in _strip_candidates(img):
             if orient == "horizontal":
