@@ -150,7 +150,7 @@ class Detector(ABC):
 
             small, valid = render_fixed_scale(img, ov, s)
         else:
-            small, valid = _inpaint_overlays(_resize_area(img, s), ov)
+            small, valid = _inpaint_overlays(cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA), ov)
         x = image_to_tensor(small)
         extra = self._extra_channel(img, ov)
         if extra is not None:
@@ -531,16 +531,6 @@ def _inpaint_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np
     u8 = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
     u8 = cv2.inpaint(u8, ov, 3, cv2.INPAINT_TELEA)
     return u8.astype(np.float32) / 255.0, ov == 0
-
-
-def _resize_area(img: np.ndarray, s: int) -> np.ndarray:
-    """``img`` area-averaged to s×s; a large image starts from the colour-bar work copy (≤1024 px, shared
-    with overlay masking), so the multi-megapixel original is averaged down once, not twice."""
-    if max(img.shape[:2]) > 2 * s:
-        from ..thermal.colorbar import bar_work_copy
-
-        img = bar_work_copy(img)[0]
-    return cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
