@@ -120,3 +120,20 @@ def test_radiometric_tiff(tmp_path):
         tm = temperature_map(rgb, tmp_path / name)
         assert tm.source == "radiometric" and tm.unit == "C"
         assert np.abs(tm.values - temp).max() < 0.01
+
+
+def test_white_is_above_the_scale_only_next_to_the_hot_end():
+    """White that grows out of a palette's hottest colours is a saturated hot spot; white text or marks on
+    cold scene are not temperatures (they would otherwise be the hottest thing in the picture)."""
+    from thermal_anomaly.thermal.temperature import out_of_range
+
+    lut = palette_lut("rainbow")  # its hot end is red, so pure white is off the palette
+    pos = np.full((60, 60), 0.2, np.float32)
+    pos[10:30, 10:30] = 0.95
+    img = lut[np.clip((pos * 255).astype(int), 0, 255)].astype(np.float32)
+    img[16:24, 16:24] = 1.0  # saturated core of the hot spot
+    img[45:48, 35:55] = 1.0  # white text on the cold background
+    p, bad = colors_to_position(img, lut)
+    p2, bad2 = out_of_range(img, p, bad)
+    assert not bad2[16:24, 16:24].any() and (p2[16:24, 16:24] == 1.0).all()
+    assert bad2[45:48, 35:55].all()

@@ -311,6 +311,11 @@ def _structure_fault(hot: np.ndarray, x: int, y: int, structures: np.ndarray) ->
     return fault_type(region, st[y0:y1, x0:x1] | region)
 
 
+#: a hot spot's core smaller than this (working pixels) must contain this structuring element
+MIN_CORE_PX = 16
+_CORE = np.ones((3, 3), np.uint8)
+
+
 def _blobs(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = [(i, stats[i]) for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_area]
@@ -382,6 +387,11 @@ def find_hotspots(
         n, hl = cv2.connectedComponents(hot.astype(np.uint8), connectivity=8)
         if n > 2:
             hot = hl == hl.flat[int(np.argmax(np.where(hot, vals, -np.inf)))]
+        if hot.sum() < MIN_CORE_PX and not cv2.erode(hot.view(np.uint8), _CORE).any():
+            # a speck of a core, nowhere three working pixels thick, is a drawn stroke (a fragment of a
+            # camera's max marker or of text in a palette colour), not a heat source: optics blur real
+            # ones over several pixels (a thin hot wire is long, so its core is not a speck)
+            continue
         ys, xs = np.nonzero(hot)
         d_amb = peak - work.ambient
         sev, sev_sim, sev_amb = severity(delta_t, d_amb, unit)

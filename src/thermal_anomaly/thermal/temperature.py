@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .colorbar import ColorBar, find_colorbar, flipped
@@ -42,14 +43,26 @@ def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
     return lut_from_anchors(bar.colors, n)
 
 
+#: decoded position from which a pixel counts as the hot end of the scale (white next to it is "above")
+HOT_END = 0.8
+
+
 def out_of_range(rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
     Only colours the palette did not explain are changed, so palettes that contain black or white keep them.
+    White counts as "above the scale" only where it touches the hot end of the scale: a saturated spot grows
+    out of its hottest colours, while white text, measurement marks and sensor specks sit on cold scene and
+    would otherwise be the hottest things in the image.
     """
     lo, hi = chan_min(rgb), chan_max(rgb)
     below = bad & (hi < 0.12)
     above = bad & (lo > 0.85)
+    if above.any():
+        hot_end = cv2.dilate((~bad & (pos >= HOT_END)).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        _n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
+        touching = np.unique(lab[hot_end & above])
+        above = np.isin(lab, touching[touching > 0])
     pos = np.where(below, 0.0, np.where(above, 1.0, pos)).astype(np.float32)
     return pos, bad & ~(below | above)
 
