@@ -137,3 +137,42 @@ def test_white_is_above_the_scale_only_next_to_the_hot_end():
     p2, bad2 = out_of_range(img, p, bad)
     assert not bad2[16:24, 16:24].any() and (p2[16:24, 16:24] == 1.0).all()
     assert bad2[45:48, 35:55].all()
+
+
+def test_colors_to_position_is_the_exact_nearest_lut_colour():
+    """Every pixel gets the LUT entry nearest in Lab (brute force over all entries), also for off-palette colours."""
+    from thermal_anomaly.thermal.palette import _lab
+
+    rng = np.random.default_rng(7)
+    lut = palette_lut("iron")
+    img = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    img[:30] = (lut[rng.integers(0, 256, (30, 80))] * 255 + 0.5).astype(np.uint8)  # on-palette half
+    pos, bad = colors_to_position(img, lut)
+    lab = _lab(img.reshape(-1, 3).astype(np.float32) / 255.0)
+    dist = np.linalg.norm(lab[:, None, :] - _lab(lut)[None, :, :], axis=2)
+    got = np.round(pos.ravel() * 255).astype(int)
+    assert (dist[np.arange(len(dist)), got] <= dist.min(axis=1) + 1e-4).all()  # ties may pick either entry
+    assert np.array_equal(bad.ravel(), dist.min(axis=1) > 14.0)
+
+
+def test_image_scope_runs_the_bar_search_once(monkeypatch):
+    """Overlay masking and colour decoding of one image share one strip search inside an image scope."""
+    from thermal_anomaly.thermal import colorbar
+    from thermal_anomaly.thermal.overlays import overlay_mask
+    from thermal_anomaly.thermal.palette import image_scope
+
+    lut = palette_lut("iron")
+    img = _with_bar(_render(_field(seed=2), lut), lut, "dark").astype(np.float32) / 255.0
+    calls = []
+    search = colorbar._search_bar_boxes
+    monkeypatch.setattr(colorbar, "_search_bar_boxes", lambda s8: calls.append(1) or search(s8))
+    monkeypatch.setattr(colorbar, "_LAST_SEARCH", None)
+    with image_scope(img):
+        mask = overlay_mask(img)
+        bar = find_colorbar(img)
+        assert find_colorbar(img) is bar
+    assert len(calls) == 1 and bar is not None and mask[100:300, 580:596].mean() > 0.9
+    img2 = img.copy()  # outside a scope nothing is shared by identity: a new image is searched anew
+    img2[:, :10] = 0.0
+    find_colorbar(img2)
+    assert len(calls) == 2

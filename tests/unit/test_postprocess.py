@@ -1,0 +1,68 @@
+"""Fast equivalents of OpenCV operations used on the predict path give OpenCV's exact results."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from thermal_anomaly.postprocess import connected_components, find_regions
+from thermal_anomaly.thermal.render import open_disc
+
+
+def _blobs(shape: tuple[int, int], sigma: float, quantile: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    field = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), sigma)
+    return field > np.quantile(field, quantile)
+
+
+@pytest.mark.parametrize(
+    "shape,sigma,quantile",
+    [((240, 320), 3.0, 0.8), ((97, 131), 1.0, 0.6), ((64, 64), 0.5, 0.5), ((50, 70), 2.0, 1.0)],
+)
+def test_connected_components_equal_opencv(shape, sigma, quantile):
+    mask = _blobs(shape, sigma, quantile, seed=int(sigma * 10))
+    n_cv, lab_cv, stats_cv, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, lab, stats = connected_components(mask)
+    assert n == n_cv
+    assert np.array_equal(lab, lab_cv)
+    assert np.array_equal(stats[1:], stats_cv[1:])  # boxes and areas of every component
+    assert stats[0, 4] == stats_cv[0, 4]
+
+
+def test_find_regions_boxes_areas_and_peaks():
+    rng = np.random.default_rng(3)
+    amap = rng.random((120, 160)).astype(np.float32)
+    mask = _blobs((120, 160), 2.0, 0.85, seed=4)
+    regions = find_regions(amap, mask)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    expected = sorted(
+        (
+            float(amap[labels == k].max()),
+            [
+                int(stats[k, 0]),
+                int(stats[k, 1]),
+                int(stats[k, 0] + stats[k, 2]),
+                int(stats[k, 1] + stats[k, 3]),
+            ],
+            int(stats[k, 4]),
+        )
+        for k in range(1, n)
+    )[::-1]
+    assert n > 5
+    assert [(r["score"], r["box"], r["area"]) for r in regions] == expected
+
+
+def test_connected_components_many_speckles():
+    mask = np.random.default_rng(5).random((100, 100)) > 0.9  # hundreds of components: OpenCV's own stats
+    n_cv, lab_cv, stats_cv, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, lab, stats = connected_components(mask)
+    assert n == n_cv > 257 and np.array_equal(lab, lab_cv) and np.array_equal(stats[1:], stats_cv[1:])
+
+
+@pytest.mark.parametrize("k", [3, 5, 11, 19, 31, 61])
+def test_open_disc_equals_opencv_ellipse_opening(k):
+    rng = np.random.default_rng(k)
+    img = cv2.GaussianBlur(rng.random((90, 130)).astype(np.float32), (0, 0), 2.0)
+    ref = cv2.morphologyEx(img, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    assert np.array_equal(open_disc(img, k), ref)
