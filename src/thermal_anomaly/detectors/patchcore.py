@@ -71,9 +71,12 @@ def nearest_distance(
         raise ValueError("the memory bank is empty")
     step = max(1, _DIST_BLOCK // len(b))
     out = torch.empty(len(q))
+    b_sq = (b * b).sum(1)[None, :]
     for s in range(0, len(q), step):
-        d = torch.cdist(q[s : s + step], b, compute_mode="use_mm_for_euclid_dist")
-        out[s : s + step] = d.min(dim=1).values
+        qs = q[s : s + step]
+        # |q - b|² = |q|² + |b|² - 2 q·b: the minimum over the bank first, one square root per query
+        d2 = torch.addmm(b_sq, qs, b.t(), alpha=-2.0).min(dim=1).values
+        out[s : s + step] = (d2 + (qs * qs).sum(1)).clamp_min_(0).sqrt_()
     return out
 
 
@@ -225,7 +228,8 @@ class PatchCore(Detector):
         if not self.hotspot_fusion or x.shape[1] < 4:
             return maps
         up = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        return up.clamp_min(1e-12) ** self.novelty_weight * (x[:, 3] + self.hotspot_floor)
+        novelty = up if self.novelty_weight == 1.0 else up.clamp_min(1e-12) ** self.novelty_weight
+        return novelty * (x[:, 3] + self.hotspot_floor)
 
     def _score_maps(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The image score weighs novelty more than the pixel map does: ``novelty^score_novelty_weight × heat``.
