@@ -205,14 +205,18 @@ class PatchCore(Detector):
         self._bank_source = source[idx]
         self._train_patches = patches
 
-    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+    def _novelty(self, x: torch.Tensor) -> torch.Tensor:
+        """Distance of each patch to its nearest memory-bank patch, (N, h, w) on the patch grid."""
         if self._bank32 is None:
             raise ValueError("PatchCore has no memory bank")
         patches = self._embed(x)
         n, h, w, d = patches.shape
         if d != self._bank32.shape[1]:
             raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
-        return self._fuse(x, nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w))
+        return nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+
+    def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fuse(x, self._novelty(x))
 
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
@@ -291,13 +295,7 @@ class PatchCore(Detector):
     def _parts(self, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """One pass, three maps: ``learned`` (nearest-neighbour novelty), ``evidence`` (the 4th input channel,
         local heat rise, when hot-spot fusion is on) and ``fused`` (= ``_raw_maps(x)``)."""
-        if self._bank32 is None:
-            raise ValueError("PatchCore has no memory bank")
-        patches = self._embed(x)
-        n, h, w, d = patches.shape
-        if d != self._bank32.shape[1]:
-            raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
-        novelty = nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+        novelty = self._novelty(x)
         parts = {"learned": novelty, "fused": self._fuse(x, novelty)}
         if self.hotspot_fusion and x.shape[1] >= 4:
             parts["evidence"] = x[:, 3]
