@@ -195,7 +195,9 @@ def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
         novelty = det._embed(x)
         n = nearest_distance(novelty.reshape(-1, novelty.shape[-1]), det._bank32).reshape(novelty.shape[:3])
         raw = det._raw_maps(x)
-    up = torch.nn.functional.interpolate(n[:, None], size=(160, 160), mode="bilinear", align_corners=False)[:, 0]
+    up = torch.nn.functional.interpolate(n[:, None], size=(160, 160), mode="bilinear", align_corners=False)[
+        :, 0
+    ]
     heat = x[:, 3] + det.hotspot_floor
     assert torch.allclose(det._score_maps(raw, x), up.clamp_min(1e-12) ** 2 * heat, rtol=1e-4, atol=1e-6)
     # two scales, both ~1 for a typical normal, saved and restored
