@@ -182,7 +182,8 @@ def temperature_block(temp) -> dict:
     """The image-level ``temperature`` entry of a report: what the temperatures are, how they were read."""
     if temp is None:
         return {"unit": None, "source": None, "reason": "no temperature map", "range": None}
-    rng = None if temp.range is None else [float(temp.range[0]), float(temp.range[1])]
+    # the scale ends as printed (one decimal on every camera seen), not the float noise of the fit
+    rng = None if temp.range is None else [round(float(v), 2) for v in temp.range]
     return {"unit": temp.unit, "source": temp.source, "reason": temp.reason, "range": rng}
 
 
