@@ -211,6 +211,7 @@ class Inspector:
         from tqdm.auto import tqdm
 
         from .report import rate_image, save_pictures, summary_markdown
+        from .thermal.palette import image_scope
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -228,8 +229,10 @@ class Inspector:
                     on_error(str(path), reason)
                 continue
             grp = self.infer_group(parts, group)
-            pred = self.detector.score([image], groups=[grp], threshold=threshold, explain=pictures)
-            rated, temp = rate_image(image, path, pred.regions[0], pred.pred_mask[0])
+            # the detector's overlay mask and colour-bar search are reused by the temperature decoding
+            with image_scope(image):
+                pred = self.detector.score([image], groups=[grp], threshold=threshold, explain=pictures)
+                rated, temp = rate_image(image, path, pred.regions[0], pred.pred_mask[0])
             res = ImageResult(
                 image=str(path),
                 name=name,

@@ -166,7 +166,6 @@ def test_image_scope_runs_the_bar_search_once(monkeypatch):
     calls = []
     search = colorbar._search_bar_boxes
     monkeypatch.setattr(colorbar, "_search_bar_boxes", lambda s8: calls.append(1) or search(s8))
-    monkeypatch.setattr(colorbar, "_LAST_SEARCH", None)
     with image_scope(img):
         mask = overlay_mask(img)
         bar = find_colorbar(img)

@@ -7,14 +7,13 @@ colour changes a lot along its length (a pole or a wire of one temperature does 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..postprocess import connected_components
-from .palette import as_rgb_float, chan_max, in_image_scope, shared, to_u8, work_copy
+from .palette import as_rgb_float, chan_max, shared, to_u8, work_copy
 
 
 @dataclass(frozen=True)
@@ -192,27 +191,6 @@ def _merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int,
 BAR_SIDE = 1024  # bars are thin (15 px in a 3077 px photo): look for them at a finer scale than overlays
 
 
-#: the last search: overlay masking and colour decoding both look for the bar on the same work copy
-_LAST_SEARCH: tuple[bytes, list[tuple[tuple[int, int, int, int], str]]] | None = None
-
-
-def bar_boxes_work(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
-    """Bar-like strips in a uint8 working copy, in that copy's pixels.
-
-    The strip search is the expensive part and the same image is searched twice per prediction
-    (overlays, then temperature decoding), so the last result is kept, keyed by a digest of the copy.
-    """
-    global _LAST_SEARCH
-    key = hashlib.blake2b(np.ascontiguousarray(small8).data, digest_size=16)
-    key.update(repr(small8.shape).encode())
-    digest = key.digest()
-    if _LAST_SEARCH is not None and _LAST_SEARCH[0] == digest:
-        return list(_LAST_SEARCH[1])
-    out = _search_bar_boxes(small8)
-    _LAST_SEARCH = (digest, list(out))
-    return out
-
-
 def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
     out: list[tuple[tuple[int, int, int, int], str]] = []
     for orient, img in (
@@ -233,17 +211,12 @@ def bar_work_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def bar_boxes_fine(image: np.ndarray) -> tuple[list[tuple[tuple[int, int, int, int], str]], float]:
-    """Bar-like strips in the pixels of ``bar_work_copy(image)``, and that copy's scale.
-
-    Within an ``image_scope`` the search runs once (no digest needed); outside, ``bar_boxes_work`` keeps the
-    last result.
-    """
+    """Bar-like strips in the pixels of ``bar_work_copy(image)``, and that copy's scale; the search runs
+    once per ``image_scope``."""
 
     def compute() -> tuple[list[tuple[tuple[int, int, int, int], str]], float]:
         fine, scale = bar_work_copy(image)
-        small8 = to_u8(fine)
-        search = _search_bar_boxes if in_image_scope(image) else bar_boxes_work
-        return search(small8), scale
+        return _search_bar_boxes(to_u8(fine)), scale
 
     boxes, scale = shared(image, "bar_boxes", compute)
     return list(boxes), scale

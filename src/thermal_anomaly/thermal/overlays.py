@@ -193,8 +193,13 @@ def overlay_mask(image: np.ndarray) -> np.ndarray:
     """Bool H×W mask, True where the pixel is camera UI rather than scene.
 
     Accepts grey/RGB/RGBA, uint8/uint16/float. Large images are analysed on a ≤640 px copy (bars on a
-    ≤1024 px copy) and the mask is returned at the original size.
+    ≤1024 px copy) and the mask is returned at the original size. Within an ``image_scope`` it is computed
+    once and the same array is returned to every caller (read it, do not change it).
     """
+    return shared(image, "overlay_mask", lambda: _overlay_mask(image))
+
+
+def _overlay_mask(image: np.ndarray) -> np.ndarray:
     H, W = np.shape(image)[:2]
     fine, _ = bar_work_copy(image)  # bars are thin: found on the finer copy (shared with colour decoding)
     small, s2 = shared(image, "overlay_work", lambda: work_copy(fine))

@@ -75,9 +75,13 @@ def image_scope(image: np.ndarray) -> Iterator[None]:
     done once and shared by overlay masking, colour decoding and rendering, which each look for it anew.
 
     Nothing outlives the block, so an image changed in place afterwards is never served stale results.
-    Thread-local, so concurrent scopes in other threads do not mix.
+    Thread-local, so concurrent scopes in other threads do not mix. Re-entering the scope of the image already
+    in scope keeps its results (a prediction shares them between the detector and temperature decoding).
     """
     prev = getattr(_SCOPE, "entry", None)
+    if prev is not None and prev[0] == _identity(image):
+        yield
+        return
     _SCOPE.entry = (_identity(image), {}, image)  # the reference keeps the buffer (and its address) alive
     try:
         yield

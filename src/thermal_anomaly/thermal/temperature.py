@@ -17,6 +17,7 @@ from .palette import (
     chan_min,
     colors_to_position,
     fit_palette,
+    image_scope,
     lut_from_anchors,
     palette_lut,
 )
@@ -81,6 +82,11 @@ def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) ->
             rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
             return TemperatureMap(celsius, "C", valid, "radiometric", "", rng)
     rgb = as_rgb_float(image)
+    with image_scope(rgb):  # overlay masking and the scale reading share one colour-bar search
+        return _decode(rgb)
+
+
+def _decode(rgb: np.ndarray) -> TemperatureMap:
     overlay = overlay_mask(rgb)
     bar = find_colorbar(rgb)
     if bar is None:
