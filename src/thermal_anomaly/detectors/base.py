@@ -272,18 +272,17 @@ class Detector(ABC):
 
         grp = [None] * len(x) if groups is None else list(groups)
         grp = [grp[i] for i in idx]
-        scores = peaks(score_maps)
-        self._calibrate(scores, grp)
+        self.calibration_, norm, self.threshold_ = self._scale_and_threshold(peaks(score_maps), grp)
+        self.calibration_scores_ = [float(v) for v in norm]
         if same:
-            self.map_calibration_ = dict(self.calibration_)
+            self.map_calibration_, self.pixel_threshold_ = dict(self.calibration_), self.threshold_
         else:  # the pixel map gets its own per-asset scale and threshold, learned the same way
-            image_cal, image_norm, image_thr = self.calibration_, self.calibration_scores_, self.threshold_
-            self._calibrate(peaks(raw), grp)
-            self.map_calibration_, self.pixel_threshold_ = self.calibration_, self.threshold_
-            self.calibration_, self.calibration_scores_, self.threshold_ = image_cal, image_norm, image_thr
+            self.map_calibration_, _, self.pixel_threshold_ = self._scale_and_threshold(peaks(raw), grp)
 
-    def _calibrate(self, scores: np.ndarray, groups: list[str | None]) -> None:
-        """Per-asset score scale (median normal peak) and the image/pixel thresholds."""
+    def _scale_and_threshold(
+        self, scores: np.ndarray, groups: list[str | None]
+    ) -> tuple[dict[str, float], np.ndarray, float]:
+        """Per-asset scale (median normal peak), the normalised scores and the threshold learned on them."""
         scores = np.maximum(np.asarray(scores, dtype=np.float64), 1e-12)
         cal: dict[str, float] = {ALL_GROUPS: float(np.median(scores))}
         by_group: dict[str, list[float]] = {}
@@ -295,16 +294,13 @@ class Detector(ABC):
             # variation within its own asset: such groups use the pooled scale.
             if len(vals) >= MIN_GROUP_NORMALS:
                 cal[g] = float(np.median(vals))
-        self.calibration_ = cal
         norm = np.array(
             [
                 s / cal.get(str(g), cal[ALL_GROUPS]) if g is not None else s / cal[ALL_GROUPS]
                 for s, g in zip(scores, groups, strict=True)
             ]
         )
-        self.calibration_scores_ = [float(v) for v in norm]
-        self.threshold_ = _lognormal_threshold(norm, self.threshold_quantile)
-        self.pixel_threshold_ = self.threshold_
+        return cal, norm, _lognormal_threshold(norm, self.threshold_quantile)
 
     def _scale(self, group: str | None, *, pixel: bool = False) -> float:
         cal = (self.map_calibration_ or self.calibration_) if pixel else self.calibration_
