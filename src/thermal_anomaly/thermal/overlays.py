@@ -130,19 +130,12 @@ def _legend_panel(
     h, w = small.shape[:2]
     # legend pixels: the panel's light, unsaturated background, or the bar's own colour at that height (the
     # strip search may have found only a narrow band of a wide bar with labels drawn on it)
-    img = small if orient == "vertical" else small.transpose(1, 0, 2)
-    b0, b1 = (
-        (int(x0), max(int(x0) + 1, int(np.ceil(x1))))
-        if orient == "vertical"
-        else (
-            int(y0),
-            max(int(y0) + 1, int(np.ceil(y1))),
-        )
-    )
+    img = small if orient == "vertical" else small.transpose(1, 0, 2)  # across the bar = axis 1
     if orient == "vertical":
         (a0, a1, n_across), (l0, l1, n_along) = (x0, x1, w), (y0, y1, h)
     else:
         (a0, a1, n_across), (l0, l1, n_along) = (y0, y1, h), (x0, x1, w)
+    b0, b1 = int(a0), max(int(a0) + 1, int(np.ceil(a1)))
     rows = slice(max(0, int(l0)), max(int(l0) + 1, int(np.ceil(l1))))
     ref = np.median(img[rows, max(0, b0) : max(1, min(img.shape[1], b1))], axis=1, keepdims=True)
 
