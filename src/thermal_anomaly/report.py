@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-#: severities from harmless to worst (NETA MTS names; ``"relative: "`` variants rank just below each)
-SEVERITIES = ("none", "possible deficiency", "probable deficiency", "deficiency", "major")
+from .thermal.hotspots import SEVERITIES  # harmless to worst (NETA MTS names)
+
+#: ``"relative: "`` variants of the severities rank just below each
 RELATIVE_PREFIX = "relative: "
 #: every severity string a report can carry
 KNOWN_SEVERITIES = SEVERITIES + tuple(RELATIVE_PREFIX + s for s in SEVERITIES[1:])
@@ -156,11 +157,14 @@ def _fmt_delta(dt: float | None, unit: str | None) -> str:
     return f"ΔT {100 * dt:.0f}% of scale"
 
 
+def _short_severity(severity: str | None) -> str:
+    sev = severity or NO_HOTSPOT
+    return sev[len(RELATIVE_PREFIX) :] + " (rel.)" if sev.startswith(RELATIVE_PREFIX) else sev
+
+
 def region_label(k: int, region: dict) -> str:
     """Short label for a picture, e.g. ``"1 major ΔT 23.4 °C loose joint"``."""
-    sev = region.get("severity") or NO_HOTSPOT
-    if sev.startswith(RELATIVE_PREFIX):
-        sev = sev[len(RELATIVE_PREFIX) :] + " (rel.)"
+    sev = _short_severity(region.get("severity"))
     if sev == NO_HOTSPOT:
         sev = "not hot"
     parts = [str(k), sev, _fmt_delta(region.get("delta_t"), region.get("unit"))]
@@ -172,9 +176,7 @@ def region_label(k: int, region: dict) -> str:
 
 def hotspot_label(h: dict) -> str:
     """Label of a hot spot that no learned region covers: ``"H2 probable deficiency ΔT 5.1 °C"``."""
-    sev = h.get("severity") or NO_HOTSPOT
-    if sev.startswith(RELATIVE_PREFIX):
-        sev = sev[len(RELATIVE_PREFIX) :] + " (rel.)"
+    sev = _short_severity(h.get("severity"))
     return " ".join(p for p in (f"H{h['id']}", sev, _fmt_delta(h.get("delta_t"), h.get("unit"))) if p)
 
 

@@ -50,7 +50,9 @@ AMBIENT_REL = (
     (0.17, "probable deficiency"),
     (0.02, "possible deficiency"),
 )
-_RANK = {"none": 0, "possible deficiency": 1, "probable deficiency": 2, "deficiency": 3, "major": 4}
+#: severity classes from harmless to worst
+SEVERITIES = ("none", "possible deficiency", "probable deficiency", "deficiency", "major")
+_RANK = {s: k for k, s in enumerate(SEVERITIES)}
 
 #: shape rules for fault_type (elongation = area / (2 × max inscribed radius)², i.e. length / width)
 WIRE_ELONGATION = 5.0
