@@ -183,7 +183,8 @@ def test_hotspot_fusion_peaks_on_the_injected_fault():
 
 
 def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
-    """The fused default decides with novelty² × heat and draws novelty × heat, each on its own scale."""
+    """The fused default decides with novelty² × heat (two scales) and draws novelty × heat, each on its own
+    scale."""
     from thermal_anomaly.synthetic import render_scene
 
     rng = np.random.default_rng(5)
@@ -198,7 +199,10 @@ def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
     up = torch.nn.functional.interpolate(n[:, None], size=(160, 160), mode="bilinear", align_corners=False)[
         :, 0
     ]
-    heat = x[:, 3] + det.hotspot_floor
+    # pixel map: novelty × joint-scale heat; image score: novelty² × mean of joint- and component-scale heat
+    assert x.shape[1] == 5
+    assert torch.allclose(raw, up * (x[:, 3] + det.hotspot_floor), rtol=1e-4, atol=1e-6)
+    heat = x[:, 3:5].mean(1) + det.hotspot_floor
     assert torch.allclose(det._score_maps(raw, x), up.clamp_min(1e-12) ** 2 * heat, rtol=1e-4, atol=1e-6)
     # two scales, both ~1 for a typical normal, saved and restored
     assert det.map_calibration_ != det.calibration_

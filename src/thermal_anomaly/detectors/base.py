@@ -155,7 +155,8 @@ class Detector(ABC):
         extra = self._extra_channel(img, ov)
         if extra is not None:
             extra = cv2.resize(extra.astype(np.float32, copy=False), (s, s), interpolation=cv2.INTER_AREA)
-            x = torch.cat([x, torch.from_numpy(extra)[None]])
+            extra = torch.from_numpy(extra.reshape(s, s, -1)).permute(2, 0, 1)
+            x = torch.cat([x, extra])
         return x, valid
 
     # ------------------------------------------------------------------ hooks
@@ -176,8 +177,8 @@ class Detector(ABC):
         """Restore learned tensors saved by ``_state``."""
 
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
-        """Optional per-pixel evidence computed from the full image (e.g. heat rise), stacked as a 4th
-        input channel so it travels with the picture through fit, calibration and scoring."""
+        """Optional per-pixel evidence computed from the full image (e.g. heat rise), H×W or H×W×C, stacked
+        as input channels after RGB so it travels with the picture through fit, calibration and scoring."""
         return None
 
     def _references(self, x: torch.Tensor) -> torch.Tensor | None:

@@ -105,6 +105,7 @@ class PatchCore(Detector):
         hotspot_fusion: bool = True,
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
+        component_size: float = 0.25,
         novelty_weight: float = 1.0,
         score_novelty_weight: float = 2.0,
     ) -> None:
@@ -132,6 +133,9 @@ class PatchCore(Detector):
         self.hotspot_fusion = bool(hotspot_fusion)
         self.hotspot_size = float(hotspot_size)
         self.hotspot_floor = float(hotspot_floor)
+        self.component_size = float(component_size)
+        if not 0 <= self.component_size < 1:
+            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
         self.novelty_weight = float(novelty_weight)
         self.score_novelty_weight = float(score_novelty_weight)
         if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
@@ -221,10 +225,13 @@ class PatchCore(Detector):
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
-        from ..thermal.render import local_rise, relative_temperature
+        from ..thermal.render import component_rise, local_rise, relative_temperature
 
         pos, valid = relative_temperature(image, overlay)
-        return local_rise(pos, valid, self.hotspot_size)
+        rise = local_rise(pos, valid, self.hotspot_size)
+        if self.component_size <= 0:
+            return rise
+        return np.stack([rise, component_rise(pos, valid, self.component_size)], axis=-1)
 
     def _fuse(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Novelty times heat: a patch unlike any normal one matters in proportion to how much warmer it
@@ -236,22 +243,25 @@ class PatchCore(Detector):
         return novelty * (x[:, 3] + self.hotspot_floor)
 
     def _score_maps(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The image score weighs novelty more than the pixel map does: ``novelty^score_novelty_weight × heat``.
+        """The image score: ``novelty^score_novelty_weight × (heat at both scales + floor)``.
 
-        Where a fault is, heat says best (the pixel map leans on it); whether an image holds one at all is
-        a question of being unlike every normal patch of its asset, since normal equipment is warm too (a
-        loaded clamp, a sunlit tank). The novelty is recovered exactly from the fused map and the heat
-        channel, so no second pass is needed.
+        It weighs novelty more than the pixel map does: where a fault is, heat says best (the pixel map
+        leans on it); whether an image holds one at all is a question of being unlike every normal patch of
+        its asset, since normal equipment is warm too (a loaded clamp, a sunlit tank). Its heat is the mean
+        of the joint-scale and the component-scale rise, so a whole limb or wire run that overheats counts
+        (the pixel map keeps the joint scale: it outlines where the fault is). The novelty is recovered
+        exactly from the fused map and the joint-scale channel, so no second pass is needed.
         """
-        if not self.hotspot_fusion or x.shape[1] < 4 or self.score_novelty_weight == self.novelty_weight:
+        has_component = x.shape[1] >= 5
+        if not self.hotspot_fusion or x.shape[1] < 4:
             return raw
-        heat = x[:, 3] + self.hotspot_floor
+        if self.score_novelty_weight == self.novelty_weight and not has_component:
+            return raw
+        heat = x[:, 3:5] + self.hotspot_floor
         if heat.shape[-2:] != raw.shape[-2:]:
-            heat = F.interpolate(heat[:, None], size=raw.shape[-2:], mode="bilinear", align_corners=False)[
-                :, 0
-            ]
-        novelty = (raw.clamp_min(1e-12) / heat).pow(1.0 / self.novelty_weight)
-        return novelty.pow(self.score_novelty_weight) * heat
+            heat = F.interpolate(heat, size=raw.shape[-2:], mode="bilinear", align_corners=False)
+        novelty = (raw.clamp_min(1e-12) / heat[:, 0]).pow(1.0 / self.novelty_weight)
+        return novelty.pow(self.score_novelty_weight) * heat.mean(1)
 
     def _calibration_maps(
         self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
@@ -297,7 +307,7 @@ class PatchCore(Detector):
         local heat rise, when hot-spot fusion is on) and ``fused`` (= ``_raw_maps(x)``)."""
         novelty = self._novelty(x)
         parts = {"learned": novelty, "fused": self._fuse(x, novelty)}
-        if self.hotspot_fusion and x.shape[1] >= 4:
+        if self.hotspot_fusion and x.shape[1] >= 4:  # the joint-scale rise, the one the pixel map uses
             parts["evidence"] = x[:, 3]
         return parts
 
