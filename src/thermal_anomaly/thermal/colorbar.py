@@ -81,17 +81,48 @@ def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 def _strip_evidence(img: np.ndarray, maxw: int) -> np.ndarray:
     """uint8 map: pixel uniform with its left/right neighbours and an edge within ``maxw`` on both sides."""
-    d = chan_max(cv2.absdiff(img[:, 1:], img[:, :-1]))  # step between column x and x+1
-    d = np.pad(d, ((0, 0), (0, 1)))  # H×W, d[:, x] = step x -> x+1
-    dl = np.pad(d[:, :-1], ((0, 0), (1, 0)))  # step x-1 -> x
-    uniform = (np.maximum(dl, d) < 14).astype(np.uint8)
-    edge = (d > 28).astype(np.uint8)
-    edge_l = (dl > 28).astype(np.uint8)
+    h, w = img.shape[:2]
+    # the step between column x and x+1, max over the channels: per-plane OpenCV ops (contiguous, SIMD)
+    # are several times faster than numpy's over the interleaved channels
+    steps = [cv2.absdiff(p[:, 1:], p[:, :-1]) for p in cv2.split(img)]
+    d = np.zeros((h, w), np.uint8)  # d[:, x] = step x -> x+1 (0 in the last column)
+    np.maximum(np.maximum(steps[0], steps[1], out=d[:, :-1]), steps[2], out=d[:, :-1])
+    dl = np.zeros((h, w), np.uint8)  # step x-1 -> x (0 in the first column)
+    dl[:, 1:] = d[:, :-1]
+    uniform = (cv2.max(dl, d) < 14).view(np.uint8)
+    edge = (d > 28).view(np.uint8)
+    edge_l = (dl > 28).view(np.uint8)
     k = np.ones((1, maxw), np.uint8)
     # an edge within maxw to the left (anchor at the kernel's right end) and one within maxw to the right
     has_left = cv2.dilate(edge_l, k, anchor=(maxw - 1, 0))
     has_right = cv2.dilate(edge, k, anchor=(0, 0))
-    return uniform & has_left & has_right
+    out = cv2.bitwise_and(has_left, has_right)
+    out &= uniform
+    return out
+
+
+def _slide_v(a: np.ndarray, n: int, op: np.ufunc, neutral: int) -> np.ndarray:
+    """``op`` (np.minimum/np.maximum) over a vertical window of ``n`` rows, exactly as OpenCV's erode/dilate
+    by ``np.ones((n, 1))`` (anchor ``n // 2``, outside pixels ignored), by window doubling: ~log2(n) numpy
+    passes instead of OpenCV's column filter, which is ~5x slower for the long windows used here."""
+    top = n // 2
+    pad = np.full((a.shape[0] + n - 1, a.shape[1]), neutral, a.dtype)
+    pad[top : top + a.shape[0]] = a
+    m, span = pad, 1  # m[i] = op over pad[i : i + span]
+    while 2 * span <= n:
+        m = op(m[:-span], m[span:])
+        span *= 2
+    return op(m[: len(m) - (n - span)], m[n - span :]) if n > span else m
+
+
+def _close_v(a: np.ndarray, n: int) -> np.ndarray:
+    """``cv2.morphologyEx(a, MORPH_CLOSE, np.ones((n, 1), np.uint8))`` for uint8 ``a``."""
+    return _slide_v(_slide_v(a, n, np.maximum, 0), n, np.minimum, 255)
+
+
+def _open_v(a: np.ndarray, n: int) -> np.ndarray:
+    """``cv2.morphologyEx(a, MORPH_OPEN, np.ones((n, 1), np.uint8))`` for uint8 ``a``."""
+    return _slide_v(_slide_v(a, n, np.minimum, 255), n, np.maximum, 0)
 
 
 def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int, int]]:
@@ -112,9 +143,7 @@ def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int,
     for c0, c1 in spans:
         e0, e1 = max(0, c0 - maxw - 2), min(w, c1 + maxw + 2)
         cand = _strip_evidence(np.ascontiguousarray(small8[:, e0:e1]), maxw)
-        cand = np.ascontiguousarray(cand[:, c0 - e0 : c1 - e0])
-        cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, np.ones((gap, 1), np.uint8))
-        part = cv2.morphologyEx(cand, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+        part = _open_v(_close_v(cand[:, c0 - e0 : c1 - e0], gap), run)
         if not part.any():
             continue
         n, _labels, stats = connected_components(part)
@@ -195,7 +224,7 @@ def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int
     out: list[tuple[tuple[int, int, int, int], str]] = []
     for orient, img in (
         ("vertical", small8),
-        ("horizontal", small8.transpose(1, 0, 2)),  # a view: only the side bands are copied
+        ("horizontal", cv2.transpose(small8)),  # OpenCV's blocked transpose: ~10x numpy's strided copy
     ):
         for x0, y0, x1, y1 in _strip_candidates(img):
             if orient == "horizontal":
