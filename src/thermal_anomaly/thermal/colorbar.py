@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..postprocess import connected_components
-from .palette import as_rgb_float, chan_max, shared, to_u8, work_copy
+from .palette import as_rgb_float, chan_max, component_boxes, shared, to_u8, work_copy
 
 
 @dataclass(frozen=True)
@@ -146,9 +145,7 @@ def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int,
         part = _open_v(_close_v(cand[:, c0 - e0 : c1 - e0], gap), run)
         if not part.any():
             continue
-        n, _labels, stats = connected_components(part)
-        for i in range(1, n):
-            x, y, bw, bh, _area = (int(v) for v in stats[i])
+        for x, y, bw, bh in component_boxes(part):
             if (c1 < w and x + bw >= c1 - c0) or (c0 > 0 and x == 0):
                 continue
             out.append((x + c0, y, bw, bh))

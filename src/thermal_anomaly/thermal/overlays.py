@@ -15,9 +15,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ..postprocess import connected_components
 from .colorbar import bar_boxes_fine, bar_work_copy
-from .palette import chan_max, chan_min, shared, upsize_mask, work_copy
+from .palette import chan_max, chan_min, component_boxes, shared, upsize_mask, work_copy
 
 
 def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
@@ -26,7 +25,11 @@ def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
     white = (chan_min(small) if lo is None else lo) > 0.85
     out = np.zeros((h, w), bool)
     for axis, n in ((0, w), (1, h)):  # axis 0: columns (fraction over rows), axis 1: rows
-        frac = white.mean(axis=axis)
+        # share of white pixels per column/row (the same float64 values as white.mean(axis), ~10x faster)
+        frac = (
+            cv2.reduce(white.view(np.uint8), axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            / white.shape[axis]
+        )
         band = frac > 0.7
         for idx in (range(n), range(n - 1, -1, -1)):
             last = -1
@@ -76,13 +79,11 @@ def _label_boxes(
     h, w = strokes.shape
     r = max(3, round(6 * max(h, w) / 640))
     grouped = cv2.dilate(strokes.astype(np.uint8), np.ones((r, 2 * r + 1), np.uint8))
-    n, _lab, stats = connected_components(grouped)
     out = np.zeros((h, w), bool)
     hi = chan_max(small) if hi is None else hi
     sat = hi - (chan_min(small) if lo is None else lo)
     backing = (hi < 0.3) & (sat < 0.25)  # dark, unsaturated: not a palette colour
-    for i in range(1, n):
-        x, y, bw, bh, _ = (int(v) for v in stats[i])
+    for x, y, bw, bh in component_boxes(grouped):  # any order: the boxes are or-ed together
         if bh > 0.12 * h or bw > 0.4 * w:
             continue
         density = strokes[y : y + bh, x : x + bw].mean()
@@ -96,14 +97,21 @@ def _label_boxes(
         nb, blab = cv2.connectedComponents(win, connectivity=4)
         if nb > 1:
             near = cv2.dilate(strokes[y0:y1, x0:x1].astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-            touching = np.unique(blab[near & (win > 0)])
-            inner_edges = [b for b, lim in ((blab[0], y0 > 0), (blab[-1], y1 < h)) if lim] + [
-                b for b, lim in ((blab[:, 0], x0 > 0), (blab[:, -1], x1 < w)) if lim
-            ]
-            edge_ids = np.unique(np.concatenate(inner_edges)) if inner_edges else np.array([], int)
-            keep = [t for t in touching if t != 0 and t not in edge_ids]
-            if keep:
-                out[y0:y1, x0:x1] |= np.isin(blab, keep)
+            # keep[i]: backing component i touches the label and does not leave the window (where the
+            # window is not cut by the image edge); a lookup table rather than np.unique/np.isin
+            keep = np.zeros(nb, bool)
+            keep[blab[near & (win > 0)]] = True
+            keep[0] = False
+            for edge, inner in (
+                (blab[0], y0 > 0),
+                (blab[-1], y1 < h),
+                (blab[:, 0], x0 > 0),
+                (blab[:, -1], x1 < w),
+            ):
+                if inner:
+                    keep[edge] = False
+            if keep.any():
+                out[y0:y1, x0:x1] |= keep[blab]
     return out
 
 

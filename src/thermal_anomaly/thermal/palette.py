@@ -113,6 +113,24 @@ def upsize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out.astype(bool)
 
 
+def component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (x, y, w, h) of the 8-connected components of a uint8/bool mask, in no set order.
+
+    From the outer contours (each component has exactly one, spanning its extent): ~10x faster than
+    labelling and measuring every pixel when only the boxes of a few components are needed.
+    """
+    m = (
+        np.ascontiguousarray(mask).view(np.uint8)
+        if mask.dtype == bool
+        else np.ascontiguousarray(mask, np.uint8)
+    )
+    contours, hierarchy = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    # RETR_CCOMP: outer boundaries (of components, also those inside holes) have no parent, holes do
+    return [cv2.boundingRect(c) for c, h in zip(contours, hierarchy[0], strict=True) if h[3] < 0]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Named palettes, as anchor colours from cold to hot (approximations of the common camera palettes).
 _ANCHORS: dict[str, list[tuple[float, float, float]]] = {

@@ -1,0 +1,63 @@
+"""The fast paths of overlay and colour-bar detection give exactly what the plain OpenCV/numpy forms give."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from thermal_anomaly.postprocess import connected_components
+from thermal_anomaly.thermal.colorbar import _close_v, _open_v, _strip_evidence
+from thermal_anomaly.thermal.palette import chan_max, component_boxes
+
+
+def _masks(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    out = []
+    for t in range(n):
+        h, w = (int(v) for v in rng.integers(1, 50, 2))
+        m = rng.random((h, w)) < rng.random() * 0.7
+        if t % 3 == 0:  # grids: rings with components inside their holes
+            m = np.zeros((h, w), bool)
+            m[::7], m[:, ::9], m[3::7, 4::9] = True, True, True
+        out.append(m)
+    return out
+
+
+def test_component_boxes_match_labelled_components() -> None:
+    for m in _masks(np.random.default_rng(0), 300):
+        n, _, stats = connected_components(m)
+        want = sorted(tuple(int(v) for v in stats[i, :4]) for i in range(1, n))
+        assert sorted(component_boxes(m)) == want
+        assert sorted(component_boxes(m.astype(np.uint8) * 255)) == want
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 25, 64, 128, 129])
+def test_vertical_open_close_match_opencv(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for m in _masks(rng, 40) + [rng.integers(0, 256, (70, 5)).astype(np.uint8)]:
+        a = m.astype(np.uint8)
+        k = np.ones((n, 1), np.uint8)
+        assert np.array_equal(_open_v(a, n), cv2.morphologyEx(a, cv2.MORPH_OPEN, k))
+        assert np.array_equal(_close_v(a, n), cv2.morphologyEx(a, cv2.MORPH_CLOSE, k))
+
+
+def _strip_evidence_reference(img: np.ndarray, maxw: int) -> np.ndarray:
+    """The plain numpy form the fast version replaced."""
+    d = np.pad(chan_max(cv2.absdiff(img[:, 1:], img[:, :-1])), ((0, 0), (0, 1)))
+    dl = np.pad(d[:, :-1], ((0, 0), (1, 0)))
+    uniform = (np.maximum(dl, d) < 14).astype(np.uint8)
+    k = np.ones((1, maxw), np.uint8)
+    has_left = cv2.dilate((dl > 28).astype(np.uint8), k, anchor=(maxw - 1, 0))
+    has_right = cv2.dilate((d > 28).astype(np.uint8), k, anchor=(0, 0))
+    return uniform & has_left & has_right
+
+
+def test_strip_evidence_matches_reference() -> None:
+    rng = np.random.default_rng(1)
+    for t in range(60):
+        h, w = int(rng.integers(2, 80)), int(rng.integers(2, 60))
+        img = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+        if t % 2:
+            img = (img // 40 * 40).astype(np.uint8)  # flat patches with sharp steps, like a bar
+        maxw = int(rng.integers(1, 20))
+        assert np.array_equal(_strip_evidence(img, maxw), _strip_evidence_reference(img, maxw))
