@@ -59,6 +59,41 @@ def test_synthetic_ui_is_masked_and_hot_blob_is_not():
     assert m.mean() < 0.15
 
 
+def _logo(rgb: np.ndarray, x: int, y: int, grey: int) -> np.ndarray:
+    """A FLIR-like mark: a flat grey diamond band (20 px across, 6 px wide) around a dark centre, with a
+    light outline; returns the mask of its grey body."""
+
+    def diamond(r: int) -> np.ndarray:
+        return np.array([[x, y - r], [x + r, y], [x, y + r], [x - r, y]], np.int32)
+
+    body = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(body, [diamond(9)], 1)
+    cv2.fillPoly(body, [diamond(4)], 0)
+    rgb[body > 0] = grey
+    cv2.fillPoly(rgb, [diamond(4)], (15, 18, 30))
+    cv2.polylines(rgb, [diamond(10)], True, (255, 255, 255), 1, cv2.LINE_AA)
+    return body > 0
+
+
+def test_flat_grey_logo_fill_is_masked_in_a_colour_palette_but_not_in_white_hot():
+    rgb, hot = _scene(seed=2)
+    inner = _logo(rgb, 520, 80, 190)
+    m = overlay_mask(rgb)
+    assert m[inner].mean() > 0.9  # the solid grey body, not only its outline
+    assert m[hot].mean() < 0.02
+    # in a white-hot picture grey is temperature: strokes do not grow into it
+    from thermal_anomaly.thermal.overlays import _grey_fills
+
+    lo = np.full((100, 100), 0.5, np.float32)
+    strokes = np.zeros((100, 100), bool)
+    strokes[50, 40:60] = True
+    hi = lo + 0.5  # a chromatic scene ...
+    hi[45:56, 35:66] = lo[45:56, 35:66]  # ... with a flat grey patch under the stroke
+    grown = _grey_fills(strokes, lo, hi)
+    assert grown[45:56, 35:66].all() and grown.sum() == 11 * 31
+    assert np.array_equal(_grey_fills(strokes, lo, lo + 0.01), strokes)  # neutral everywhere: grey palette
+
+
 def test_plain_scene_has_almost_no_overlay():
     rgb, _hot = _scene(seed=1)
     m = overlay_mask(rgb)

@@ -72,6 +72,38 @@ def _strokes(small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | N
     return thin & (blob == 0)
 
 
+#: a colour this close to neutral (channel max - min) is UI grey, not a colour of a chromatic palette
+NEUTRAL_SAT = 0.06
+#: the grey fill of a logo/icon starts this light (channel min); darker greys are shadows and sky
+NEUTRAL_LO = 0.35
+
+
+def _grey_fills(strokes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Strokes grown into the flat neutral-grey fills they outline (a logo's solid diamond, an icon's body).
+
+    The stroke test keeps only what is thin, so the solid part of a logo drawn in flat grey stays scene and
+    decodes as heat. A chromatic palette (iron, rainbow) has no neutral greys short of its white end, so
+    grey pixels connected to a stroke are UI. Growth is geodesic (at most a few stroke widths) and only in
+    pictures whose scene is chromatic: in a white-hot or black-hot picture every pixel is grey.
+    """
+    if not strokes.any():
+        return strokes
+    sat = hi - lo
+    if float(np.median(sat[::4, ::4])) < 3 * NEUTRAL_SAT:  # a grey palette: greys are temperatures
+        return strokes
+    grey = ((sat < NEUTRAL_SAT) & (lo > NEUTRAL_LO) & (lo < 0.9)).view(np.uint8)
+    h, w = strokes.shape
+    r = max(2, round(4 * max(h, w) / 640))
+    grown = strokes.view(np.uint8).copy()
+    cross = np.ones((3, 3), np.uint8)
+    for _ in range(3 * r):
+        nxt = cv2.dilate(grown, cross) & (grey | grown)
+        if np.array_equal(nxt, grown):
+            break
+        grown = nxt
+    return grown.view(bool)
+
+
 def _label_boxes(
     strokes: np.ndarray, small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None
 ) -> np.ndarray:
@@ -210,7 +242,7 @@ def _overlay_mask(image: np.ndarray) -> np.ndarray:
     # exported screenshots often carry a frame line or two; nothing at the very border can be judged anyway
     b = max(1, round(BORDER_SHARE * max(h, w)))
     mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = True, True, True, True
-    strokes = _strokes(small, lo, hi)
+    strokes = _grey_fills(_strokes(small, lo, hi), lo, hi)
     mask |= _label_boxes(strokes, small, lo, hi)
     mask |= cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     for (x0, y0, x1, y1), orient in bar_boxes_fine(image)[0]:
