@@ -72,6 +72,17 @@ def test_scores_are_normalised_per_group_so_one_threshold_fits_both():
     assert det._scale("elsewhere") == det.calibration_[ALL_GROUPS]
 
 
+def test_flagged_image_is_outlined_even_when_its_map_stays_under_the_pixel_threshold():
+    det = MeanDetector().fit([_flat(0.5, 0.01, i) for i in range(6)], progress=False)
+    bad = _flat(0.5, 0.01, 52)
+    bad[10:14, 10:14] = 0.75
+    pred = det.score([bad], pixel_threshold=1e9)  # no pixel reaches it
+    assert pred.pred_label[0]
+    mask = pred.pred_mask[0]
+    assert mask[11, 11] and not mask[0, 0] and mask.sum() < 0.1 * mask.size  # the half-maximum contour
+    assert len(pred.regions[0]) == 1 and pred.regions[0][0]["box"][0] <= 11
+
+
 def test_threshold_override_and_label_consistency():
     imgs = [_flat(0.5, 0.02, i) for i in range(8)]
     det = MeanDetector().fit(imgs, progress=False)

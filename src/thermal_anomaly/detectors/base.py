@@ -32,6 +32,8 @@ ALL_GROUPS = "__all__"
 MIN_GROUP_NORMALS = 2
 #: what the learned model sees: the picture as exported, or its temperatures re-rendered on one scale
 INPUT_MODES = ("rgb", "thermal")
+#: a flagged image whose map stays under the pixel threshold is outlined at this share of its map's peak
+OUTLINE_PEAK_SHARE = 0.5
 
 
 @dataclass
@@ -360,12 +362,7 @@ class Detector(ABC):
                 else:
                     s = self._peak(self._smooth_map(score_maps[j], v), v) / self._scale(g)
                 full = resize_map(m, img.shape[:2])
-                # a flagged image outlines where its map is above the pixel threshold; a normal one nothing
-                mask = (
-                    clean_mask(full >= pthr, self.mask_kernel)
-                    if s >= thr
-                    else np.zeros(img.shape[:2], dtype=bool)
-                )
+                mask = self._outline(full, pthr) if s >= thr else np.zeros(img.shape[:2], dtype=bool)
                 scores.append(s)
                 maps.append(full)
                 labels.append(s >= thr)
@@ -388,6 +385,24 @@ class Detector(ABC):
             threshold=float(thr),
             parts=parts,
         )
+
+    def _outline(self, amap: np.ndarray, pixel_threshold: float) -> np.ndarray:
+        """Mask of a flagged image: where its map is above the pixel threshold.
+
+        The image score and the pixel map weigh the evidence differently (see ``_score_maps``), so an image
+        can be flagged while its map stays under the pixel threshold everywhere. It still gets an outline,
+        at ``OUTLINE_PEAK_SHARE`` of its map's peak (the half-maximum contour), so that every faulty
+        decision points somewhere: the one region around the peak (weaker bumps above half of a weak peak
+        are not findings).
+        """
+        peak = float(amap.max()) if amap.size else 0.0
+        if peak <= 0.0:
+            return np.zeros(amap.shape, dtype=bool)
+        if peak >= pixel_threshold:
+            return clean_mask(amap >= pixel_threshold, self.mask_kernel)
+        core = (amap >= OUTLINE_PEAK_SHARE * peak).view(np.uint8)
+        _n, labels = cv2.connectedComponents(core, connectivity=8)
+        return labels == labels.flat[int(np.argmax(amap))]
 
     def explain(
         self, images: Sequence[np.ndarray], *, groups: Sequence[str | None] | None = None
