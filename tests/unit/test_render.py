@@ -33,3 +33,18 @@ def test_component_rise_grows_with_the_limb_temperature():
     pos, valid = _three_limbs(0.9)
     valid[:, :30] = False
     assert component_rise(pos, valid, 0.25)[:, :30].max() == 0.0
+
+
+def test_component_excess_compares_a_limb_with_its_sister_limbs():
+    from thermal_anomaly.thermal.render import component_excess
+
+    even = component_excess(*_three_limbs(0.5), 0.25)
+    hot = component_excess(*_three_limbs(0.9), 0.25)
+    # three equally warm limbs: none stands out against the others
+    assert float(np.median(even[100:180, 70:90])) < 0.03
+    # one limb 0.4 of the scale warmer than its sisters: that much excess there, none on the sisters
+    assert abs(float(np.median(hot[100:180, 70:90])) - 0.4) < 0.05
+    assert float(np.median(hot[100:180, 150:170])) < 0.03
+    # a scene with nothing warm has no excess
+    flat = np.full((120, 160), 0.3, np.float32)
+    assert not component_excess(flat, np.ones_like(flat, bool)).any()

@@ -225,13 +225,13 @@ class PatchCore(Detector):
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
-        from ..thermal.render import component_rise, local_rise, relative_temperature
+        from ..thermal.render import component_excess, local_rise, relative_temperature
 
         pos, valid = relative_temperature(image, overlay)
         rise = local_rise(pos, valid, self.hotspot_size)
         if self.component_size <= 0:
             return rise
-        return np.stack([rise, component_rise(pos, valid, self.component_size)], axis=-1)
+        return np.stack([rise, component_excess(pos, valid, self.component_size)], axis=-1)
 
     def _fuse(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Novelty times heat: a patch unlike any normal one matters in proportion to how much warmer it
@@ -248,8 +248,9 @@ class PatchCore(Detector):
         It weighs novelty more than the pixel map does: where a fault is, heat says best (the pixel map
         leans on it); whether an image holds one at all is a question of being unlike every normal patch of
         its asset, since normal equipment is warm too (a loaded clamp, a sunlit tank). Its heat is the mean
-        of the joint-scale and the component-scale rise, so a whole limb or wire run that overheats counts
-        (the pixel map keeps the joint scale: it outlines where the fault is). The novelty is recovered
+        of the joint-scale rise and the component excess (a component's rise over the scene beyond that of
+        its sister components), so a whole limb or wire run that overheats counts (the pixel map keeps the
+        joint scale: it outlines where the fault is). The novelty is recovered
         exactly from the fused map and the joint-scale channel, so no second pass is needed.
         """
         has_component = x.shape[1] >= 5

@@ -154,3 +154,22 @@ def component_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.25) 
     rise = np.clip(p - background, 0, None)
     rise[~valid] = 0.0
     return rise
+
+
+#: a pixel whose component rises this much over the scene (share of the colour scale) is on a warm component
+WARM_COMPONENT_RISE = 0.05
+
+
+def component_excess(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.25) -> np.ndarray:
+    """How much warmer each pixel's component is than the scene's typical warm component: the NETA comparison
+    between similar components (one phase's limb against the others), on ``component_rise``.
+
+    The reference is the median component rise over all warm pixels (rise ≥ ``WARM_COMPONENT_RISE``): with
+    three limbs, two of them normal, that is a normal limb's level. A scene whose components are all equally
+    warm (a loaded transformer in the sun) has no excess; one limb running hotter than its sisters has.
+    """
+    rise = component_rise(pos, valid, size_frac)
+    warm = rise >= WARM_COMPONENT_RISE
+    if not warm.any():
+        return np.zeros_like(rise)
+    return np.clip(rise - float(np.median(rise[warm])), 0, None)
