@@ -139,6 +139,32 @@ def test_white_is_above_the_scale_only_next_to_the_hot_end():
     assert bad2[45:48, 35:55].all()
 
 
+def test_white_reaches_the_hot_end_through_its_blurred_rim_but_marker_text_does_not():
+    """A saturated spot's white core is ringed by pale blends of white and the hot end (optics, JPEG), off
+    every palette: with the palette given, the rim joins the core and both are above the scale. A camera's
+    max-marker label in a blend colour (salmon), on cold scene and touching a dark-red crosshair, is not."""
+    from thermal_anomaly.thermal.temperature import out_of_range
+
+    lut = palette_lut("rainbow")
+    hot = lut[-1]
+    pos = np.full((80, 80), 0.2, np.float32)
+    yy, xx = np.mgrid[0:80, 0:80]
+    r = np.hypot(yy - 20, xx - 20)
+    pos[r < 14] = 1.0
+    img = lut[np.clip((pos * 255).astype(int), 0, 255)].astype(np.float32)
+    img[r < 10] = 0.5 * hot + 0.5  # the blurred rim: half way from the hot end to white
+    img[r < 7] = 1.0  # the saturated core
+    img[55:62, 40:70] = 0.4 * hot + 0.6  # a salmon label ...
+    img[57:60, 50:54] = 1.0  # ... with a white glint ...
+    img[62:64, 45:60] = hot  # ... over a crosshair drawn in the hot end's colour
+    p, bad = colors_to_position(img, lut)
+    p_old, bad_old = out_of_range(img, p, bad)
+    assert bad_old[r < 7].all()  # without the palette the rim cuts the core off the hot end
+    p2, bad2 = out_of_range(img, p, bad, lut)
+    assert not bad2[r < 10].any() and (p2[r < 10] == 1.0).all()
+    assert bad2[55:62, 40:70].all()
+
+
 def test_colors_to_position_is_the_exact_nearest_lut_colour():
     """Every pixel gets the LUT entry nearest in Lab (brute force over all entries), also for off-palette colours."""
     from thermal_anomaly.thermal.palette import _lab

@@ -40,7 +40,7 @@ def relative_temperature(
         name, _ = fit_palette(small, ov)
         lut = palette_lut(name)
     pos, bad = colors_to_position(small, lut)
-    pos, bad = out_of_range(small, pos, bad)
+    pos, bad = out_of_range(small, pos, bad, lut)
     valid = ~bad if ov is None else ~(bad | ov)
     return pos.astype(np.float32), valid
 

@@ -20,6 +20,7 @@ from .palette import (
     image_scope,
     lut_from_anchors,
     palette_lut,
+    to_u8,
 )
 from .radiometric import read_radiometric
 
@@ -48,24 +49,85 @@ def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
 HOT_END = 0.8
 
 
-def out_of_range(rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def out_of_range(
+    rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray, lut: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
     Only colours the palette did not explain are changed, so palettes that contain black or white keep them.
     White counts as "above the scale" only where it touches the hot end of the scale: a saturated spot grows
     out of its hottest colours, while white text, measurement marks and sensor specks sit on cold scene and
-    would otherwise be the hottest things in the image.
+    would otherwise be the hottest things in the image. With the palette's ``lut`` (N×3, cold first), the
+    touch may be through the rim the optics and JPEG blur between the two: off-palette colours on the line
+    from a hot-end colour to white (pale pinks, salmon) join the white and are above the scale too, when the
+    white has a solid core (three pixels thick).
     """
     lo, hi = chan_min(rgb), chan_max(rgb)
     below = bad & (hi < 0.12)
-    above = bad & (lo > 0.85)
-    if above.any():
+    white = bad & (lo > 0.85)
+    above = white
+    if white.any():
+        core = None
+        if lut is not None:
+            above = white | (bad & _hot_blend(rgb, bad, lut))
+            # a saturated spot has a solid white core; the blend colours also paint text (a camera's salmon
+            # max-marker label), whose strokes are too thin to hold one
+            core = cv2.erode(white.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
         hot_end = cv2.dilate((~bad & (pos >= HOT_END)).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        _n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
-        touching = np.unique(lab[hot_end & above])
-        above = np.isin(lab, touching[touching > 0])
+        n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
+        touching = np.zeros(n, bool)
+        touching[lab[hot_end & above]] = True
+        if core is not None:
+            solid = np.zeros(n, bool)
+            solid[lab[core]] = True
+            touching &= solid & _ringed_by_hot_end(lab, n, bad, pos)
+        touching[0] = False
+        above = touching[lab]
     pos = np.where(below, 0.0, np.where(above, 1.0, pos)).astype(np.float32)
     return pos, bad & ~(below | above)
+
+
+def _ringed_by_hot_end(lab: np.ndarray, n: int, bad: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Per component of ``lab``: are most palette pixels just around it at the hot end of the scale?
+
+    A saturated spot is surrounded by its hottest colours; a white cable or a label that merely meets one hot
+    pixel (a marker's crosshair) is surrounded by the cold scene.
+    """
+    grown = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int64)
+    ring = (lab == 0) & (grown > 0) & ~bad
+    total = np.bincount(grown[ring], minlength=n)
+    hot = np.bincount(grown[ring & (pos >= HOT_END)], minlength=n)
+    return hot >= 0.5 * np.maximum(total, 1)
+
+
+#: how far (RGB, 0..1) a colour may lie from the line between a hot-end colour and white to count as a blend
+BLEND_TOLERANCE = 0.08
+
+
+def _hot_blend(rgb: np.ndarray, bad: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """True where an off-palette pixel is a mix of one of the palette's hot-end colours and white.
+
+    Such a mix is at least a quarter of the way to white in every channel, so darker pixels (most off-palette
+    pixels of a night scene) are not examined; each distinct colour is tested once, against every hot-end
+    colour at once.
+    """
+    cand = bad & (chan_min(rgb) > 0.25)
+    out = np.zeros(bad.shape, bool)
+    if not cand.any():
+        return out
+    u8 = to_u8(rgb[cand])
+    packed = (u8[:, 0].astype(np.uint32) << 16) | (u8[:, 1].astype(np.uint32) << 8) | u8[:, 2]
+    uniq, inverse = np.unique(packed, return_inverse=True)
+    c = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    hot = np.asarray(lut, np.float32)[int(HOT_END * (len(lut) - 1)) :]  # (K, 3)
+    d = 1.0 - hot  # direction from each hot-end colour to white
+    dd = np.maximum((d * d).sum(1), 1e-6)
+    # projection of every colour on every hot->white segment (U, K), clipped to the segment
+    t = np.clip((c @ d.T - (hot * d).sum(1)) / dd, 0.0, 1.0)
+    cc = (c * c).sum(1)[:, None] - 2 * c @ hot.T + (hot * hot).sum(1)  # |c - h|²
+    dist2 = cc - 2 * t * (c @ d.T - (hot * d).sum(1)) + t * t * dd  # |c - h - t d|²
+    out[cand] = (dist2.min(1) <= BLEND_TOLERANCE**2)[inverse.ravel()]
+    return out
 
 
 def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) -> TemperatureMap:
@@ -103,8 +165,9 @@ def _decode(rgb: np.ndarray) -> TemperatureMap:
         if top_or_left_hot != vertical:  # OCR says the scale runs the other way
             bar = flipped(bar)
         t_cold, t_hot = min(reading.start, reading.stop), max(reading.start, reading.stop)
-    pos, bad = colors_to_position(rgb, _bar_lut(bar))
-    pos, bad = out_of_range(rgb, pos, bad)
+    lut = _bar_lut(bar)
+    pos, bad = colors_to_position(rgb, lut)
+    pos, bad = out_of_range(rgb, pos, bad, lut)
     valid = ~(overlay | bad)
     if reading is None:
         return TemperatureMap(pos, "relative", valid, "colorbar", why)
