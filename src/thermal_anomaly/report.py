@@ -21,6 +21,8 @@ KNOWN_SEVERITIES = SEVERITIES + tuple(RELATIVE_PREFIX + s for s in SEVERITIES[1:
 #: what a region gets when no hot spot overlaps it: it is unlike normal, but not hotter than its surroundings
 NO_HOTSPOT = "none"
 UNKNOWN_FAULT = "unknown"
+#: hot spots outside the learned regions drawn on the annotated picture, hottest first (more would bury it)
+MAX_DRAWN_HOTSPOTS = 5
 #: fields copied from the matched hot spot onto a learned region
 HOTSPOT_FIELDS = (
     "max_temp",
@@ -266,7 +268,8 @@ def save_pictures(
     out = Path(out_dir)
     regions = report["regions"]
     labels = [region_label(k + 1, r) for k, r in enumerate(regions)]
-    outside = [h for h in report["hotspots"] if not h["in_learned_region"]]
+    # the picture shows the worst few hot spots outside the learned regions; the JSON lists them all
+    outside = [h for h in report["hotspots"] if not h["in_learned_region"]][:MAX_DRAWN_HOTSPOTS]
     outside_labels = [hotspot_label(h) for h in outside]
     annotated = out / f"{name}.annotated.png"
     panel = out / f"{name}.panel.png"

@@ -201,3 +201,21 @@ def test_patchcore_explains_its_fused_map_from_the_same_pass():
     r, c = np.unravel_index(int(np.argmax(maps["evidence"])), maps["evidence"].shape)
     assert abs(r - 60) <= 6 and abs(c - 45) <= 6
     assert not np.allclose(maps["learned"], maps["fused"])
+
+
+def test_annotated_picture_labels_only_the_hottest_spots_outside_the_regions(tmp_path, monkeypatch):
+    """Eight hot spots outside the learned region: the picture draws the five hottest, the JSON keeps all."""
+    from thermal_anomaly import report as report_mod
+    from thermal_anomaly import visualize
+
+    drawn = {}
+    monkeypatch.setattr(visualize, "save_annotated", lambda *a, **kw: drawn.update(kw))
+    monkeypatch.setattr(visualize, "save_six_panel", lambda *a, **kw: None)
+    image = np.zeros((60, 200, 3), np.float32)
+    temp = TemperatureMap(np.full((60, 200), 25.0, np.float32), "C", np.ones((60, 200), bool), "x", "", None)
+    spots = [_spot([20 * k, 40, 20 * k + 5, 45], "probable deficiency", 12.0 - k) for k in range(1, 9)]
+    rep = image_report([{"box": [0, 0, 10, 10], "score": 2.0}], spots, temp)
+    assert len(rep["hotspots"]) == 8
+    report_mod.save_pictures(tmp_path, "x", image, rep, temp, None, np.zeros((60, 200), bool))
+    assert [h["delta_t"] for h in drawn["hotspots"]] == [11.0, 10.0, 9.0, 8.0, 7.0]
+    assert drawn["hotspot_labels"][0].startswith("H1 ")
