@@ -235,3 +235,19 @@ def test_overlay_fill_keeps_the_scene_and_fills_holes_from_their_surroundings():
     assert np.allclose(out[40, 40], (0.2, 0.3, 0.4), atol=0.1) and np.allclose(
         out[40, 55], (0.8, 0.6, 0.1), atol=0.1
     )
+
+
+def test_a_model_saved_before_the_component_scale_loads_without_it(tmp_path):
+    """Model files from before ``component_size`` existed were calibrated without it: they load with it off."""
+    from thermal_anomaly.synthetic import render_scene
+
+    rng = np.random.default_rng(9)
+    det = PatchCore(img_size=128, coreset_ratio=0.5).fit(
+        [render_scene(rng, size=(128, 128))[0] for _ in range(3)], progress=False
+    )
+    path = det.save(tmp_path / "new.pt")
+    assert load_detector(path).component_size == 0.25
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["component_size"]
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_detector(tmp_path / "old.pt").component_size == 0.0

@@ -178,6 +178,12 @@ class Detector(ABC):
     def _load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Restore learned tensors saved by ``_state``."""
 
+    @classmethod
+    def _upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """A saved configuration from an older version, completed so the model scores as it was calibrated
+        (an option added later defaults to what the old code did, not to today's default)."""
+        return config
+
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
         """Optional per-pixel evidence computed from the full image (e.g. heat rise), H×W or H×W×C, stacked
         as input channels after RGB so it travels with the picture through fit, calibration and scoring."""
@@ -471,7 +477,7 @@ class Detector(ABC):
         if cls is not Detector and not issubclass(klass, cls):
             raise ModelError(f"{path}: holds a '{name}' model, not a {cls.name} model")
         try:
-            det = klass(**payload["config"])
+            det = klass(**klass._upgrade_config(dict(payload["config"])))
             det._load_state(payload[payload.get("state_key", "state")])
         except (TypeError, KeyError, ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: model file does not match the '{name}' detector: {exc}") from None

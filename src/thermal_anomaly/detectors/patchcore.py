@@ -222,6 +222,12 @@ class PatchCore(Detector):
     def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
         return self._fuse(x, self._novelty(x))
 
+    @classmethod
+    def _upgrade_config(cls, config: dict) -> dict:
+        # models saved before the component scale existed were calibrated without it
+        config.setdefault("component_size", 0.0)
+        return config
+
     def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
@@ -250,8 +256,8 @@ class PatchCore(Detector):
         its asset, since normal equipment is warm too (a loaded clamp, a sunlit tank). Its heat is the mean
         of the joint-scale rise and the component excess (a component's rise over the scene beyond that of
         its sister components), so a whole limb or wire run that overheats counts (the pixel map keeps the
-        joint scale: it outlines where the fault is). The novelty is recovered
-        exactly from the fused map and the joint-scale channel, so no second pass is needed.
+        joint scale: it outlines where the fault is). The novelty is recovered exactly from the fused map
+        and the joint-scale channel, so no second pass is needed.
         """
         has_component = x.shape[1] >= 5
         if not self.hotspot_fusion or x.shape[1] < 4:
