@@ -232,6 +232,29 @@ def to_u8(rgb: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.ascontiguousarray(rgb, dtype=np.float32), alpha=255.0)
 
 
+def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct colours of (M, 3) uint8 ``pixels`` as (U, 3) float32 in [0, 1], and each pixel's index
+    among them, so per-colour work is done once per colour rather than once per pixel.
+
+    A two-pass radix sort (blue, then red-green as 16 bits: numpy's stable sort of 8/16-bit keys is a radix
+    sort), ~4x faster than ``np.unique``'s argsort on an image.
+    """
+    flat = np.asarray(pixels, np.uint8).reshape(-1, 3)
+    by_blue = np.argsort(flat[:, 2], kind="stable")
+    red_green = (flat[:, 0].astype(np.uint16) << 8) | flat[:, 1]
+    order = by_blue[np.argsort(red_green[by_blue], kind="stable")]
+    packed = (red_green.astype(np.uint32) << 8) | flat[:, 2]
+    ordered = packed[order]
+    first = np.empty(len(ordered), bool)
+    first[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    uniq = ordered[first]
+    inverse = np.empty(len(ordered), np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    return cols, inverse
+
+
 def colors_to_position(
     image: np.ndarray, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -247,21 +270,7 @@ def colors_to_position(
 
     rgb8 = as_rgb_u8(image)
     h, w = rgb8.shape[:2]
-    # distinct colours and each pixel's index among them by a two-pass radix sort (blue, then red-green as
-    # 16 bits: numpy's stable sort of 8/16-bit keys is a radix sort): ~4x faster than np.unique's argsort
-    flat = rgb8.reshape(-1, 3)
-    by_blue = np.argsort(flat[:, 2], kind="stable")
-    red_green = (flat[:, 0].astype(np.uint16) << 8) | flat[:, 1]
-    order = by_blue[np.argsort(red_green[by_blue], kind="stable")]
-    packed = (red_green.astype(np.uint32) << 8) | flat[:, 2]
-    ordered = packed[order]
-    first = np.empty(len(ordered), bool)
-    first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    uniq = ordered[first]
-    inverse = np.empty(len(ordered), np.intp)
-    inverse[order] = np.cumsum(first) - 1
-    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    cols, inverse = distinct_colors(rgb8.reshape(-1, 3))
     lut = np.asarray(lut, np.float32)
     dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1)
     pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)

@@ -16,6 +16,7 @@ from .palette import (
     chan_max,
     chan_min,
     colors_to_position,
+    distinct_colors,
     fit_palette,
     image_scope,
     lut_from_anchors,
@@ -69,7 +70,7 @@ def out_of_range(
     if white.any():
         core = None
         if lut is not None:
-            above = white | (bad & _hot_blend(rgb, bad, lut))
+            above = white | _hot_blend(rgb, bad & (lo > BLEND_MIN_LO), lut)
             # a saturated spot has a solid white core; the blend colours also paint text (a camera's salmon
             # max-marker label), whose strokes are too thin to hold one
             core = cv2.erode(white.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -77,7 +78,7 @@ def out_of_range(
         n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
         touching = np.zeros(n, bool)
         touching[lab[hot_end & above]] = True
-        if core is not None:
+        if core is not None and touching.any():
             solid = np.zeros(n, bool)
             solid[lab[core]] = True
             touching &= solid & _ringed_by_hot_end(lab, n, bad, pos)
@@ -102,31 +103,26 @@ def _ringed_by_hot_end(lab: np.ndarray, n: int, bad: np.ndarray, pos: np.ndarray
 
 #: how far (RGB, 0..1) a colour may lie from the line between a hot-end colour and white to count as a blend
 BLEND_TOLERANCE = 0.08
+#: a blend of a hot-end colour and white is at least this far towards white in every channel (channel min)
+BLEND_MIN_LO = 0.25
 
 
-def _hot_blend(rgb: np.ndarray, bad: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """True where an off-palette pixel is a mix of one of the palette's hot-end colours and white.
+def _hot_blend(rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """True where a ``candidates`` pixel is a mix of one of the palette's hot-end colours and white.
 
-    Such a mix is at least a quarter of the way to white in every channel, so darker pixels (most off-palette
-    pixels of a night scene) are not examined; each distinct colour is tested once, against every hot-end
-    colour at once.
+    Each distinct colour is tested once, against every hot-end colour at once.
     """
-    cand = bad & (chan_min(rgb) > 0.25)
-    out = np.zeros(bad.shape, bool)
-    if not cand.any():
+    out = np.zeros(candidates.shape, bool)
+    if not candidates.any():
         return out
-    u8 = to_u8(rgb[cand])
-    packed = (u8[:, 0].astype(np.uint32) << 16) | (u8[:, 1].astype(np.uint32) << 8) | u8[:, 2]
-    uniq, inverse = np.unique(packed, return_inverse=True)
-    c = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    c, inverse = distinct_colors(to_u8(rgb[candidates]))
     hot = np.asarray(lut, np.float32)[int(HOT_END * (len(lut) - 1)) :]  # (K, 3)
     d = 1.0 - hot  # direction from each hot-end colour to white
     dd = np.maximum((d * d).sum(1), 1e-6)
-    # projection of every colour on every hot->white segment (U, K), clipped to the segment
-    t = np.clip((c @ d.T - (hot * d).sum(1)) / dd, 0.0, 1.0)
-    cc = (c * c).sum(1)[:, None] - 2 * c @ hot.T + (hot * hot).sum(1)  # |c - h|²
-    dist2 = cc - 2 * t * (c @ d.T - (hot * d).sum(1)) + t * t * dd  # |c - h - t d|²
-    out[cand] = (dist2.min(1) <= BLEND_TOLERANCE**2)[inverse.ravel()]
+    along = c @ d.T - (hot * d).sum(1)  # (c - h)·d for every colour and hot-end colour, (U, K)
+    t = np.clip(along / dd, 0.0, 1.0)  # the projection, clipped to the hot->white segment
+    dist2 = (c * c).sum(1)[:, None] - 2 * c @ hot.T + (hot * hot).sum(1) - 2 * t * along + t * t * dd
+    out[candidates] = (dist2.min(1) <= BLEND_TOLERANCE**2)[inverse]
     return out
 
 
