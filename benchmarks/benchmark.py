@@ -168,9 +168,21 @@ def _tile(img: np.ndarray, amap: np.ndarray, gt: np.ndarray, thr: float) -> np.n
     return out
 
 
+def decode_and_backbone(path, size: int, backbone) -> None:
+    """The reference cost of one image: decode it, resize it, one backbone forward pass (if any)."""
+    import cv2
+    import torch
+
+    from thermal_anomaly.io import read_image
+
+    x = torch.from_numpy(cv2.resize(read_image(path), (size, size)).transpose(2, 0, 1).copy())[None]
+    if backbone is not None:
+        with torch.no_grad():
+            backbone(x)
+
+
 def speed(name: str, ds, recs) -> dict:
     """Per-image predict cost vs decode + one backbone forward, in the same process and run."""
-    import torch
 
     from thermal_anomaly.io import read_image
 
@@ -193,13 +205,7 @@ def speed(name: str, ds, recs) -> dict:
             img = read_image(path)
             det.score([img], groups=[recs[i].group])
             t1 = time.perf_counter()
-            img = read_image(path)
-            x = torch.from_numpy(
-                __import__("cv2").resize(img, (det.img_size, det.img_size)).transpose(2, 0, 1).copy()
-            )[None]
-            if backbone is not None:
-                with torch.no_grad():
-                    backbone(x)
+            decode_and_backbone(path, det.img_size, backbone)
             t2 = time.perf_counter()
             if rep:  # first pass warms caches
                 t_predict.append(t1 - t0)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import DEFAULT_DATA, _setup_threads, lazy, load_dev, make
+from benchmark import DEFAULT_DATA, _setup_threads, decode_and_backbone, lazy, load_dev, make
 
 CONFIGS = (
     "patchcore",
@@ -34,9 +34,6 @@ def main() -> None:
     ap.add_argument("specs", nargs="*", default=list(CONFIGS))
     args = ap.parse_args()
     _setup_threads()
-    import cv2
-    import torch
-
     from thermal_anomaly.backbones import FeatureExtractor
     from thermal_anomaly.io import read_image
 
@@ -60,10 +57,7 @@ def main() -> None:
                 if rnd:
                     times[spec][j].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            img = read_image(path)
-            x = torch.from_numpy(cv2.resize(img, (size, size)).transpose(2, 0, 1).copy())[None]
-            with torch.no_grad():
-                backbone(x)
+            decode_and_backbone(path, size, backbone)
             if rnd:
                 times["decode+backbone"][j].append(time.perf_counter() - t0)
     # per image: the median over rounds; then the median over images, and the median of per-image ratios
