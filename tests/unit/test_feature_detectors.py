@@ -215,28 +215,6 @@ def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
     assert abs(float(a.anomaly_map[0].max()) - float(a.pred_score[0])) > 1e-3
 
 
-def test_overlay_fill_keeps_the_scene_and_fills_holes_from_their_surroundings():
-    """Camera overlays are filled from the scene around them (push-pull over a pyramid), valid pixels kept."""
-    from thermal_anomaly.detectors.base import _pyramid_fill
-
-    img = np.zeros((64, 96, 3), np.float32)
-    img[:, :48] = (0.2, 0.3, 0.4)
-    img[:, 48:] = (0.8, 0.6, 0.1)
-    valid = np.ones((64, 96), bool)
-    valid[10:20, 5:15] = False  # a hole inside the left half
-    valid[30:50, 40:56] = False  # a hole across the edge
-    marked = img.copy()
-    marked[~valid] = 1.0  # an overlay's colour must not leak into the fill
-    out = _pyramid_fill(marked, valid)
-    assert np.array_equal(out[valid], img[valid])
-    assert np.allclose(out[10:20, 5:15], (0.2, 0.3, 0.4), atol=1e-5)
-    across = out[30:50, 40:56]
-    assert (across >= 0.1 - 1e-5).all() and (across <= 0.8 + 1e-5).all()
-    assert np.allclose(out[40, 40], (0.2, 0.3, 0.4), atol=0.1) and np.allclose(
-        out[40, 55], (0.8, 0.6, 0.1), atol=0.1
-    )
-
-
 def test_a_model_saved_before_the_component_scale_loads_without_it(tmp_path):
     """Model files from before ``component_size`` existed were calibrated without it: they load with it off."""
     from thermal_anomaly.synthetic import render_scene

@@ -1,4 +1,4 @@
-"""Fast equivalents of OpenCV operations used on the predict path give OpenCV's exact results."""
+"""Post-processing on the predict path: fast equivalents give OpenCV's exact results; holes fill from the scene."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_anomaly.postprocess import connected_components, find_regions
+from thermal_anomaly.postprocess import connected_components, fill_holes, find_regions
 from thermal_anomaly.thermal.render import open_disc
 
 
@@ -66,3 +66,23 @@ def test_open_disc_equals_opencv_ellipse_opening(k):
     img = cv2.GaussianBlur(rng.random((90, 130)).astype(np.float32), (0, 0), 2.0)
     ref = cv2.morphologyEx(img, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     assert np.array_equal(open_disc(img, k), ref)
+
+
+def test_overlay_fill_keeps_the_scene_and_fills_holes_from_their_surroundings():
+    """Camera overlays are filled from the scene around them (push-pull over a pyramid), valid pixels kept."""
+    img = np.zeros((64, 96, 3), np.float32)
+    img[:, :48] = (0.2, 0.3, 0.4)
+    img[:, 48:] = (0.8, 0.6, 0.1)
+    valid = np.ones((64, 96), bool)
+    valid[10:20, 5:15] = False  # a hole inside the left half
+    valid[30:50, 40:56] = False  # a hole across the edge
+    marked = img.copy()
+    marked[~valid] = 1.0  # an overlay's colour must not leak into the fill
+    out = fill_holes(marked, valid)
+    assert np.array_equal(out[valid], img[valid])
+    assert np.allclose(out[10:20, 5:15], (0.2, 0.3, 0.4), atol=1e-5)
+    across = out[30:50, 40:56]
+    assert (across >= 0.1 - 1e-5).all() and (across <= 0.8 + 1e-5).all()
+    assert np.allclose(out[40, 40], (0.2, 0.3, 0.4), atol=0.1) and np.allclose(
+        out[40, 55], (0.8, 0.6, 0.1), atol=0.1
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..postprocess import fill_holes
 from .colorbar import find_colorbar
 from .palette import colors_to_position, fit_palette, lut_from_anchors, palette_lut
 from .temperature import out_of_range
@@ -70,7 +71,7 @@ def render_fixed_scale(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``image`` re-rendered as standardised temperature through one colour map, at ``size``×``size``.
 
-    Returns (RGB float32 in [0, 1], valid mask) — invalid pixels are inpainted from their neighbours.
+    Returns (RGB float32 in [0, 1], valid mask) — invalid pixels are filled from their surroundings.
     """
     pos, valid = relative_temperature(image, overlay)
     z = standardise(pos, valid)
@@ -80,9 +81,7 @@ def render_fixed_scale(
     rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     valid_s = cv2.resize(valid.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
     if not valid_s.all() and valid_s.mean() > 0.3:
-        u8 = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
-        u8 = cv2.inpaint(u8, (~valid_s).astype(np.uint8), 3, cv2.INPAINT_TELEA)
-        rgb = u8.astype(np.float32) / 255.0
+        rgb = fill_holes(rgb, valid_s)
     return rgb.astype(np.float32), valid_s
 
 
