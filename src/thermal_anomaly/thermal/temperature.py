@@ -23,7 +23,7 @@ from .palette import (
     palette_lut,
     to_u8,
 )
-from .radiometric import read_radiometric
+from .radiometric import RadiometricParams, read
 
 
 @dataclass
@@ -32,6 +32,8 @@ class TemperatureMap:
 
     ``valid`` is False where the pixel is not a temperature (camera overlay, colour off the palette).
     ``range`` is (min, max) °C of the scale when known. ``reason`` says why the result is only relative.
+    ``params`` are the object parameters a radiometric file was read with (emissivity, ...), ``camera`` its
+    model; ``note`` says why a radiometric file's raw data were not used (the map is then the picture's).
     """
 
     values: np.ndarray
@@ -40,6 +42,9 @@ class TemperatureMap:
     source: str
     reason: str = ""
     range: tuple[float, float] | None = None
+    params: dict | None = None
+    camera: str | None = None
+    note: str = ""
 
 
 def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
@@ -126,22 +131,33 @@ def _hot_blend(rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray) -> np.n
     return out
 
 
-def temperature_map(image: np.ndarray, path: str | os.PathLike | None = None) -> TemperatureMap:
+def temperature_map(
+    image: np.ndarray, path: str | os.PathLike | None = None, params: RadiometricParams | None = None
+) -> TemperatureMap:
     """Decode ``image`` (H×W×3 RGB, any dtype) to temperatures; ``path`` lets radiometric files be read raw.
 
-    Order of trust: a radiometric file; a colour bar whose printed numbers tesseract reads (°C); the colour
-    bar alone (relative); the best-fitting named palette (relative). Black/white pixels off the bar's palette
-    count as below/above the scale (clipped to its ends), as cameras draw them.
+    Order of trust: a radiometric file (FLIR JPEG raw data with the file's object parameters, or ``params``'
+    overrides; 16-bit/float TIFF), at the raw data's size, which for a FLIR JPEG is the sensor's, not the
+    picture's; a colour bar whose printed numbers tesseract reads (°C); the colour bar alone (relative); the
+    best-fitting named palette (relative). Black/white pixels off the bar's palette count as below/above the
+    scale (clipped to its ends), as cameras draw them. Radiometric data that cannot be read (truncated,
+    unknown layout, DJI) fall back to the picture, with the reason in ``note``.
     """
+    note = ""
     if path is not None:
-        celsius = read_radiometric(path)
-        if celsius is not None:
+        raw, note = read(path, params)
+        if raw is not None:
+            celsius = raw.celsius
             valid = np.isfinite(celsius)
             rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
-            return TemperatureMap(celsius, "C", valid, "radiometric", "", rng)
+            return TemperatureMap(
+                celsius, "C", valid, "radiometric", "", rng, params=raw.params or None, camera=raw.camera
+            )
     rgb = as_rgb_float(image)
     with image_scope(rgb):  # overlay masking and the scale reading share one colour-bar search
-        return _decode(rgb)
+        tm = _decode(rgb)
+    tm.note = note
+    return tm
 
 
 def _decode(rgb: np.ndarray) -> TemperatureMap:
