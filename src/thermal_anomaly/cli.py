@@ -118,6 +118,43 @@ def predict(
 
 
 @app.command()
+def temperature(
+    paths: Annotated[list[Path], typer.Argument(help="image files and folders (recursive)")],
+    out: Annotated[Path, typer.Option("--out")] = Path("runs/temperature"),
+    emissivity: Annotated[
+        float | None, typer.Option("--emissivity", help="FLIR JPEG: override the file's emissivity (0..1]")
+    ] = None,
+    reflected_temp: Annotated[
+        float | None, typer.Option("--reflected-temp", help="FLIR JPEG: reflected apparent temperature, °C")
+    ] = None,
+    distance: Annotated[
+        float | None, typer.Option("--distance", help="FLIR JPEG: object distance, m")
+    ] = None,
+    humidity: Annotated[
+        float | None, typer.Option("--humidity", help="FLIR JPEG: relative humidity, fraction 0..1")
+    ] = None,
+    atmospheric_temp: Annotated[
+        float | None, typer.Option("--atmospheric-temp", help="FLIR JPEG: air temperature, °C")
+    ] = None,
+) -> None:
+    """Write OUT/<name>.temperature.tiff (float32 °C or relative, NaN where not a temperature) and
+    OUT/<name>.temperature.json per image; radiometric files are read from their raw data."""
+    from .thermal.export import export_temperatures, summary_lines
+    from .thermal.radiometric import RadiometricParams
+
+    try:
+        params = RadiometricParams(emissivity, reflected_temp, distance, humidity, atmospheric_temp)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    report = export_temperatures(paths, out, params=params, on_error=lambda p, e: _err(e))
+    for line in summary_lines(report):
+        typer.echo(line)
+    typer.echo(f"-> {out}")
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def experiment(
     data: Annotated[
         Path | None, typer.Option("--data", help="dataset folder; built-in demo data if omitted")

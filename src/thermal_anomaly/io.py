@@ -269,3 +269,16 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array, allow_pickle=False)
     return Path(path)
+
+
+def save_tiff_float(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save an H×W array as a one-channel float32 TIFF atomically (Pillow mode "F"; NaN kept).
+
+    Float32 values, NaN included, read back bit for bit; the format every thermal tool opens.
+    """
+    data = np.ascontiguousarray(array, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"save_tiff_float expects H×W, got shape {data.shape}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(data).save(tmp, format="TIFF")  # float32 -> mode "F"
+    return Path(path)
