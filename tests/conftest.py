@@ -25,6 +25,19 @@ def dev_data() -> Path:
     return DEV_DATA
 
 
+FLIR_DATA = Path(
+    os.environ.get("THERMAL_FLIR_DATA", REPO.parent / "shared" / "datasets" / "flir-radiometric")
+)
+
+
+@pytest.fixture(scope="session")
+def flir_data() -> Path:
+    """Real FLIR radiometric JPEGs (radiometric/) and their pictures without metadata (pictures/)."""
+    if not (FLIR_DATA / "radiometric").is_dir():
+        pytest.skip(f"FLIR radiometric data not found at {FLIR_DATA}")
+    return FLIR_DATA
+
+
 def link_subset(dev: Path, dest: Path, names: list[str], with_masks: bool = True) -> Path:
     """A small data set of symbolic links into the development data (same layout)."""
     for rel in names:
