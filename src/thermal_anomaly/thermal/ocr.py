@@ -73,6 +73,8 @@ class _Word:
     #: the same place seen with the other polarity (gaps between light letters look like dark text): both are
     #: read and the more number-like reading wins
     alts: list[_Word] = field(default_factory=list)
+    #: a minus sign found before the word (small print draws it 1 px thick, which binarising may lose)
+    minus: bool = False
 
     @property
     def cx(self) -> float:
@@ -104,6 +106,8 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
         st = stats[1:, :4].astype(np.int64)
         ws, hs = st[:, 2], st[:, 3]
         ok = (hs >= 3) & (hs <= 3 * k) & (ws <= 2 * hs + 4) & (ws >= np.maximum(1, hs // 8))
+        # too small to be a character: a decimal dot or a minus sign of small print (1-2 px), kept apart
+        punct = stats[1:, :4].astype(np.int64)[~ok & (hs <= 4) & (ws <= 3 * k)]
         st = st[ok]
         # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
         vertical, mid = axis
@@ -135,15 +139,73 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
         groups: dict[int, list[int]] = {}
         for i in range(len(st)):
             groups.setdefault(root(i), []).append(i)
+        boxes = []
         for members in groups.values():
             g = st[members]
             x0, y0 = int(g[:, 0].min()), int(g[:, 1].min())
             x1, y1 = int((g[:, 0] + g[:, 2]).max()), int((g[:, 1] + g[:, 3]).max())
-            w, h = x1 - x0, y1 - y0
-            if h < 5 or w > 12 * h or int(g[:, 3].max()) < 5:
+            if y1 - y0 < 5 or int(g[:, 3].max()) < 5:
                 continue
-            words.append(_Word((x0, y0, w, h), light))
+            boxes.append([x0, y0, x1, y1])
+        for x0, y0, x1, y1, minus in _with_punctuation(boxes, punct):
+            w, h = x1 - x0, y1 - y0
+            if w > 12 * h:
+                continue
+            words.append(_Word((x0, y0, w, h), light, minus=minus))
     return _dedup(words)
+
+
+def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[int]]:
+    """Word boxes (x0, y0, x1, y1, minus) joined across a decimal dot, and whether a minus sign leads them.
+
+    Small print draws the dot and the minus 1-2 px thick, below the size of a character stroke, and the dot
+    widens the gap between the digits it separates ("26.4" as "26" and "4", the minus lost from "-40.0"). A
+    dot sits on the words' common baseline between two words of the same line at most a character apart; a
+    minus is a flat dash at mid-height just left of a word (the box is not grown over it: the tile would
+    then also carry the tick marks that look the same).
+    """
+    boxes = [[*b, 0] for b in boxes]
+    if not len(punct) or not boxes:
+        return boxes
+    dashes: list[tuple[int, int, list[int]]] = []
+    for px, py, pw, ph in punct:
+        for b in boxes:
+            x0, y0, _x1, y1, _m = b
+            h = y1 - y0
+            dash = pw >= 2 * ph and 0.25 * h <= pw <= 0.9 * h and abs(py + ph / 2 - (y0 + y1) / 2) <= 0.2 * h
+            if dash and 0 <= x0 - (px + pw) <= 0.5 * h:
+                dashes.append((int(px), int(pw), b))
+                break
+    # tick marks look the same but stand in a column, one before every label: three alike are ticks
+    column = Counter((px, pw) for px, pw, _b in dashes)
+    for px, pw, b in dashes:
+        if sum(n for (qx, qw), n in column.items() if abs(qx - px) <= 1 and abs(qw - pw) <= 1) < 3:
+            b[4] = 1
+    joined = True
+    while joined:
+        joined = False
+        for px, py, pw, ph in punct:
+            if max(pw, ph) > 4 or not 0.4 <= pw / max(1, ph) <= 2.5:
+                continue
+            pcx = px + pw / 2
+            for a in boxes:
+                x0, y0, x1, y1, _m = a
+                ha = y1 - y0
+                if not (abs(py + ph - a[3]) <= max(1, 0.15 * ha) and 0 <= pcx - a[2] <= 0.5 * ha):
+                    continue
+                for b in boxes:
+                    hb = b[3] - b[1]
+                    level = abs(b[3] - a[3]) <= max(1, 0.15 * ha) and abs(hb - ha) <= max(2, 0.25 * ha)
+                    if b is not a and level and 0 <= b[0] - pcx <= 0.5 * ha and b[0] - a[2] <= ha:
+                        a[:] = [a[0], min(a[1], b[1]), b[2], max(a[3], b[3]), a[4]]
+                        boxes.remove(b)
+                        joined = True
+                        break
+                if joined:
+                    break
+            if joined:
+                break
+    return boxes
 
 
 def _dedup(words: list[_Word]) -> list[_Word]:
@@ -196,10 +258,17 @@ def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
     """Text and confidence of each tile: one tesseract call on the tiles stacked one per line."""
     import pytesseract
 
+    from . import glyphs
+
+    # tiles in a font learned from earlier readings skip tesseract; an image whose tiles all do skips it
+    known = glyphs.read(tiles)
+    ask = [t for t, k in zip(tiles, known, strict=True) if k is None]
+    if not ask:
+        return [k for k in known if k is not None]
     pad = 16
-    width = max(t.shape[1] for t in tiles) + 2 * pad
+    width = max(t.shape[1] for t in ask) + 2 * pad
     rows, slots, top = [], [], 0
-    for t in tiles:
+    for t in ask:
         row = np.full((t.shape[0] + 2 * pad, width), 255, np.uint8)
         row[pad : pad + t.shape[0], pad : pad + t.shape[1]] = t
         rows.append(row)
@@ -208,7 +277,7 @@ def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
     data = pytesseract.image_to_data(
         np.concatenate(rows, axis=0), config=_CONFIG, output_type=pytesseract.Output.DICT, timeout=10
     )
-    out: list[list[tuple[str, float]]] = [[] for _ in tiles]
+    out: list[list[tuple[str, float]]] = [[] for _ in ask]
     for text, conf, ty, th in zip(data["text"], data["conf"], data["top"], data["height"], strict=False):
         text = (text or "").strip()
         if not text:
@@ -225,7 +294,9 @@ def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
         # an icon beside a number reads as a separate short token: the most number-like part wins
         best = max(parts, key=lambda p: ("." in p[0], len(p[0].lstrip("-")), p[1]))
         result.append(best)
-    return result
+    glyphs.learn(ask, result)
+    read = iter(result)
+    return [k if k is not None else next(read) for k in known]
 
 
 def _glyphs(binary: np.ndarray) -> tuple[int, int | None]:
@@ -422,8 +493,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     if not ends and not inside:
         return None, "no numbers printed at the colour bar"
     for w in ends + inside:  # an alternative much smaller than the word is a gap between its letters
-        alts = [o for o in w.alts if o.box[2] * o.box[3] >= 0.15 * w.box[2] * w.box[3]]
-        w.alts = sorted(alts, key=lambda o: -o.box[2] * o.box[3])[:2]
+        w.alts = sorted(w.alts, key=lambda o: -o.box[2] * o.box[3])[:2]
     # end values are read twice, at two sizes: a misread digit rarely repeats, so disagreement means unread
     jobs: list[tuple[_Word, _Word, int]] = [(w, v, z) for w in ends for v in (w, *w.alts) for z in _END_PX]
     jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
@@ -445,6 +515,8 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             cands.append((v, text, conf))
         v, w.text, w.conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
         w.box, w.light = v.box, v.light
+        if any(o.minus for o in (w, *w.alts)) and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
+            w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
     off = wy0 if vertical else wx0
     ticks: list[tuple[float, float]] = []
     for w in inside:
@@ -465,7 +537,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
         w = side_words[0]
         v = _value(w.text)
         name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
-        if v is None or w.conf < 50 or "." not in w.text:
+        if v is None or w.conf < 50:
             unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
         end_pts.append((pos, v))
