@@ -16,8 +16,9 @@ import numpy as np
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
 from .errors import DataError, ThermalAnomalyError
-from .io import read_image, save_npy, write_json, write_text
+from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
+from .thermal.radiometric import RadiometricParams
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
 DEFAULT_MODEL = "patchcore"
@@ -201,17 +202,20 @@ class Inspector:
         progress: bool = True,
         on_error: Callable[[str, str], None] | None = None,
         pictures: bool = True,
+        params: RadiometricParams | None = None,
     ) -> BatchReport:
         """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
 
         Regions are rated in temperature terms (see :mod:`thermal_anomaly.report`); with ``pictures``
-        also ``<name>.annotated.png`` and ``<name>.panel.png``. ``summary.json`` and ``summary.md``
-        list the flagged images worst severity first.
+        also ``<name>.annotated.png`` and ``<name>.panel.png``; with ``save_maps`` also the anomaly map,
+        the mask and ``<name>.temperature.tiff`` (+ ``.json``). ``summary.json`` and ``summary.md`` list
+        the flagged images worst severity first. A radiometric file is analysed from its raw data
+        (``params`` override its emissivity, reflected temperature, ...).
         """
         from tqdm.auto import tqdm
 
         from .report import rate_image, save_pictures, summary_markdown
-        from .thermal.palette import image_scope
+        from .thermal.analysis import ThermalAnalysis
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -220,7 +224,9 @@ class Inspector:
         errors: list[tuple[str, str]] = []
         for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
             try:
-                image = read_image(path)
+                # one analysis per image: the detector's overlays and heat evidence, and the report's
+                # temperatures, come from the same decoding (a radiometric file: from its raw data)
+                analysis = ThermalAnalysis.from_file(path, params)
             except ThermalAnomalyError as exc:
                 reason = str(exc)
                 errors.append((str(path), reason))
@@ -229,10 +235,9 @@ class Inspector:
                     on_error(str(path), reason)
                 continue
             grp = self.infer_group(parts, group)
-            # the detector's overlay mask and colour-bar search are reused by the temperature decoding
-            with image_scope(image):
-                pred = self.detector.score([image], groups=[grp], threshold=threshold, explain=pictures)
-                rated, temp = rate_image(image, path, pred.regions[0], pred.pred_mask[0])
+            pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
+            rated, temp = rate_image(analysis, path, pred.regions[0], pred.pred_mask[0])
+            image = analysis.rgb
             res = ImageResult(
                 image=str(path),
                 name=name,
@@ -264,10 +269,13 @@ class Inspector:
                     f"severity: {rated['severity']}",
                 )
             if save_maps:
+                from .thermal.export import save_temperature
                 from .visualize import save_mask_png
 
                 save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
                 save_mask_png(out / f"{name}.mask.png", pred.pred_mask[0])
+                if temp is not None:
+                    save_temperature(out, name, temp, path)
             results.append(res)
         summary = batch_summary(results, errors)
         write_json(out / "summary.json", summary)

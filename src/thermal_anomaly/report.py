@@ -187,8 +187,7 @@ def temperature_block(temp) -> dict:
     if temp is None:
         return {"unit": None, "source": None, "reason": "no temperature map", "range": None}
     # the scale ends as printed (one decimal on every camera seen), not the float noise of the fit
-    rng = None if temp.range is None else [round(float(v), 2) for v in temp.range]
-    return {"unit": temp.unit, "source": temp.source, "reason": temp.reason, "range": rng}
+    return temp.describe(digits=2)
 
 
 def image_report(
@@ -221,24 +220,30 @@ def image_report(
     }
 
 
-def decode_temperatures(image: np.ndarray, path=None):
+def decode_temperatures(image, path=None):
     """(TemperatureMap or None, error text or None): a picture whose temperatures cannot be decoded still
-    gets its learned result, with the reason in the report instead of a failed image."""
+    gets its learned result, with the reason in the report instead of a failed image.
+
+    ``image`` is a picture or its :class:`~thermal_anomaly.thermal.analysis.ThermalAnalysis` (whose
+    temperature map is then the one the detector's heat evidence came from).
+    """
+    from .thermal.analysis import ThermalAnalysis
     from .thermal.temperature import temperature_map
 
     try:
+        if isinstance(image, ThermalAnalysis):
+            return image.temperature, None
         return temperature_map(image, path), None
     except Exception as exc:  # noqa: BLE001 - any decoding failure degrades the report, not the batch
         msg = " ".join(str(exc).split()) or type(exc).__name__
         return None, f"temperature decoding failed: {msg[:200]}"
 
 
-def rate_image(
-    image: np.ndarray, path, regions: Sequence[dict], mask: np.ndarray | None = None
-) -> tuple[dict, object]:
+def rate_image(image, path, regions: Sequence[dict], mask: np.ndarray | None = None) -> tuple[dict, object]:
     """Decode temperatures once, find and rate hot spots, join them to the learned ``regions``.
 
-    Returns (:func:`image_report` dict, the TemperatureMap or None) so pictures can reuse the map.
+    ``image``: a picture, or its analysis (see :func:`decode_temperatures`). Returns (:func:`image_report`
+    dict, the TemperatureMap or None) so pictures can reuse the map.
     """
     from .thermal.hotspots import find_hotspots
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..errors import DataError, ModelError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
+from ..thermal.analysis import ThermalAnalysis
 
 MODEL_FORMAT = "thermal-anomaly-model"
 MODEL_FORMAT_VERSION = 1
@@ -34,6 +35,8 @@ MIN_GROUP_NORMALS = 2
 INPUT_MODES = ("rgb", "thermal")
 #: a flagged image whose map stays under the pixel threshold is outlined at this share of its map's peak
 OUTLINE_PEAK_SHARE = 0.5
+#: a picture whose "overlay" covers more than this share is scored whole (the mask must be wrong there)
+MOSTLY_OVERLAY = 0.6
 
 
 @dataclass
@@ -118,43 +121,38 @@ class Detector(ABC):
         return self.threshold_ is not None
 
     # ------------------------------------------------------------------ preprocessing
-    def prepare(self, images: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, images: Sequence[np.ndarray | ThermalAnalysis]) -> tuple[torch.Tensor, torch.Tensor]:
         """Resize to the working size and blank out camera overlays.
 
-        Returns ``x`` (N, 3, S, S) in [0, 1] and ``valid`` (N, S, S) bool, False on overlays.
+        ``images`` are pictures (H×W×3) or their :class:`ThermalAnalysis` (whose overlays and scale
+        positions are then reused, e.g. by the report). Returns ``x`` (N, 3 + extra channels, S, S) in
+        [0, 1] and ``valid`` (N, S, S) bool, False on overlays.
         """
-        from ..thermal.palette import image_scope
-
         s = self.img_size
         xs, vs = [], []
         for img in images:
-            img = _as_rgb(img)
-            # overlay masking, colour decoding and the resize share work copies and the colour-bar search
-            with image_scope(img):
-                x, valid = self._prepare_one(img)
+            x, valid = self._prepare_one(_as_analysis(img))
             xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:
             return torch.zeros((0, 3, s, s)), torch.zeros((0, s, s), dtype=torch.bool)
         return torch.stack(xs), torch.stack(vs)
 
-    def _prepare_one(self, img: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    def _prepare_one(self, a: ThermalAnalysis) -> tuple[torch.Tensor, np.ndarray]:
         s = self.img_size
         ov = None
         if self.mask_overlays:
-            from ..thermal.overlays import overlay_mask
-
-            ov = overlay_mask(img)
-            if ov.mean() > 0.6:  # a picture that is mostly "overlay" is better scored whole
+            ov = a.overlay
+            if ov.mean() > MOSTLY_OVERLAY:
                 ov = None
         if self.input_mode == "thermal":
             from ..thermal.render import render_fixed_scale
 
-            small, valid = render_fixed_scale(img, ov, s)
+            small, valid = render_fixed_scale(a, ov, s)
         else:
-            small, valid = _fill_overlays(cv2.resize(img, (s, s), interpolation=cv2.INTER_AREA), ov)
+            small, valid = _fill_overlays(cv2.resize(a.rgb, (s, s), interpolation=cv2.INTER_AREA), ov)
         x = image_to_tensor(small)
-        extra = self._extra_channel(img, ov)
+        extra = self._extra_channel(a, ov)
         if extra is not None:
             extra = cv2.resize(extra.astype(np.float32, copy=False), (s, s), interpolation=cv2.INTER_AREA)
             extra = torch.from_numpy(extra.reshape(s, s, -1)).permute(2, 0, 1)
@@ -184,8 +182,8 @@ class Detector(ABC):
         (an option added later defaults to what the old code did, not to today's default)."""
         return config
 
-    def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
-        """Optional per-pixel evidence computed from the full image (e.g. heat rise), H×W or H×W×C, stacked
+    def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
+        """Optional per-pixel evidence computed from the image's analysis (e.g. heat rise), H×W or H×W×C, stacked
         as input channels after RGB so it travels with the picture through fit, calibration and scoring."""
         return None
 
@@ -235,7 +233,7 @@ class Detector(ABC):
     # ------------------------------------------------------------------ public API
     def fit(
         self,
-        images: Sequence[np.ndarray],
+        images: Sequence[np.ndarray | ThermalAnalysis],
         *,
         groups: Sequence[str | None] | None = None,
         progress: bool = True,
@@ -254,7 +252,7 @@ class Detector(ABC):
 
     def recalibrate(
         self,
-        images: Sequence[np.ndarray],
+        images: Sequence[np.ndarray | ThermalAnalysis],
         *,
         groups: Sequence[str | None] | None = None,
         progress: bool = True,
@@ -326,7 +324,7 @@ class Detector(ABC):
 
     def score(
         self,
-        images: Sequence[np.ndarray],
+        images: Sequence[np.ndarray | ThermalAnalysis],
         *,
         groups: Sequence[str | None] | None = None,
         batch_size: int = 8,
@@ -349,7 +347,7 @@ class Detector(ABC):
         grp = [None] * len(images) if groups is None else list(groups)
         scores, maps, labels, masks, regions, refs, parts = [], [], [], [], [], [], []
         for start in range(0, len(images), batch_size):
-            batch = [_as_rgb(images[i]) for i in range(start, min(start + batch_size, len(images)))]
+            batch = [_as_analysis(images[i]) for i in range(start, min(start + batch_size, len(images)))]
             x, valid = self.prepare(batch)
             with torch.no_grad():
                 extra = self._parts(x) if explain else None
@@ -358,7 +356,8 @@ class Detector(ABC):
                 raw = raw_t.numpy()
                 score_maps = None if score_t is raw_t else _resize_batch(score_t, self.img_size).numpy()
                 ref = self._references(x)
-            for j, img in enumerate(batch):
+            for j, a in enumerate(batch):
+                shape = a.shape
                 v = valid[j].numpy()
                 g = grp[start + j]
                 m = self._smooth_map(raw[j], v) / self._scale(g, pixel=True)
@@ -367,8 +366,8 @@ class Detector(ABC):
                     s = self._peak(m, v)
                 else:
                     s = self._peak(self._smooth_map(score_maps[j], v), v) / self._scale(g)
-                full = resize_map(m, img.shape[:2])
-                mask = self._outline(full, pthr) if s >= thr else np.zeros(img.shape[:2], dtype=bool)
+                full = resize_map(m, shape)
+                mask = self._outline(full, pthr) if s >= thr else np.zeros(shape, dtype=bool)
                 scores.append(s)
                 maps.append(full)
                 labels.append(s >= thr)
@@ -378,7 +377,7 @@ class Detector(ABC):
                     parts.append(self._explained(extra, j, v, full))
                 if ref is not None:
                     r = ref[j].permute(1, 2, 0).numpy()
-                    refs.append(cv2.resize(r, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR))
+                    refs.append(cv2.resize(r, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR))
                 else:
                     refs.append(None)
         return Prediction(
@@ -411,7 +410,7 @@ class Detector(ABC):
         return labels == labels.flat[int(np.argmax(amap))]
 
     def explain(
-        self, images: Sequence[np.ndarray], *, groups: Sequence[str | None] | None = None
+        self, images: Sequence[np.ndarray | ThermalAnalysis], *, groups: Sequence[str | None] | None = None
     ) -> list[dict[str, np.ndarray]]:
         """Per image, at its original size, the maps the detector combined into its anomaly map.
 
@@ -549,13 +548,13 @@ def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.nd
     return fill_holes(small, ov == 0), ov == 0
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
+def _as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:
+    if isinstance(image, ThermalAnalysis):
+        return image
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
         raise DataError(f"expected an H×W×3 RGB image, got shape {img.shape}")
-    if img.dtype != np.float32:
-        img = img.astype(np.float32)
-    return img
+    return ThermalAnalysis(img)
 
 
 def _resize_batch(maps: torch.Tensor, size: int) -> torch.Tensor:

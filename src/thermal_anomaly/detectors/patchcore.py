@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..backbones import TAP_STRIDES, FeatureExtractor, embed_taps
 from ..errors import ModelError
+from ..thermal.analysis import ThermalAnalysis
 from . import register
 from .base import Detector
 
@@ -228,12 +229,12 @@ class PatchCore(Detector):
         config.setdefault("component_size", 0.0)
         return config
 
-    def _extra_channel(self, image: np.ndarray, overlay: np.ndarray | None) -> np.ndarray | None:
+    def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
-        from ..thermal.render import component_excess, local_rise, relative_temperature
+        from ..thermal.render import component_excess, local_rise
 
-        pos, valid = relative_temperature(image, overlay)
+        pos, valid = image.relative(overlay)
         rise = local_rise(pos, valid, self.hotspot_size)
         if self.component_size <= 0:
             return rise

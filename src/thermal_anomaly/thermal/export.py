@@ -28,19 +28,7 @@ def temperature_json(tm: TemperatureMap, image_path: str | os.PathLike) -> dict[
     """The contract's fields, plus what a radiometric read used (``params``, ``camera``) and any note on it
     (``note``: raw data unreadable; ``converted_from``: the scale was °F) when the map carries them."""
     h, w = tm.values.shape[:2]
-    doc: dict[str, Any] = {
-        "image": os.fspath(image_path),
-        "unit": tm.unit,
-        "source": tm.source,
-        "range": [float(tm.range[0]), float(tm.range[1])] if tm.range is not None else None,
-        "reason": tm.reason,
-        "size": [int(h), int(w)],
-    }
-    for key in ("params", "camera", "note", "converted_from"):
-        value = getattr(tm, key, None)
-        if value:
-            doc[key] = value
-    return doc
+    return {"image": os.fspath(image_path), **tm.describe(), "size": [int(h), int(w)]}
 
 
 def temperature_values(tm: TemperatureMap) -> np.ndarray:

@@ -12,38 +12,18 @@ import cv2
 import numpy as np
 
 from ..postprocess import fill_holes
-from .colorbar import find_colorbar
-from .palette import colors_to_position, fit_palette, lut_from_anchors, palette_lut
-from .temperature import out_of_range
+from .analysis import ThermalAnalysis, as_analysis
 
 #: standardised temperature range mapped onto the fixed colour map (scene median at 0)
 Z_RANGE = (-3.0, 7.0)
-#: long side of the copy whose colours are decoded (nearest-neighbour, so colours stay on the palette)
-DECODE_SIDE = 320
 
 
 def relative_temperature(
-    image: np.ndarray, overlay: np.ndarray | None = None
+    image: np.ndarray | ThermalAnalysis, overlay: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position on the image's own colour scale (0 cold .. 1 hot) and a valid-temperature mask, both at a
-    decoding size of at most ``DECODE_SIDE`` px on the long side."""
-    h, w = image.shape[:2]
-    scale = min(1.0, DECODE_SIDE / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else image
-    ov = None
-    if overlay is not None:
-        ov = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    bar = find_colorbar(image)
-    if bar is not None:
-        lut = lut_from_anchors(bar.colors, 256)
-    else:
-        name, _ = fit_palette(small, ov)
-        lut = palette_lut(name)
-    pos, bad = colors_to_position(small, lut)
-    pos, bad = out_of_range(small, pos, bad, lut)
-    valid = ~bad if ov is None else ~(bad | ov)
-    return pos.astype(np.float32), valid
+    decoding size of at most ``DECODE_SIDE`` px on the long side (see :meth:`ThermalAnalysis.relative`)."""
+    return as_analysis(image).relative(overlay)
 
 
 def standardise(pos: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -67,7 +47,7 @@ _CMAP = _colormap()
 
 
 def render_fixed_scale(
-    image: np.ndarray, overlay: np.ndarray | None, size: int
+    image: np.ndarray | ThermalAnalysis, overlay: np.ndarray | None, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``image`` re-rendered as standardised temperature through one colour map, at ``size``×``size``.
 

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
-from .colorbar import ColorBar, find_colorbar, flipped
+from .colorbar import ColorBar, flipped
 from .ocr import read_scale
-from .overlays import overlay_mask
 from .palette import (
-    as_rgb_float,
     chan_max,
     chan_min,
     colors_to_position,
     distinct_colors,
     fit_palette,
-    image_scope,
     lut_from_anchors,
     palette_lut,
     to_u8,
@@ -45,6 +43,27 @@ class TemperatureMap:
     params: dict | None = None
     camera: str | None = None
     note: str = ""
+    #: position on the scale (0 cold .. 1 hot) of every pixel, overlays included, and where a colour was
+    #: decoded at all; the learned detector's heat evidence is derived from these, so the detector and the
+    #: report read the same scale the same way round
+    position: np.ndarray | None = field(default=None, repr=False)
+    decodable: np.ndarray | None = field(default=None, repr=False)
+
+    #: optional fields a report carries when the map has them
+    EXTRAS: ClassVar[tuple[str, ...]] = ("params", "camera", "note", "converted_from")
+
+    def describe(self, digits: int | None = None) -> dict[str, Any]:
+        """What the numbers are, for a report: ``unit``, ``source``, ``range`` (rounded to ``digits``),
+        ``reason``, and the extras the map carries (object parameters, camera, notes)."""
+        rng = None
+        if self.range is not None:
+            rng = [float(v) if digits is None else round(float(v), digits) for v in self.range]
+        doc: dict[str, Any] = {"unit": self.unit, "source": self.source, "range": rng, "reason": self.reason}
+        for key in self.EXTRAS:
+            value = getattr(self, key, None)
+            if value:
+                doc[key] = value
+        return doc
 
 
 def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
@@ -143,31 +162,36 @@ def temperature_map(
     scale (clipped to its ends), as cameras draw them. Radiometric data that cannot be read (truncated,
     unknown layout, DJI) fall back to the picture, with the reason in ``note``.
     """
+    from .analysis import ThermalAnalysis
+
     note = ""
     if path is not None:
         raw, note = read(path, params)
         if raw is not None:
-            celsius = raw.celsius
-            valid = np.isfinite(celsius)
-            rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
-            return TemperatureMap(
-                celsius, "C", valid, "radiometric", "", rng, params=raw.params or None, camera=raw.camera
-            )
-    rgb = as_rgb_float(image)
-    with image_scope(rgb):  # overlay masking and the scale reading share one colour-bar search
-        tm = _decode(rgb)
-    tm.note = note
-    return tm
+            return ThermalAnalysis.from_radiometric(raw, path=path).temperature
+    return ThermalAnalysis(image, path=path, note=note).temperature
 
 
-def _decode(rgb: np.ndarray) -> TemperatureMap:
-    overlay = overlay_mask(rgb)
-    bar = find_colorbar(rgb)
+def decode_colours(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) -> TemperatureMap:
+    """A picture's colours back to temperature through its colour ``bar`` (°C when its printed numbers are
+    read) or, without one, the best-fitting named palette (relative). ``overlay`` marks camera UI.
+
+    Black/white pixels off the palette count as below/above the scale (:func:`out_of_range`), with a bar
+    or without one. The map carries each pixel's ``position`` on the scale and where it was ``decodable``.
+    """
     if bar is None:
         name, _err = fit_palette(rgb, overlay)
-        pos, bad = colors_to_position(rgb, palette_lut(name))
+        lut = palette_lut(name)
+        pos, bad = colors_to_position(rgb, lut)
+        pos, bad = out_of_range(rgb, pos, bad, lut)
         return TemperatureMap(
-            pos, "relative", ~(overlay | bad), f"palette:{name}", "no colour bar found: palette guessed"
+            pos,
+            "relative",
+            ~(overlay | bad),
+            f"palette:{name}",
+            "no colour bar found: palette guessed",
+            position=pos,
+            decodable=~bad,
         )
     reading, why = read_scale(rgb, bar)
     if reading is not None:
@@ -182,6 +206,8 @@ def _decode(rgb: np.ndarray) -> TemperatureMap:
     pos, bad = out_of_range(rgb, pos, bad, lut)
     valid = ~(overlay | bad)
     if reading is None:
-        return TemperatureMap(pos, "relative", valid, "colorbar", why)
+        return TemperatureMap(pos, "relative", valid, "colorbar", why, position=pos, decodable=~bad)
     values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
-    return TemperatureMap(values, "C", valid, "colorbar+ocr", "", (t_cold, t_hot))
+    return TemperatureMap(
+        values, "C", valid, "colorbar+ocr", "", (t_cold, t_hot), position=pos, decodable=~bad
+    )

@@ -1,0 +1,155 @@
+"""Everything the tool reads off one image's pixels, computed once and shared by the detector and the report.
+
+The learned detector needs the camera overlays (to leave them out) and each pixel's place on the colour
+scale (its heat evidence); the report needs the temperature map in °C. Both come from the same colour-bar
+search, the same scale reading and the same colour decoding, so they are one value: a
+:class:`ThermalAnalysis`, whose parts are computed on first use and kept. The detector and the report can
+then never disagree on which end of the bar is hot, and nothing is decoded twice.
+
+A radiometric file (FLIR JPEG with raw data, 16-bit/float TIFF) is analysed from its temperature field: the
+detector sees that field rendered through the iron palette over the scene's own range (what a camera's
+auto-range shows), the report reads the °C directly, and there are no camera overlays.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+from .colorbar import ColorBar, find_colorbar
+from .overlays import overlay_mask
+from .palette import as_rgb_float, image_scope
+from .radiometric import Radiometric, RadiometricParams, read, render_celsius
+from .temperature import TemperatureMap, decode_colours
+
+#: long side of the copy the learned detector's heat evidence is taken from (nearest-neighbour, so it is
+#: the full-size decoding sampled, not a blend of scale positions)
+DECODE_SIDE = 320
+
+
+class ThermalAnalysis:
+    """One image and what is read off it: ``rgb``, ``overlay``, ``bar``, ``temperature``, scale positions.
+
+    Build it from pixels (``ThermalAnalysis(image)``) or from a file (:meth:`from_file`, which reads a
+    radiometric file's raw data when it has them). Parts are computed lazily and cached on the object, so a
+    detector that needs only the overlays does not pay for reading the scale's numbers.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        *,
+        path: str | os.PathLike | None = None,
+        temperature: TemperatureMap | None = None,
+        note: str = "",
+    ) -> None:
+        try:
+            self.rgb = as_rgb_float(image)
+        except ValueError as exc:
+            raise DataError(f"{path or 'image'}: {exc}") from None
+        self.path = None if path is None else str(path)
+        #: why a radiometric file's raw data were not used (the picture was decoded instead)
+        self.note = note
+        self._given = temperature
+
+    @classmethod
+    def from_radiometric(cls, raw: Radiometric, *, path: str | os.PathLike | None = None) -> ThermalAnalysis:
+        """A temperature field: °C as read, the picture the detector sees rendered from it, no overlays."""
+        celsius = np.asarray(raw.celsius, np.float32)
+        valid = np.isfinite(celsius)
+        rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
+        lo, hi = rng if rng is not None else (0.0, 1.0)
+        pos = np.where(valid, (celsius - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32)
+        temp = TemperatureMap(
+            celsius,
+            "C",
+            valid,
+            "radiometric",
+            "",
+            rng,
+            params=raw.params or None,
+            camera=raw.camera,
+            position=pos,
+            decodable=valid,
+        )
+        return cls(render_celsius(celsius), path=path, temperature=temp)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, params: RadiometricParams | None = None) -> ThermalAnalysis:
+        """Read ``path``: its raw temperatures when it is radiometric, else its picture (with the reason in
+        ``note`` when raw data were there but could not be used)."""
+        from ..io import read_image
+
+        raw, note = read(path, params)
+        if raw is not None:
+            return cls.from_radiometric(raw, path=path)
+        return cls(read_image(path), path=path, note=note)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rgb.shape[:2]
+
+    @property
+    def radiometric(self) -> bool:
+        return self._given is not None and self._given.source == "radiometric"
+
+    @cached_property
+    def _ui(self) -> tuple[np.ndarray, ColorBar | None]:
+        # overlay masking and the bar search share work copies and one strip search within the scope
+        if self.radiometric:
+            return np.zeros(self.shape, bool), None
+        with image_scope(self.rgb):
+            return overlay_mask(self.rgb), find_colorbar(self.rgb)
+
+    @property
+    def overlay(self) -> np.ndarray:
+        """Burned-in camera UI (logo, text, colour bar with its legend, boxes), H×W bool."""
+        return self._ui[0]
+
+    @property
+    def bar(self) -> ColorBar | None:
+        """The picture's colour bar, or None."""
+        return self._ui[1]
+
+    @cached_property
+    def temperature(self) -> TemperatureMap:
+        """°C (radiometric, or a colour bar whose numbers are read) or relative temperature, H×W."""
+        if self._given is not None:
+            return self._given
+        temp = decode_colours(self.rgb, self.overlay, self.bar)
+        temp.note = self.note
+        return temp
+
+    def relative(
+        self, overlay: np.ndarray | None = None, side: int = DECODE_SIDE
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(position on the scale 0 cold .. 1 hot, valid) at most ``side`` px on the long side.
+
+        Valid excludes colours that are no temperature and, when given, ``overlay`` (the detector passes
+        the overlays it leaves out).
+        """
+        temp = self.temperature
+        pos, ok = temp.position, temp.decodable
+        if pos is None or ok is None:  # a map made elsewhere: its values on their own range
+            ok = np.asarray(temp.valid, bool) & np.isfinite(temp.values)
+            lo, hi = (float(temp.values[ok].min()), float(temp.values[ok].max())) if ok.any() else (0, 1)
+            pos = np.where(ok, (temp.values - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32)
+        h, w = self.shape
+        scale = min(1.0, side / max(h, w))
+        if scale < 1:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            pos = cv2.resize(pos, size, interpolation=cv2.INTER_NEAREST)
+            ok = cv2.resize(ok.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            if overlay is not None:
+                overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        valid = ok if overlay is None else ok & ~overlay
+        return pos.astype(np.float32, copy=False), valid
+
+
+def as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:
+    """An analysis as given, or a new one of a picture's pixels."""
+    return image if isinstance(image, ThermalAnalysis) else ThermalAnalysis(image)
