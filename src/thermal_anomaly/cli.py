@@ -19,6 +19,32 @@ app = typer.Typer(
 DEBUG_ENV = "THERMAL_ANOMALY_DEBUG"
 
 
+# FLIR radiometric JPEGs: object parameters that override the file's own (predict and temperature)
+Emissivity = Annotated[
+    float | None, typer.Option("--emissivity", help="FLIR JPEG: override the file's emissivity (0..1]")
+]
+ReflectedTemp = Annotated[
+    float | None, typer.Option("--reflected-temp", help="FLIR JPEG: reflected apparent temperature, °C")
+]
+Distance = Annotated[float | None, typer.Option("--distance", help="FLIR JPEG: object distance, m")]
+Humidity = Annotated[
+    float | None, typer.Option("--humidity", help="FLIR JPEG: relative humidity, fraction 0..1")
+]
+AtmosphericTemp = Annotated[
+    float | None, typer.Option("--atmospheric-temp", help="FLIR JPEG: air temperature, °C")
+]
+
+
+def _radiometric_params(*values: float | None):
+    """The overrides as ``RadiometricParams`` (a bad value is a usage error, not a traceback)."""
+    from .thermal.radiometric import RadiometricParams
+
+    try:
+        return RadiometricParams(*values)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _err(msg: str) -> None:
     typer.echo(f"error: {msg}", err=True)
 
@@ -93,9 +119,15 @@ def predict(
             "--pictures/--no-pictures", help="write <name>.annotated.png and <name>.panel.png (slower)"
         ),
     ] = True,
+    emissivity: Emissivity = None,
+    reflected_temp: ReflectedTemp = None,
+    distance: Distance = None,
+    humidity: Humidity = None,
+    atmospheric_temp: AtmosphericTemp = None,
 ) -> None:
     """Score images; write OUT/<name>.json per image with temperatures and severities, pictures,
-    summary.json and summary.md (worst first), and maps with --save-maps."""
+    summary.json and summary.md (worst first), and maps with --save-maps (anomaly map, mask, temperature
+    TIFF). FLIR radiometric JPEGs are analysed from their raw temperatures."""
     from .pipeline import Inspector
     from .report import summary_lines
 
@@ -109,6 +141,7 @@ def predict(
         threshold=threshold,
         on_error=lambda p, e: _err(e),
         pictures=pictures,
+        params=_radiometric_params(emissivity, reflected_temp, distance, humidity, atmospheric_temp),
     )
     for line in summary_lines(report.summary):
         typer.echo(line)
@@ -121,31 +154,17 @@ def predict(
 def temperature(
     paths: Annotated[list[Path], typer.Argument(help="image files and folders (recursive)")],
     out: Annotated[Path, typer.Option("--out")] = Path("runs/temperature"),
-    emissivity: Annotated[
-        float | None, typer.Option("--emissivity", help="FLIR JPEG: override the file's emissivity (0..1]")
-    ] = None,
-    reflected_temp: Annotated[
-        float | None, typer.Option("--reflected-temp", help="FLIR JPEG: reflected apparent temperature, °C")
-    ] = None,
-    distance: Annotated[
-        float | None, typer.Option("--distance", help="FLIR JPEG: object distance, m")
-    ] = None,
-    humidity: Annotated[
-        float | None, typer.Option("--humidity", help="FLIR JPEG: relative humidity, fraction 0..1")
-    ] = None,
-    atmospheric_temp: Annotated[
-        float | None, typer.Option("--atmospheric-temp", help="FLIR JPEG: air temperature, °C")
-    ] = None,
+    emissivity: Emissivity = None,
+    reflected_temp: ReflectedTemp = None,
+    distance: Distance = None,
+    humidity: Humidity = None,
+    atmospheric_temp: AtmosphericTemp = None,
 ) -> None:
     """Write OUT/<name>.temperature.tiff (float32 °C or relative, NaN where not a temperature) and
     OUT/<name>.temperature.json per image; radiometric files are read from their raw data."""
     from .thermal.export import export_temperatures, summary_lines
-    from .thermal.radiometric import RadiometricParams
 
-    try:
-        params = RadiometricParams(emissivity, reflected_temp, distance, humidity, atmospheric_temp)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    params = _radiometric_params(emissivity, reflected_temp, distance, humidity, atmospheric_temp)
     report = export_temperatures(paths, out, params=params, on_error=lambda p, e: _err(e))
     for line in summary_lines(report):
         typer.echo(line)

@@ -69,16 +69,15 @@ def export_temperatures(
     them) into ``out_dir``. A file that cannot be read gets ``<name>.error.json`` and the rest go on."""
     from tqdm.auto import tqdm
 
-    from ..io import read_image
     from ..pipeline import collect_inputs
-    from .temperature import temperature_map
+    from .analysis import ThermalAnalysis
 
     out = Path(out_dir)
     report = ExportReport()
     items = collect_inputs(paths)
     for path, name, _ in tqdm(items, desc="temperatures", unit="image", disable=not progress, leave=False):
         try:
-            tm = temperature_map(read_image(path), path, params)
+            tm = ThermalAnalysis.from_file(path, params).temperature
             tiff, doc = save_temperature(out, name, tm, path)
         except Exception as exc:  # noqa: BLE001 - one bad file is reported, the batch goes on
             reason = " ".join(str(exc).split()) or type(exc).__name__
