@@ -142,6 +142,9 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
         boxes = []
         for members in groups.values():
             g = st[members]
+            if len(g) >= 3:  # a box's side joined to the digits it frames: thin, taller than the rest
+                rest_h = np.array([np.delete(g[:, 3], i).max() for i in range(len(g))])
+                g = g[~((g[:, 3] > 1.5 * rest_h) & (g[:, 2] <= 0.3 * g[:, 3]))]
             x0, y0 = int(g[:, 0].min()), int(g[:, 1].min())
             x1, y1 = int((g[:, 0] + g[:, 2]).max()), int((g[:, 1] + g[:, 3]).max())
             if y1 - y0 < 5 or int(g[:, 3].max()) < 5:
@@ -366,7 +369,8 @@ def _vote(reads: list[tuple[str, float]]) -> tuple[str, float]:
     (best, n), *rest = votes.most_common()
     if n < 2 or (rest and rest[0][1] == n):
         return "", -1.0
-    return best, min(c for t, c in reads if t == best)
+    # the confidence two of the agreeing readings reach (one blurred size may read right at low confidence)
+    return best, sorted(c for t, c in reads if t == best)[-2]
 
 
 def _value(text: str) -> float | None:
@@ -441,7 +445,8 @@ def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[li
         return w.box[3]
 
     def numberish(w: _Word, min_aspect: float) -> bool:
-        return w.box[3] >= 6 and w.box[2] >= min_aspect * w.box[3]
+        """Number-shaped, itself or as seen with the other polarity (a box around light digits)."""
+        return any(o.box[3] >= 6 and o.box[2] >= min_aspect * o.box[3] for o in (w, *w.alts))
 
     ends: list[_Word] = []
     for before in (True, False):
@@ -455,7 +460,7 @@ def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[li
         ]
         # the nearest number-shaped words (an end box's value; a lock icon or a speck is not number-shaped)
         beyond.sort(key=lambda w: abs(along(w) - edge))
-        ends += beyond[:2]
+        ends += beyond[:3]
     inside = [
         w
         for w in words
