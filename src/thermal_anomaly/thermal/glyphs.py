@@ -1,0 +1,316 @@
+"""A digit reader that learns a camera's font from tesseract's readings, so a batch pays tesseract once.
+
+A camera prints its scale labels in one font at one size, so after tesseract has read a few labels, the next
+image's labels are the same shapes again. Each label tile (black on white, binarised, from ``ocr._normalised``)
+is split into glyphs: ink blobs that overlap in x form one glyph (a digit broken by binarisation stays one).
+Each glyph is drawn into a fixed cell spanning the line of text (the digits' top to their baseline, aspect
+kept), so a '.' stays a small blob at the baseline and a '-' a bar at mid-height, and compared by normalised
+correlation.
+
+Learning: when tesseract's reading of a tile is confident, number-shaped, has one character per glyph, and
+each character's shape fits its glyph (digits tall, '.' small at the baseline, '-' short and wide), each
+glyph becomes a template of its character, tagged with the tile's font context (digit height, stroke width
+relative to it) so different cameras' fonts never mix. A glyph that looks like a template of another character
+disputes it: that template is dropped and the tile teaches nothing.
+
+Reading: a tile is read without tesseract only when every glyph matches a template of the same font context
+clearly (correlation >= ``MATCH`` and ``MARGIN`` above the best template of any other character). Otherwise
+``None``: the tile goes to tesseract, whose reading teaches the templates. Tesseract's fixed cost (~180 ms a
+call) is only saved when every tile of an image is answered, so tiles with nothing to read are answered too:
+a blank tile (no ink a digit could be) reads "", and so does one whose glyphs all match ``JUNK`` templates
+(shapes tesseract read nothing in at least ``JUNK_SEEN`` times: icons, '°C', box corners). The cache is process-wide,
+thread-safe and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CELL_H, CELL_W = 32, 32  # a glyph's cell: the line of text (with PAD above and below) drawn 32 px tall
+PAD = 0.15  # share of the digits' height kept above and below the line in a cell
+MATCH = 0.90  # least correlation with a template (same-font digits score ~0.95+, different digits <= ~0.8)
+MARGIN = 0.10  # least lead over the best template of any other character
+LEARN_CONF = 85.0  # least tesseract confidence for a reading to teach templates
+CLASH = 0.93  # a glyph this close to a template of another character: one of the two readings is wrong
+JUNK_SEEN = 3  # tesseract must have read nothing in a shape this often before the cache answers "nothing"
+DUPLICATE = 0.97  # a glyph this close to a stored template of its character only confirms it
+SIZE_TOL = 1.15  # digit heights of one font context differ by at most this factor
+STROKE_TOL = 0.25  # stroke widths (relative to the digit height) of one font context differ by this share
+BLANK = 0.25  # a tile whose ink is all lower than this share of its height holds no digit (0 of 203 read)
+MAX_TEMPLATES = 4000  # bound on the process-wide store (least recently used go first)
+JUNK = "~"  # label of shapes tesseract read nothing in (icons, unit signs, specks)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@dataclass
+class _Glyph:
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in tile pixels
+    cell: np.ndarray  # CELL_H*CELL_W float32, zero mean, unit norm
+
+
+@dataclass
+class _Split:
+    glyphs: list[_Glyph]
+    band: int  # height of the digits (top of the tall glyphs to their baseline), px
+    top: int
+    stroke: float  # stroke width / band
+
+
+def _split(tile: np.ndarray) -> _Split | None:
+    """The tile's glyphs left to right in their line cells, or None when it holds no line of text."""
+    ink = (tile < 128).astype(np.uint8)
+    n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    comps = [i for i in range(1, n) if st[i, 4] >= 3]  # 1-2 px specks are binarisation noise
+    if not comps:
+        return None
+    comps.sort(key=lambda i: st[i, 0])
+    groups: list[list[int]] = []
+    spans: list[list[int]] = []
+    for i in comps:
+        x0, x1 = int(st[i, 0]), int(st[i, 0] + st[i, 2])
+        if spans:
+            a, b = spans[-1]
+            if min(b, x1) - max(a, x0) >= 0.5 * min(b - a, x1 - x0):  # overlapping in x: one glyph
+                groups[-1].append(i)
+                spans[-1] = [a, max(b, x1)]
+                continue
+        groups.append([i])
+        spans.append([x0, x1])
+    boxes = []
+    for g in groups:
+        x0 = int(min(st[i, 0] for i in g))
+        y0 = int(min(st[i, 1] for i in g))
+        x1 = int(max(st[i, 0] + st[i, 2] for i in g))
+        y1 = int(max(st[i, 1] + st[i, 3] for i in g))
+        boxes.append((x0, y0, x1, y1))
+    hs = np.array([b[3] - b[1] for b in boxes])
+    tall = hs >= 0.6 * hs.max()
+    top = int(np.median([b[1] for b, t in zip(boxes, tall, strict=True) if t]))
+    base = int(np.median([b[3] for b, t in zip(boxes, tall, strict=True) if t]))
+    band = base - top
+    if band < 8:
+        return None
+    dist = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    ridge = (dist > 0) & (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)))
+    stroke = 2.0 * float(np.median(dist[ridge])) / band if ridge.any() else 0.0
+    # a cell: the line (top - pad .. base + pad) and as wide as tall, centred on the glyph, drawn CELL_H tall
+    pad = int(round(PAD * band))
+    side = band + 2 * pad
+    margin = side
+    big = cv2.copyMakeBorder(lab, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+    glyphs = []
+    for g, (x0, y0, x1, y1) in zip(groups, boxes, strict=True):
+        cx0 = margin + (x0 + x1) // 2 - side // 2
+        cy0 = margin + top - pad
+        crop = np.isin(big[cy0 : cy0 + side, cx0 : cx0 + side], g).astype(np.float32)
+        cell = cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA).ravel()
+        cell -= cell.mean()
+        norm = float(np.linalg.norm(cell))
+        if norm == 0:
+            return None
+        glyphs.append(_Glyph((x0, y0, x1, y1), (cell / norm).astype(np.float32)))
+    return _Split(glyphs, band, top, stroke)
+
+
+def _blank(tile: np.ndarray) -> bool:
+    """No ink blob taller than ``BLANK`` of the tile: nothing a digit can be (tesseract reads nothing there).
+
+    Tiles are scaled so that the word fills ~2/3 of their height, so a digit is >= ~1/3 of it.
+    """
+    ink = (tile < 128).astype(np.uint8)
+    _n, _lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    st = st[1:]
+    return not (st[:, 4] >= 3).any() or int(st[st[:, 4] >= 3, 3].max()) < BLANK * tile.shape[0]
+
+
+def _shape_fits(ch: str, box: tuple[int, int, int, int], band: int, top: int) -> bool:
+    """Whether a glyph's box can be the character tesseract put at its place (digits tall, '.' low, '-' mid)."""
+    x0, y0, x1, y1 = box
+    h, w = y1 - y0, x1 - x0
+    base = top + band
+    if ch.isdigit():
+        return h >= 0.75 * band and abs(y1 - base) <= 0.15 * band
+    if ch == ".":
+        return h <= 0.35 * band and w <= 0.45 * band and abs(y1 - base) <= 0.15 * band
+    if ch == "-":
+        mid = (y0 + y1) / 2
+        return h <= 0.35 * band and w >= 1.2 * h and top + 0.2 * band <= mid <= base - 0.2 * band
+    return False
+
+
+class GlyphCache:
+    """Process-wide glyph templates learned from tesseract; reads a tile only when every glyph is certain."""
+
+    def __init__(self, max_templates: int = MAX_TEMPLATES) -> None:
+        self._lock = threading.Lock()
+        self._max = max_templates
+        self._cells = np.zeros((0, CELL_H * CELL_W), np.float32)
+        self._chars: list[str] = []
+        self._ctx = np.zeros((0, 2), np.float64)  # band px, stroke share
+        self._conf = np.zeros(0, np.float64)  # tesseract confidence of the reading that taught it
+        self._used = np.zeros(0, np.int64)  # clock tick of its last use (for eviction)
+        self._seen = np.zeros(0, np.int64)  # readings that taught or confirmed it
+        self._clock = 0
+        self.n_template = 0  # tiles read from templates
+        self.n_tesseract = 0  # tiles left to tesseract
+
+    def clear(self) -> None:
+        """Forget every template and the counts."""
+        with self._lock:
+            self.__init__(self._max)
+
+    def __len__(self) -> int:
+        return len(self._chars)
+
+    def _compatible(self, sp: _Split) -> np.ndarray:
+        size = np.abs(np.log(self._ctx[:, 0] / sp.band)) <= np.log(SIZE_TOL)
+        stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
+        return size & stroke
+
+    def _classify(self, sp: _Split, sel: np.ndarray) -> list[tuple[str, int]] | None:
+        """(char, template index) of each glyph among templates ``sel``, or None when one is unsure."""
+        if not sel.any():
+            return None
+        idx = np.flatnonzero(sel)
+        scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T  # glyphs x templates
+        chars = np.array([self._chars[i] for i in idx])
+        out = []
+        for row in scores:
+            j = int(row.argmax())
+            other = row[chars != chars[j]]
+            second = float(other.max()) if other.size else -1.0
+            if row[j] < MATCH or row[j] - second < MARGIN:
+                return None
+            out.append((str(chars[j]), int(idx[j])))
+        return out
+
+    def read(self, tile: np.ndarray) -> tuple[str, float] | None:
+        """(text, confidence) when every glyph of the tile matches one character's templates clearly, else None.
+
+        ("", -1) (tesseract's "nothing read") for a blank tile or one whose glyphs all match shapes tesseract
+        read nothing in; a tile mixing digits and such shapes is left to tesseract.
+        """
+        if _blank(tile):
+            with self._lock:
+                self.n_template += 1
+            return "", -1.0
+        sp = _split(tile)
+        with self._lock:
+            got = None if sp is None or not self._chars else self._classify(sp, self._compatible(sp))
+            chars = [c for c, _i in got] if got else []
+            text = "" if set(chars) == {JUNK} else "".join(chars)
+            if not got or (text and not _NUMBER.fullmatch(text)):  # JUNK beside digits fails the match
+                self.n_tesseract += 1
+                return None
+            self._clock += 1
+            used = [i for _c, i in got]
+            self._used[used] = self._clock
+            self.n_template += 1
+            if not text:
+                if (self._seen[used] < JUNK_SEEN).any():  # "nothing here" only for shapes seen so often
+                    self.n_template -= 1
+                    self.n_tesseract += 1
+                    return None
+                return "", -1.0
+            # as trustworthy as the least confident tesseract reading that taught one of its glyphs
+            return text, float(self._conf[used].min())
+
+    def learn(self, tile: np.ndarray, text: str, conf: float) -> bool:
+        """Store the tile's glyphs as templates of tesseract's reading ``text``; False when it teaches nothing.
+
+        A number read confidently teaches one template per glyph; a tile read as nothing teaches its glyphs as
+        ``JUNK`` (shapes that are no character), unless one looks like a known character.
+        """
+        junk = text == "" and conf < 0
+        if not junk and (conf < LEARN_CONF or not _NUMBER.fullmatch(text)):
+            return False
+        sp = _split(tile)
+        if sp is None:
+            return False
+        labels = [JUNK] * len(sp.glyphs) if junk else list(text)
+        if len(labels) != len(sp.glyphs):
+            return False
+        if not junk and not all(
+            _shape_fits(c, g.box, sp.band, sp.top) for c, g in zip(text, sp.glyphs, strict=True)
+        ):
+            return False
+        with self._lock:
+            new: list[tuple[str, _Glyph]] = []
+            sel = self._compatible(sp) if self._chars else np.zeros(0, bool)
+            idx = np.flatnonzero(sel)
+            scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T
+            chars = np.array([self._chars[i] for i in idx], dtype=object)
+            drop: list[int] = []
+            for ch, g, row in zip(labels, sp.glyphs, scores, strict=True):
+                clash = (row >= CLASH) & (chars != ch)
+                if junk and (clash & (chars != JUNK)).any():
+                    continue  # a shape read as a character elsewhere: not junk for sure
+                if clash.any():
+                    # the same shape taught as two characters: tesseract misread one; trust neither
+                    drop += idx[clash].tolist()
+                    if not (chars[clash] == JUNK).all():
+                        self._drop(drop)
+                        return False
+                same = (chars == ch) & (row >= DUPLICATE)
+                if same.any():
+                    self._conf[idx[same]] = np.maximum(self._conf[idx[same]], conf)
+                    self._seen[idx[same]] += 1
+                else:
+                    new.append((ch, g))
+            if drop:
+                self._drop(drop)
+            if new:
+                self._clock += 1
+                self._cells = np.concatenate([self._cells, np.stack([g.cell for _c, g in new])])
+                self._chars += [c for c, _g in new]
+                self._ctx = np.concatenate([self._ctx, np.tile([[sp.band, sp.stroke]], (len(new), 1))])
+                self._conf = np.concatenate([self._conf, np.full(len(new), conf)])
+                self._used = np.concatenate([self._used, np.full(len(new), self._clock, np.int64)])
+                self._seen = np.concatenate([self._seen, np.ones(len(new), np.int64)])
+                if len(self._chars) > self._max:
+                    self._drop(np.argsort(self._used, kind="stable")[: len(self._chars) - self._max].tolist())
+            return True
+
+    def _drop(self, which: list[int]) -> None:
+        keep = np.ones(len(self._chars), bool)
+        keep[which] = False
+        self._cells, self._ctx = self._cells[keep], self._ctx[keep]
+        self._conf, self._used, self._seen = self._conf[keep], self._used[keep], self._seen[keep]
+        self._chars = [c for c, k in zip(self._chars, keep, strict=True) if k]
+
+
+CACHE = GlyphCache()
+_enabled: bool | None = None
+
+
+def set_enabled(on: bool | None) -> None:
+    """Turn the cache on or off for this process (None: follow ``THERMAL_ANOMALY_OCR_CACHE``)."""
+    global _enabled
+    _enabled = on
+
+
+def enabled() -> bool:
+    """Whether tiles are read from learned templates (default on; ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off)."""
+    if _enabled is not None:
+        return _enabled
+    return os.environ.get("THERMAL_ANOMALY_OCR_CACHE", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def read(tiles: list[np.ndarray]) -> list[tuple[str, float] | None]:
+    """Each tile's (text, confidence) from the templates, or None where tesseract must read it."""
+    if not enabled():
+        return [None] * len(tiles)
+    return [CACHE.read(t) for t in tiles]
+
+
+def learn(tiles: list[np.ndarray], readings: list[tuple[str, float]]) -> None:
+    """Teach the templates tesseract's readings of ``tiles``."""
+    if enabled():
+        for tile, (text, conf) in zip(tiles, readings, strict=True):
+            CACHE.learn(tile, text, conf)
