@@ -45,23 +45,24 @@ MAX_LABEL_OFF = 0.025  # how far (share of the bar) a label may stand from where
 class ScaleReading:
     """Temperatures (°C) at the bar's two ends along its axis: ``start`` = top/left, ``stop`` = bottom/right.
 
-    ``labels`` are the (position along the bar 0..1, value) pairs the line was fitted through.
+    ``labels`` are the (position along the bar 0..1, value °C) pairs the line was fitted through. Values are
+    °C always; ``printed_unit`` says whether the picture printed them in °F (see ``printed_units``).
     """
 
     start: float
     stop: float
     n_labels: int
     labels: tuple[tuple[float, float], ...] = field(default=())
+    #: the unit the picture prints its numbers in: "C", or "F" when they were converted to °C here
+    printed_unit: str = "C"
 
 
 @lru_cache(maxsize=1)
 def tesseract_available() -> bool:
-    """True when pytesseract imports and the tesseract binary is on PATH."""
-    try:
-        import pytesseract  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("tesseract") is not None
+    """True when labels can be read: tesserocr (in process) or the tesseract program."""
+    from . import tesseract
+
+    return tesseract.available()
 
 
 @dataclass
@@ -259,9 +260,7 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
 
 def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
     """Text and confidence of each tile: one tesseract call on the tiles stacked one per line."""
-    import pytesseract
-
-    from . import glyphs
+    from . import glyphs, tesseract
 
     # tiles in a font learned from earlier readings skip tesseract; an image whose tiles all do skips it
     known = glyphs.read(tiles)
@@ -277,14 +276,8 @@ def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
         rows.append(row)
         slots.append((top, top + row.shape[0]))
         top += row.shape[0]
-    data = pytesseract.image_to_data(
-        np.concatenate(rows, axis=0), config=_CONFIG, output_type=pytesseract.Output.DICT, timeout=10
-    )
     out: list[list[tuple[str, float]]] = [[] for _ in ask]
-    for text, conf, ty, th in zip(data["text"], data["conf"], data["top"], data["height"], strict=False):
-        text = (text or "").strip()
-        if not text:
-            continue
+    for text, conf, ty, th in tesseract.read_words(np.concatenate(rows, axis=0)):
         cy = ty + th / 2
         slot = next((i for i, (a, b) in enumerate(slots) if a <= cy < b), None)
         if slot is not None:
@@ -479,6 +472,113 @@ def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[li
     return ends, inside
 
 
+UNIT_SIDE = 1024  # unit glyphs are looked for on a copy at most this long (UI text stays >= ~6 px)
+
+
+def printed_units(image: np.ndarray) -> set[str]:
+    """The temperature units printed in the picture: "C" and/or "F" for each "°C" / "°F" found.
+
+    Found without OCR, from the glyphs' shapes: a degree sign (a small ring with a hole, its top level with
+    the letter's, 0.2-0.8 of its height) directly before a letter that ends its word, and the letter told
+    apart by its outline: both have a full-width top stroke; F a straight stem over its whole height and a
+    bottom that stops at the stem, C a bottom stroke as wide as its top and its right side open at
+    mid-height. Light and dark text, on the plain strokes and on the saturated ones only (white UI text
+    over a textured scene). A unit letter ends its word, so the F of "FLIR" is not one.
+    """
+    img = (np.clip(as_rgb_float(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scale = min(1.0, UNIT_SIDE / max(img.shape[:2]))
+    if scale < 1.0:
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return {u for u, *_rest in _unit_glyphs(img)}
+
+
+def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], int, bool]]:
+    """(letter, (x, y, w, h) of ring and letter, letter height, light) for every "°C" / "°F" in uint8 RGB."""
+    lo, hi = np.ascontiguousarray(chan_min(img)), np.ascontiguousarray(chan_max(img))
+    H, W = lo.shape
+    k = int(np.clip(min(H, W) / 16, 9, 41)) | 1
+    ker = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    out = []
+    masks = []
+    for light, ch in ((True, lo), (False, hi)):
+        hat = cv2.morphologyEx(ch, cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT, ker)
+        ink = (hat > 40).astype(np.uint8)
+        masks.append((light, ink))
+        # UI text is drawn white (black): over a textured scene only the saturated strokes keep letters apart
+        masks.append((light, ink & ((ch >= 215) if light else (ch <= 40)).astype(np.uint8)))
+    for light, ink in masks:
+        n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        x, y, w, h, a = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
+        ring = (h >= 3) & (h <= 0.08 * H + 3) & (w >= 0.6 * h) & (w <= 1.6 * h) & (a <= 0.85 * w * h)
+        ring[0] = False
+        letter = (h >= 6) & (h <= 0.2 * H) & (w >= 0.3 * h) & (w <= 1.2 * h)
+        letter[0] = False
+        li = np.flatnonzero(letter)
+        for r in np.flatnonzero(ring):
+            # the letter: right of the ring, tops level, the ring 0.2-0.65 of its height
+            cand = li[
+                (x[li] >= x[r] + w[r] - 1)
+                & (x[li] <= x[r] + w[r] + 0.6 * h[li])
+                & (np.abs(y[li] - y[r]) <= 0.25 * h[li] + 1)
+                & (h[r] >= 0.2 * h[li])
+                & (h[r] <= 0.8 * h[li])
+            ]
+            if not len(cand):
+                continue
+            c = cand[np.argmin(x[cand])]
+            # the ring has a hole
+            sub = (lab[y[r] : y[r] + h[r], x[r] : x[r] + w[r]] == r).astype(np.uint8)
+            pad = np.pad(sub, 1)
+            ff = pad.copy()
+            cv2.floodFill(ff, None, (0, 0), 1)
+            if ff.min() == 1:
+                continue
+            # nothing letter-sized right after the letter (a unit ends its word: not the F of "FLIR")
+            nxt = li[
+                (x[li] > x[c] + w[c] - 1)
+                & (x[li] <= x[c] + w[c] + 0.35 * h[c])
+                & (np.abs(y[li] - y[c]) <= 0.25 * h[c])
+                & (np.abs(h[li] - h[c]) <= 0.3 * h[c])
+            ]
+            if len(nxt):
+                continue
+            g = lab[y[c] : y[c] + h[c], x[c] : x[c] + w[c]] == c
+            L = _classify_unit(g)
+            if L:
+                out.append(
+                    (
+                        L,
+                        (int(x[r]), int(min(y[r], y[c])), int(x[c] + w[c] - x[r]), int(h[c])),
+                        int(h[c]),
+                        light,
+                    )
+                )
+    return out
+
+
+def _classify_unit(g: np.ndarray) -> str:
+    """'C', 'F' or '' from a letter's binary glyph (True = ink)."""
+    hh, ww = g.shape
+    t = max(1, int(round(0.2 * hh)))
+
+    def cols(rows: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(rows.any(axis=0))
+
+    top, bot = cols(g[:t]), cols(g[-t:])
+    mid = g[int(0.35 * hh) : int(0.65 * hh) + 1]
+    if len(top) == 0 or len(bot) == 0:
+        return ""
+    top_w = (top.max() + 1) / ww
+    bot_right = (bot.max() + 1) / ww
+    left_stem = g[:, : max(1, int(round(0.3 * ww)))].any(axis=1).mean()
+    right_mid = mid[:, int(0.7 * ww) :].any(axis=1).mean() if ww >= 3 else 1
+    if top_w >= 0.6 and bot_right <= 0.5 and left_stem >= 0.9:
+        return "F"
+    if top_w >= 0.6 and bot_right >= 0.6 and right_mid <= 0.34 and left_stem >= 0.6:
+        return "C"
+    return ""
+
+
 def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, str]:
     """Temperatures at the bar's ends from the printed numbers, or (None, reason)."""
     if not tesseract_available():
@@ -550,7 +650,32 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
         n_words = len(ends) + len(inside)
         why = f"; {'; '.join(unread)}" if unread else ""
         return None, f"colour-bar labels not readable as numbers ({n_words} label-like marks tried{why})"
-    return _fit(ticks, end_pts, vertical, unread)
+    reading, why = _fit(ticks, end_pts, vertical, unread)
+    if reading is None:
+        return None, why
+    return _in_celsius(reading, printed_units(rgb))
+
+
+def _in_celsius(reading: ScaleReading, units: set[str]) -> tuple[ScaleReading | None, str]:
+    """The reading in °C: converted when the picture prints °F (only), refused when it prints both units."""
+    if units == {"C", "F"}:
+        return None, "the picture prints both °C and °F: the scale's unit is ambiguous; not trusted"
+    if "F" not in units:
+        return reading, ""
+
+    def c(f: float) -> float:
+        return (f - 32.0) / 1.8
+
+    return (
+        ScaleReading(
+            start=c(reading.start),
+            stop=c(reading.stop),
+            n_labels=reading.n_labels,
+            labels=tuple((p, c(v)) for p, v in reading.labels),
+            printed_unit="F",
+        ),
+        "",
+    )
 
 
 def _fit(
