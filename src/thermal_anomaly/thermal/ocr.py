@@ -19,7 +19,6 @@ every failure returns a reason instead of raising, so the caller falls back to r
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -480,9 +479,9 @@ def printed_units(image: np.ndarray) -> set[str]:
 
     Found without OCR, from the glyphs' shapes: a degree sign (a small ring with a hole, its top level with
     the letter's, 0.2-0.8 of its height) directly before a letter that ends its word, and the letter told
-    apart by its outline: both have a full-width top stroke; F a straight stem over its whole height and a
-    bottom that stops at the stem, C a bottom stroke as wide as its top and its right side open at
-    mid-height. Light and dark text, on the plain strokes and on the saturated ones only (white UI text
+    apart by its outline: both have a full-width top stroke; F a straight stem over its whole height, a
+    middle bar and a bottom that stops at the stem, C a bottom stroke as wide as its top and its right side
+    open at mid-height. Light and dark text, on the plain strokes and on the saturated ones only (white UI text
     over a textured scene). A unit letter ends its word, so the F of "FLIR" is not one.
     """
     img = (np.clip(as_rgb_float(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -511,7 +510,7 @@ def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], 
         x, y, w, h, a = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
         ring = (h >= 3) & (h <= 0.08 * H + 3) & (w >= 0.6 * h) & (w <= 1.6 * h) & (a <= 0.85 * w * h)
         ring[0] = False
-        letter = (h >= 6) & (h <= 0.2 * H) & (w >= 0.3 * h) & (w <= 1.2 * h)
+        letter = (h >= 6) & (h <= 0.2 * H) & (w >= 0.45 * h) & (w <= 1.2 * h)
         letter[0] = False
         li = np.flatnonzero(letter)
         for r in np.flatnonzero(ring):
@@ -559,22 +558,21 @@ def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], 
 def _classify_unit(g: np.ndarray) -> str:
     """'C', 'F' or '' from a letter's binary glyph (True = ink)."""
     hh, ww = g.shape
-    t = max(1, int(round(0.2 * hh)))
-
-    def cols(rows: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(rows.any(axis=0))
-
-    top, bot = cols(g[:t]), cols(g[-t:])
-    mid = g[int(0.35 * hh) : int(0.65 * hh) + 1]
-    if len(top) == 0 or len(bot) == 0:
+    if ww < 3 or hh < 5:
         return ""
-    top_w = (top.max() + 1) / ww
-    bot_right = (bot.max() + 1) / ww
-    left_stem = g[:, : max(1, int(round(0.3 * ww)))].any(axis=1).mean()
-    right_mid = mid[:, int(0.7 * ww) :].any(axis=1).mean() if ww >= 3 else 1
-    if top_w >= 0.6 and bot_right <= 0.5 and left_stem >= 0.9:
+    t = max(1, int(round(0.25 * hh)))
+    fill = g.sum(axis=1) / ww  # share of each row inked
+    top_bar = fill[:t].max() >= 0.6  # one full-width stroke along the top
+    bottom_bar = fill[-t:].max() >= 0.5
+    bottom_right = np.flatnonzero(g[-t:].any(axis=0))
+    bottom_stops = len(bottom_right) > 0 and (bottom_right.max() + 1) / ww <= 0.5
+    stem = g[:, : max(1, int(round(0.3 * ww)))].any(axis=1).mean()
+    mid = g[int(0.3 * hh) : int(0.7 * hh) + 1]
+    mid_bar = (mid.sum(axis=1) / ww).max() >= 0.4
+    right_open = 1.0 - mid[:, int(0.7 * ww) :].any(axis=1).mean()
+    if top_bar and bottom_stops and mid_bar and stem >= 0.9:
         return "F"
-    if top_w >= 0.6 and bot_right >= 0.6 and right_mid <= 0.34 and left_stem >= 0.6:
+    if top_bar and bottom_bar and right_open >= 0.66 and stem >= 0.6:
         return "C"
     return ""
 
