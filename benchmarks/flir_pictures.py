@@ -2,7 +2,9 @@
 
 Each picture (``pictures/<name>.png``, no metadata) is decoded by ``temperature_map``; its original
 (``radiometric/<name>.jpg``) gives the true °C of every pixel through ``flyr``, resized to the picture. The
-error is taken over the pixels that are valid and whose true temperature lies inside the printed scale
+truth is registered to the picture first (some cameras save their digital zoom: the picture shows the
+centre of the frame enlarged; the zoom is the one whose truth correlates best with the decoded map, column
+``zoom``). The error is taken over the pixels that are valid and whose true temperature lies inside the printed scale
 (beyond it the picture is saturated). Verdict: ``ok`` when decoded to °C with a median error <= 1 °C,
 ``WRONG`` when decoded to °C with a larger one, ``rel`` when only relative (with the reason).
 
@@ -33,6 +35,26 @@ def truth_for(raw_path: Path, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(raw, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def zoom_crop(truth: np.ndarray, zoom: float) -> np.ndarray:
+    """The centre 1/zoom of ``truth``, resized back to its size (a camera's digital zoom of the frame)."""
+    h, w = truth.shape
+    ch, cw = h / zoom, w / zoom
+    m = np.float32([[1 / zoom, 0, (w - cw) / 2], [0, 1 / zoom, (h - ch) / 2]])
+    return cv2.warpAffine(truth, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+
+
+def registered(truth: np.ndarray, values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]:
+    """Truth under the camera's digital zoom, if any (some pictures show the frame zoomed about its centre):
+    the zoom (1..2) whose truth correlates best with the decoded map over the valid pixels."""
+    best = (-2.0, 1.0, truth)
+    for zoom in np.arange(1.0, 2.001, 0.05):
+        t = zoom_crop(truth, float(zoom)) if zoom > 1 else truth
+        r = float(np.corrcoef(t[valid], values[valid])[0, 1]) if valid.sum() > 100 else -1.0
+        if r > best[0] + 1e-3:
+            best = (r, float(zoom), t)
+    return best[2], best[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -53,7 +75,7 @@ def main() -> None:
     pics = sorted((args.data / "pictures").glob("*.png"))
     head = (
         f"{'picture':30s} {'source':13s} {'unit':8s} {'prt':>3s} {'range °C':>13s} {'true °C':>13s} "
-        f"{'med':>5s} {'p95':>5s} {'n px':>6s} {'ms':>5s}  verdict / reason"
+        f"{'med':>5s} {'p95':>5s} {'n px':>6s} {'zoom':>4s} {'ms':>5s}  verdict / reason"
     )
     print(head)
     print("-" * len(head))
@@ -73,7 +95,9 @@ def main() -> None:
         if truth is not None:
             # the scene's 1st..99th percentile: a hint of the range the scale should cover
             true_txt = f"{np.percentile(truth, 1):.1f}..{np.percentile(truth, 99):.1f}"
+        zoom = 1.0
         if tm.unit == "C" and truth is not None:
+            truth, zoom = registered(truth, tm.values, tm.valid)
             lo, hi = tm.range
             m = tm.valid & (truth >= lo) & (truth <= hi)
             n = int(m.sum())
@@ -87,7 +111,7 @@ def main() -> None:
         note = verdict + (f"  {tm.reason}" if tm.reason else "")
         print(
             f"{p.stem[:30]:30s} {tm.source[:13]:13s} {tm.unit:8s} {printed:>3s} {rng:>13s} {true_txt:>13s} "
-            f"{med:5.2f} {p95:5.2f} {n:6d} {ms:5.0f}  {note}",
+            f"{med:5.2f} {p95:5.2f} {n:6d} {zoom:4.2f} {ms:5.0f}  {note}",
             flush=True,
         )
     print()
