@@ -264,11 +264,37 @@ def save_pictures(
     vmax: float | None = None,
     title: str = "",
 ) -> list:
-    """``<name>.annotated.png`` (full size, labelled boxes) and ``<name>.panel.png`` (six panels)."""
+    """``<name>.annotated.png`` (screen size, labelled boxes) and ``<name>.panel.png`` (six panels).
+
+    The photo is shrunk once for both. The temperature panels' maps are computed by a second thread
+    while the annotated picture is drawn and written (OpenCV and numpy release the GIL; all text is drawn
+    by this thread).
+    """
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
     from .thermal.hotspots import hotspot_map
-    from .visualize import save_annotated, save_six_panel
+    from .visualize import (
+        PANEL_BOX,
+        fit_picture,
+        fit_size,
+        save_annotated,
+        save_six_panel,
+        shrink_temperature,
+    )
+
+    def temperature_maps():
+        """Temperatures and hot-spot rise at the panel's size: the rise map as the panel shows it, without
+        the analysis' full-size passes (~0.1 s on a 6 MP photo)."""
+        if temp is None:
+            return None, None, None
+        values, valid = shrink_temperature(temp.values, temp.valid, fit_size(temp.values.shape, PANEL_BOX))
+        return (
+            values,
+            valid,
+            hotspot_map(dataclasses.replace(temp, values=np.nan_to_num(values), valid=valid)),
+        )
 
     out = Path(out_dir)
     regions = report["regions"]
@@ -278,26 +304,39 @@ def save_pictures(
     outside_labels = [hotspot_label(h) for h in outside]
     annotated = out / f"{name}.annotated.png"
     panel = out / f"{name}.panel.png"
-    save_annotated(annotated, image, regions, labels, hotspots=outside, hotspot_labels=outside_labels)
+    with ThreadPoolExecutor(1) as pool:
+        maps = pool.submit(temperature_maps)
+        shown = fit_picture(image)  # screen size, for both pictures
+        save_annotated(
+            annotated,
+            shown,
+            regions,
+            labels,
+            hotspots=outside,
+            hotspot_labels=outside_labels,
+            box_shape=image.shape,
+        )
+        temperature, valid, rise = maps.result()
     parts = parts or {}
     fused = parts.get("fused")
     if fused is None:
         fused = np.zeros(image.shape[:2], np.float32)
     save_six_panel(
         panel,
-        image,
-        None if temp is None else temp.values,
+        shown,
+        temperature,
         parts.get("learned", fused),
-        None if temp is None else hotspot_map(temp),
+        rise,
         fused,
         mask,
         regions,
         labels=labels,
         temperature_unit=report["temperature"]["unit"] or "relative",
-        temperature_valid=None if temp is None else temp.valid,
+        temperature_valid=valid,
         hotspot_boxes=report["hotspots"],
         vmax=vmax,
         title=title,
+        box_shape=image.shape,
     )
     return [annotated, panel]
 

@@ -1,6 +1,10 @@
 """Pictures a person reads faster than numbers: result panels, overlays, score distributions.
 
-Everything is written atomically; figures are closed after saving so long batches do not grow memory.
+The pictures of every predicted image (annotated photo, six-panel picture) and the result panel of ``test``
+are composed as arrays (OpenCV/PIL, no matplotlib figure) at a size a screen shows: tens of ms instead
+of ~0.5 s (benchmarks/pictures.py).
+Everything is written atomically; matplotlib figures are closed after saving so long batches do not grow
+memory.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -16,20 +21,39 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-#: longest side of images drawn into figures (plotting full 3077 px images is slow and adds nothing)
+#: default longest side of images shrunk by ``_shrink`` (contact sheets pass their own)
 PLOT_SIDE = 800
 HEAT_CMAP = "jet"
+TEMP_CMAP = "inferno"
+#: longest side of the annotated picture: a screen's width (smaller photos keep their size)
+SCREEN_SIDE = 1280
+#: each panel of the six-panel picture fits in this box (w, h); six of them fit a 1920×1080 screen
+PANEL_BOX = (480, 360)
+#: panels of the four-panel result picture of ``test`` (one row)
+RESULT_BOX = (420, 315)
+#: colour of pixels without a value (invalid temperatures, NaN)
+NEUTRAL = (128, 128, 128)
+#: PNG writing (see :func:`encode_png`)
+PNG_PARAMS = [
+    cv2.IMWRITE_PNG_COMPRESSION,
+    1,
+    cv2.IMWRITE_PNG_STRATEGY,
+    cv2.IMWRITE_PNG_STRATEGY_RLE,
+    cv2.IMWRITE_PNG_FILTER,
+    cv2.IMWRITE_PNG_FILTER_UP,
+]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Float [0, 1] or uint8, grey or RGB -> uint8 RGB."""
     a = np.asarray(image)
-    if a.dtype != np.uint8:
+    if a.dtype == np.float32 and a.ndim in (2, 3) and (a.ndim == 2 or a.shape[2] <= 4):
+        a = cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0)  # rounds and saturates, 10× numpy's speed
+    elif a.dtype != np.uint8:
         a = np.clip(a.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
@@ -46,12 +70,107 @@ def _shrink(a: np.ndarray, side: int = PLOT_SIDE, nearest: bool = False) -> np.n
     return cv2.resize(a, size, interpolation=interp)
 
 
+def fit_size(shape: Sequence[int], box: tuple[int, int], *, upscale: bool = False) -> tuple[int, int]:
+    """(w, h) of an H×W picture scaled to fit ``box`` (w, h), keeping its aspect; never larger unless
+    ``upscale``."""
+    h, w = int(shape[0]), int(shape[1])
+    s = min(box[0] / w, box[1] / h)
+    if s >= 1 and not upscale:
+        return w, h
+    return max(1, round(w * s)), max(1, round(h * s))
+
+
+def resize_to(a: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
+    """``a`` (H×W or H×W×C; bool is resized as a mask) at ``size`` (w, h).
+
+    Shrinking averages areas: first by a whole factor (OpenCV's fast path, ~5× quicker than an arbitrary
+    factor on a 6 MP map; the right/bottom remainder of under one output pixel is dropped), then to the
+    exact size. Growing interpolates linearly; masks use the nearest pixel.
+    """
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        return resize_to(a.view(np.uint8), size, nearest=True).view(np.bool_)
+    if a.dtype == np.float64:
+        a = a.astype(np.float32)
+    h, w = a.shape[:2]
+    tw, th = int(size[0]), int(size[1])
+    if (w, h) == (tw, th):
+        return a
+    if nearest:
+        return cv2.resize(a, (tw, th), interpolation=cv2.INTER_NEAREST)
+    if tw > w or th > h:
+        return cv2.resize(a, (tw, th), interpolation=cv2.INTER_LINEAR)
+    k = min(w // tw, h // th)
+    if k >= 2:
+        a = cv2.resize(a[: h // k * k, : w // k * k], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    if a.shape[:2] != (th, tw):
+        a = cv2.resize(a, (tw, th), interpolation=cv2.INTER_AREA)
+    return a
+
+
+def scale_boxes(items: Sequence[dict], sx: float, sy: float, size: tuple[int, int]) -> list[dict]:
+    """Copies of dicts whose ``box`` [x0, y0, x1, y1] (x1, y1 exclusive) is scaled by (sx, sy) into a
+    picture of ``size`` (w, h): outward rounding, at least one pixel."""
+    w, h = size
+    out = []
+    for r in items:
+        x0, y0, x1, y1 = (float(v) for v in r["box"])
+        bx0 = min(w - 1, max(0, int(np.floor(x0 * sx))))
+        by0 = min(h - 1, max(0, int(np.floor(y0 * sy))))
+        bx1 = min(w, max(bx0 + 1, int(np.ceil(x1 * sx))))
+        by1 = min(h, max(by0 + 1, int(np.ceil(y1 * sy))))
+        out.append({**r, "box": [bx0, by0, bx1, by1]})
+    return out
+
+
+def fit_picture(image: np.ndarray, side: int = SCREEN_SIDE) -> np.ndarray:
+    """uint8 RGB ``image`` with its long side at most ``side`` (never enlarged)."""
+    a = np.asarray(image)
+    return to_uint8(resize_to(a, fit_size(a.shape, (side, side))))
+
+
+@functools.lru_cache(maxsize=8)
+def colormap_lut(cmap: str) -> np.ndarray:
+    """256×3 uint8 RGB colours of a matplotlib colour map (its own 256 steps), taken once."""
+    lut = (matplotlib.colormaps[cmap](np.arange(256) / 255.0)[:, :3] * 255 + 0.5).astype(np.uint8)
+    lut.flags.writeable = False
+    return lut
+
+
+@functools.lru_cache(maxsize=8)
+def _cv_lut(cmap: str) -> np.ndarray:
+    return np.ascontiguousarray(colormap_lut(cmap).reshape(256, 1, 3))
+
+
+def colorize(
+    amap: np.ndarray,
+    vmin: float,
+    vmax: float,
+    cmap: str = HEAT_CMAP,
+    *,
+    invalid: np.ndarray | None = None,
+) -> np.ndarray:
+    """uint8 RGB of a map on a fixed scale [vmin, vmax] (values outside are clipped to the ends); NaN and
+    ``invalid`` pixels are neutral grey. Same bins as matplotlib's 256-colour maps."""
+    a = np.asarray(amap, np.float32)
+    span = max(float(vmax) - float(vmin), 1e-12)
+    x = (a - np.float32(vmin)) * np.float32(256.0 / span)
+    np.clip(x, 0, 255, out=x)
+    bad = np.isnan(x)
+    with np.errstate(invalid="ignore"):
+        idx = x.astype(np.uint8)
+    out = cv2.applyColorMap(idx if idx.ndim == 2 else idx.reshape(idx.shape[0], -1), _cv_lut(cmap))
+    out = out.reshape(*a.shape, 3) if out.shape[:-1] != a.shape else out
+    if invalid is not None:
+        bad |= np.asarray(invalid, bool)
+    if bad.any():
+        out[bad] = NEUTRAL
+    return out
+
+
 def heatmap_rgb(amap: np.ndarray, vmin: float, vmax: float, cmap: str = HEAT_CMAP) -> np.ndarray:
     """uint8 RGB rendering of a map on a fixed scale (red = high)."""
-    span = max(float(vmax) - float(vmin), 1e-12)
-    norm = np.clip((np.asarray(amap, np.float32) - vmin) / span, 0, 1)
-    rgba = matplotlib.colormaps[cmap](norm)
-    return (rgba[..., :3] * 255 + 0.5).astype(np.uint8)
+    return colorize(amap, vmin, vmax, cmap)
 
 
 def blend_mask(image: np.ndarray, mask: np.ndarray, color=(255, 0, 0), alpha: float = 0.45) -> np.ndarray:
@@ -59,7 +178,7 @@ def blend_mask(image: np.ndarray, mask: np.ndarray, color=(255, 0, 0), alpha: fl
     out = to_uint8(image).copy()
     m = np.asarray(mask, bool)
     if m.shape != out.shape[:2]:
-        m = cv2.resize(m.astype(np.uint8), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        m = resize_to(m, (out.shape[1], out.shape[0]))
     if m.any():
         col = np.array(color, np.float32)
         out[m] = (out[m] * (1 - alpha) + col * alpha).astype(np.uint8)
@@ -158,12 +277,24 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100, *, tight: bool = 
         plt.close(fig)
 
 
-def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """An RGB or grey picture as PNG, atomically (fast compression: a 6 MP photo in ~0.3 s, +6 % size)."""
+def encode_png(image: np.ndarray | Image.Image) -> bytes:
+    """PNG bytes of an RGB or grey picture, fast: libpng (OpenCV), zlib level 1 with run-length matching
+    and the "up" filter on every row. About half of Pillow's time at its fastest level (Pillow tries all
+    five filters on every row) for files of about the same size; see benchmarks/pictures.py."""
+    a = np.asarray(image)
+    if a.ndim == 3 or a.dtype != np.uint8:
+        a = cv2.cvtColor(to_uint8(a), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", a, PNG_PARAMS)
+    if not ok:
+        raise ValueError(f"PNG encoding failed for an array of shape {a.shape}")
+    return buf.tobytes()
+
+
+def save_png(path: str | os.PathLike, image: np.ndarray | Image.Image) -> None:
+    """An RGB or grey picture as PNG, atomically (see :func:`encode_png`)."""
+    data = encode_png(image)
     with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image) if np.asarray(image).ndim == 3 else np.asarray(image)).save(
-            tmp, "PNG", compress_level=1
-        )
+        tmp.write_bytes(data)
 
 
 def save_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
@@ -202,6 +333,33 @@ def annotate(
     return draw_labelled(image, items, font_px, keep_clear=[r["box"] for r in regions])
 
 
+def annotated_picture(
+    image: np.ndarray,
+    regions: Sequence[dict],
+    labels: Sequence[str] | None = None,
+    *,
+    hotspots: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
+    side: int = SCREEN_SIDE,
+    box_shape: Sequence[int] | None = None,
+) -> np.ndarray:
+    """The picture with its long side at most ``side`` and labelled boxes (see :func:`annotate`).
+
+    Boxes are in pixels of an image of ``box_shape`` (H, W; default: ``image``'s) and are scaled along.
+    """
+    small = fit_picture(image, side)
+    h, w = box_shape[:2] if box_shape is not None else np.asarray(image).shape[:2]
+    size = (small.shape[1], small.shape[0])
+    sx, sy = size[0] / w, size[1] / h
+    return annotate(
+        small,
+        scale_boxes(regions, sx, sy, size),
+        labels,
+        hotspots=scale_boxes(hotspots, sx, sy, size),
+        hotspot_labels=hotspot_labels,
+    )
+
+
 def save_annotated(
     path: str | os.PathLike,
     image: np.ndarray,
@@ -210,9 +368,307 @@ def save_annotated(
     *,
     hotspots: Sequence[dict] = (),
     hotspot_labels: Sequence[str] | None = None,
+    side: int = SCREEN_SIDE,
+    box_shape: Sequence[int] | None = None,
 ) -> None:
-    """The original picture at full size with labelled boxes (see :func:`annotate`)."""
-    save_png(path, annotate(image, regions, labels, hotspots=hotspots, hotspot_labels=hotspot_labels))
+    """The picture at screen size (long side ≤ ``side``) with labelled boxes (see :func:`annotated_picture`)."""
+    save_png(
+        path,
+        annotated_picture(
+            image,
+            regions,
+            labels,
+            hotspots=hotspots,
+            hotspot_labels=hotspot_labels,
+            side=side,
+            box_shape=box_shape,
+        ),
+    )
+
+
+# ------------------------------------------------------------------------------------ panel composer
+@dataclass
+class Panel:
+    """One cell of a composed picture: a title over an RGB picture (None: an empty cell with ``note``),
+    optionally a colour scale (``scale``: colour map name, vmin, vmax, unit text) under it."""
+
+    title: str
+    rgb: np.ndarray | None = None
+    scale: tuple[str, float, float, str] | None = None
+    note: str = ""
+
+
+TITLE_PX = 15
+SCALE_PX = 12
+HEAD_PX = 16
+_MARGIN = 10
+_GAP = 16
+_BAR_H = 10
+_MIN_CELL_W = 240
+
+
+def _number(v: float, span: float) -> str:
+    span = abs(span)
+    digits = 0 if span >= 20 else 1 if span >= 2 else 2 if span >= 0.2 else 3
+    return f"{v:.{digits}f}"
+
+
+def _text_w(font, text: str) -> int:
+    left, _top, right, _bottom = font.getbbox(text)
+    return right - left
+
+
+def _fit_text(font, text: str, width: int) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` pixels."""
+    if _text_w(font, text) <= width:
+        return text
+    while text and _text_w(font, text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def compose(
+    panels: Sequence[Panel], cols: int, title: str = "", size: tuple[int, int] | None = None
+) -> Image.Image:
+    """Panels on a white grid, ``cols`` per row, each with its title and colour scale, ``title`` on top.
+
+    Every picture is shown at ``size`` (w, h; default the first picture's) and centred in its cell.
+    """
+    if size is None:
+        size = next((p.rgb.shape[1::-1] for p in panels if p.rgb is not None), PANEL_BOX)
+    fw, fh = int(size[0]), int(size[1])
+    cw = max(fw, _MIN_CELL_W)
+    f_title, f_scale, f_head = _font(TITLE_PX), _font(SCALE_PX), _font(HEAD_PX)
+    title_h = TITLE_PX + 9
+    scale_h = 4 + _BAR_H + 3 + SCALE_PX + 4 if any(p.scale for p in panels) else 0
+    cell_h = title_h + fh + scale_h
+    head_h = HEAD_PX + 12 if title else 0
+    rows = (len(panels) + cols - 1) // cols
+    width = 2 * _MARGIN + cols * cw + (cols - 1) * _GAP
+    height = 2 * _MARGIN + head_h + rows * cell_h + (rows - 1) * (_GAP // 2)
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    texts: list[tuple[tuple[int, int], str, object, tuple, str]] = []  # (xy, text, font, colour, anchor)
+    if title:
+        texts.append(
+            (
+                (width // 2, _MARGIN + head_h // 2),
+                _fit_text(f_head, title, width - 2 * _MARGIN),
+                f_head,
+                (0, 0, 0),
+                "mm",
+            )
+        )
+    for k, p in enumerate(panels):
+        r, c = divmod(k, cols)
+        x = _MARGIN + c * (cw + _GAP)
+        y = _MARGIN + head_h + r * (cell_h + _GAP // 2)
+        texts.append(
+            ((x + cw // 2, y + title_h // 2), _fit_text(f_title, p.title, cw), f_title, (0, 0, 0), "mm")
+        )
+        ix, iy = x + (cw - fw) // 2, y + title_h
+        if p.rgb is None:
+            canvas[iy : iy + fh, ix : ix + fw] = 236
+            if p.note:
+                texts.append(((ix + fw // 2, iy + fh // 2), p.note, f_title, (90, 90, 90), "mm"))
+        else:
+            rgb = p.rgb if p.rgb.shape[:2] == (fh, fw) else resize_to(p.rgb, (fw, fh))
+            canvas[iy : iy + fh, ix : ix + fw] = rgb
+        if p.scale is not None:
+            cmap, lo, hi, unit = p.scale
+            by = iy + fh + 4
+            bar = colormap_lut(cmap)[np.linspace(0, 255, fw).astype(np.intp)]
+            canvas[by : by + _BAR_H, ix : ix + fw] = bar[None]
+            ty = by + _BAR_H + 3
+            span = hi - lo
+            texts.append(((ix, ty), _number(lo, span), f_scale, (0, 0, 0), "lt"))
+            texts.append(((ix + fw, ty), _number(hi, span), f_scale, (0, 0, 0), "rt"))
+            if unit:
+                texts.append(((ix + fw // 2, ty), unit, f_scale, (70, 70, 70), "mt"))
+    pil = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(pil)
+    for xy, text, font, colour, anchor in texts:
+        draw.text(xy, text, font=font, fill=colour, anchor=anchor)
+    return pil
+
+
+def shrink_temperature(
+    values: np.ndarray, valid: np.ndarray | None, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Temperatures at ``size`` (w, h): per output pixel the mean of the valid (and finite) pixels under
+    it, NaN where there are none; and where at least half of them were valid (the others show neutral)."""
+    t = np.asarray(values, np.float32)
+    finite = np.isfinite(t)
+    ok = finite if valid is None else finite & np.asarray(valid, bool)
+    if ok.all():
+        return resize_to(t, size), np.ones((size[1], size[0]), bool)
+    okf = ok.astype(np.float32)
+    wt = resize_to(okf, size)
+    tz = resize_to(cv2.multiply(t, okf) if finite.all() else np.where(ok, t, np.float32(0)), size)
+    out = np.full(wt.shape, np.nan, np.float32)
+    np.divide(tz, wt, out=out, where=wt > 1e-3)
+    return out, wt >= 0.5
+
+
+def _map_panel(title: str, a: np.ndarray, size, cmap: str, vmax: float | None, unit: str) -> Panel:
+    """A map on 0..``vmax`` (default its own maximum) with its colour scale."""
+    small = resize_to(np.asarray(a, np.float32), size)
+    top = float(vmax) if vmax is not None else float(np.nanmax(small, initial=0.0))
+    top = max(top, 1e-6)
+    return Panel(title, colorize(small, 0.0, top, cmap), (cmap, 0.0, top, unit))
+
+
+def six_panel(
+    image: np.ndarray,
+    temperature: np.ndarray | None,
+    amap: np.ndarray | None,
+    hotspots: np.ndarray | None,
+    fused: np.ndarray,
+    mask: np.ndarray,
+    regions: Sequence[dict],
+    *,
+    labels: Sequence[str] | None = None,
+    temperature_unit: str = "relative",
+    temperature_valid: np.ndarray | None = None,
+    hotspot_boxes: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
+    vmax: float | None = None,
+    title: str = "",
+    box: tuple[int, int] = PANEL_BOX,
+    box_shape: Sequence[int] | None = None,
+) -> Image.Image:
+    """The six-panel picture (see :func:`save_six_panel`) as a PIL image."""
+    img = np.asarray(image)
+    size = fit_size(img.shape, box, upscale=True)
+    bh, bw = box_shape[:2] if box_shape is not None else img.shape[:2]
+    sx, sy = size[0] / bw, size[1] / bh
+    small_img = to_uint8(resize_to(img, size))
+    unit = "°C" if temperature_unit == "C" else "relative"
+    panels = [Panel("original", small_img)]
+    if temperature is not None:
+        ts, good = shrink_temperature(temperature, temperature_valid, size)
+        lo, hi = (float(ts[good].min()), float(ts[good].max())) if good.any() else (0.0, 1.0)
+        hi = max(hi, lo + 1e-6)
+        panels.append(
+            Panel(
+                f"temperature ({unit})",
+                colorize(ts, lo, hi, TEMP_CMAP, invalid=~good),
+                (TEMP_CMAP, lo, hi, unit + (", grey: no reading" if not good.all() else "")),
+            )
+        )
+    else:
+        panels.append(Panel("temperature (not decoded)", note="not decoded"))
+    vm = vmax if vmax is not None else max(float(np.nanmax(fused)), 1e-6)
+    maps = (
+        (amap, "learned anomaly map", None, "anomaly score"),
+        (hotspots, f"hot spots (rise, {unit})", None, f"rise, {unit}"),
+        (fused, "fused map", vm, "anomaly score"),
+    )
+    for a, name, top, what in maps:
+        if a is None:
+            panels.append(Panel(f"{name.split(' (')[0]} (none)", note="none"))
+        else:
+            panels.append(_map_panel(name, a, size, HEAT_CMAP, top, what))
+    spots = scale_boxes(hotspot_boxes, sx, sy, size)
+    if panels[3].rgb is not None and spots:
+        rgb = panels[3].rgb
+        thick = 2 if max(size) >= 300 else 1
+        for r in spots:
+            x0, y0, x1, y1 = r["box"]
+            cv2.rectangle(rgb, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (255, 255, 255), thick)
+    over = annotate(
+        blend_mask(small_img, resize_to(np.asarray(mask, bool), size)),
+        scale_boxes(regions, sx, sy, size),
+        labels,
+        hotspots=spots if hotspot_labels is not None else (),
+        hotspot_labels=hotspot_labels,
+        font_px=max(12, round(max(size) / 24)),
+    )
+    panels.append(Panel("final overlay", over))
+    return compose(panels, 3, title, size)
+
+
+def save_six_panel(
+    path: str | os.PathLike,
+    image: np.ndarray,
+    temperature: np.ndarray | None,
+    amap: np.ndarray | None,
+    hotspots: np.ndarray | None,
+    fused: np.ndarray,
+    mask: np.ndarray,
+    regions: Sequence[dict],
+    *,
+    labels: Sequence[str] | None = None,
+    temperature_unit: str = "relative",
+    temperature_valid: np.ndarray | None = None,
+    hotspot_boxes: Sequence[dict] = (),
+    hotspot_labels: Sequence[str] | None = None,
+    vmax: float | None = None,
+    title: str = "",
+    box_shape: Sequence[int] | None = None,
+) -> None:
+    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
+
+    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have any size
+    (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape`` (H, W;
+    default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps have their own colour
+    scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of different images compare).
+    Invalid temperatures (overlays) are neutral grey; ``hotspot_boxes`` are drawn on the hot-spot map and,
+    with ``hotspot_labels``, on the overlay in cyan.
+    """
+    save_png(
+        path,
+        six_panel(
+            image,
+            temperature,
+            amap,
+            hotspots,
+            fused,
+            mask,
+            regions,
+            labels=labels,
+            temperature_unit=temperature_unit,
+            temperature_valid=temperature_valid,
+            hotspot_boxes=hotspot_boxes,
+            hotspot_labels=hotspot_labels,
+            vmax=vmax,
+            title=title,
+            box_shape=box_shape,
+        ),
+    )
+
+
+def result_panel(
+    image: np.ndarray,
+    reference: np.ndarray | None,
+    amap: np.ndarray,
+    mask: np.ndarray,
+    *,
+    title: str = "",
+    score: float | None = None,
+    threshold: float | None = None,
+    vmax: float | None = None,
+    regions: Sequence[dict] = (),
+    box: tuple[int, int] = RESULT_BOX,
+) -> Image.Image:
+    """The four-panel picture (see :func:`save_result_panel`) as a PIL image."""
+    img = np.asarray(image)
+    size = fit_size(img.shape, box, upscale=True)
+    sx, sy = size[0] / img.shape[1], size[1] / img.shape[0]
+    small = to_uint8(resize_to(img, size))
+    if reference is not None:
+        second = Panel("reconstruction", to_uint8(resize_to(np.asarray(reference), size)))
+    else:  # the picture faded, as a reminder that feature models have no reconstruction
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        second = Panel("no reconstruction (feature model)", to_uint8(grey // 2 + 128))
+    heat = _map_panel("anomaly map", amap, size, HEAT_CMAP, vmax, "anomaly score")
+    m = resize_to(np.asarray(mask, bool), size)
+    marked = draw_boxes(blend_mask(small, m), scale_boxes(regions, sx, sy, size))
+    head = title
+    if score is not None:
+        head += f"   score {score:.3f}"
+        if threshold is not None:
+            head += f" (threshold {threshold:.3f})"
+    return compose([Panel("original", small), second, heat, Panel("predicted mask", marked)], 4, head, size)
 
 
 def save_result_panel(
@@ -228,134 +684,22 @@ def save_result_panel(
     vmax: float | None = None,
     regions: Sequence[dict] = (),
 ) -> None:
-    """Four panels: original, reconstruction/reference, heatmap (shared scale), mask overlay with boxes."""
-    img = _shrink(to_uint8(image))
-    size = (img.shape[1], img.shape[0])
-    heat = cv2.resize(np.asarray(amap, np.float32), size, interpolation=cv2.INTER_AREA)
-    m = cv2.resize(np.asarray(mask, np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    sx = size[0] / np.asarray(image).shape[1]
-    small_regions = [{**r, "box": [round(v * sx) for v in r["box"]]} for r in regions]
-    vmax = float(vmax) if vmax is not None else max(float(np.max(heat)), 1e-6)
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
-    axes[0].imshow(img)
-    axes[0].set_title("original")
-    if reference is not None:
-        axes[1].imshow(cv2.resize(to_uint8(reference), size, interpolation=cv2.INTER_AREA))
-        axes[1].set_title("reconstruction")
-    else:
-        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-        axes[1].imshow(grey, cmap="gray", vmin=0, vmax=255, alpha=0.5)
-        axes[1].set_title("no reconstruction (feature model)")
-    im = axes[2].imshow(heat, cmap=HEAT_CMAP, vmin=0.0, vmax=vmax)
-    axes[2].set_title("anomaly map")
-    fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.02)
-    axes[3].imshow(draw_boxes(blend_mask(img, m), small_regions))
-    axes[3].set_title("predicted mask")
-    for ax in axes:
-        ax.axis("off")
-    head = title
-    if score is not None:
-        head += f"   score {score:.3f}"
-        if threshold is not None:
-            head += f" (threshold {threshold:.3f})"
-    fig.suptitle(head, fontsize=11)
-    _save_figure(fig, path)
-
-
-def _side_colorbar(fig, ax, mappable) -> None:
-    """A colour bar as tall as the picture beside it (not the whole cell, which wide photos leave empty)."""
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
-
-    fig.colorbar(mappable, cax=make_axes_locatable(ax).append_axes("right", size="4%", pad=0.04))
-
-
-def save_six_panel(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    temperature: np.ndarray | None,
-    amap: np.ndarray,
-    hotspots: np.ndarray | None,
-    fused: np.ndarray,
-    mask: np.ndarray,
-    regions: Sequence[dict],
-    *,
-    labels: Sequence[str] | None = None,
-    temperature_unit: str = "relative",
-    temperature_valid: np.ndarray | None = None,
-    hotspot_boxes: Sequence[dict] = (),
-    hotspot_labels: Sequence[str] | None = None,
-    vmax: float | None = None,
-    title: str = "",
-) -> None:
-    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
-
-    Maps have their own colour scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of
-    different images compare). Invalid temperatures (overlays) are left blank; ``hotspot_boxes`` are drawn
-    on the hot-spot map and, with ``hotspot_labels``, on the overlay in cyan.
-    """
-    img = _shrink(to_uint8(image))
-    size = (img.shape[1], img.shape[0])
-    sx = size[0] / np.asarray(image).shape[1]
-
-    def fit(a):
-        return cv2.resize(np.asarray(a, np.float32), size, interpolation=cv2.INTER_AREA)
-
-    def small(boxes):
-        return [{**r, "box": [round(v * sx) for v in r["box"]]} for r in boxes]
-
-    m = cv2.resize(np.asarray(mask, np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    ax = axes.ravel()
-    ax[0].imshow(img)
-    ax[0].set_title("original")
-    unit = "°C" if temperature_unit == "C" else "relative"
-    if temperature is not None:
-        t = np.asarray(temperature, np.float32)
-        ok = (
-            np.isfinite(t)
-            if temperature_valid is None
-            else np.asarray(temperature_valid, bool) & np.isfinite(t)
-        )
-        fill = float(np.median(t[ok])) if ok.any() else 0.0
-        ts = fit(np.where(ok, t, fill))
-        ts[fit(ok.astype(np.float32)) < 0.5] = np.nan
-        ti = ax[1].imshow(ts, cmap="inferno")
-        _side_colorbar(fig, ax[1], ti)
-        ax[1].set_title(f"temperature ({unit})")
-    else:
-        ax[1].set_title("temperature (not decoded)")
-    vm = vmax if vmax is not None else max(float(np.max(fused)), 1e-6)
-    maps = (
-        (amap, "learned anomaly map", None),
-        (hotspots, f"hot spots (rise, {unit})", None),
-        (fused, "fused map", vm),
+    """Four panels: original, reconstruction/reference, heatmap (shared scale ``vmax``), mask overlay with
+    boxes."""
+    save_png(
+        path,
+        result_panel(
+            image,
+            reference,
+            amap,
+            mask,
+            title=title,
+            score=score,
+            threshold=threshold,
+            vmax=vmax,
+            regions=regions,
+        ),
     )
-    for k, (a, name, top) in enumerate(maps):
-        if a is None:
-            ax[2 + k].set_title(f"{name.split(' (')[0]} (none)")
-            continue
-        h = ax[2 + k].imshow(fit(a), cmap=HEAT_CMAP, vmin=0, vmax=top)
-        ax[2 + k].set_title(name)
-        _side_colorbar(fig, ax[2 + k], h)
-    for r in small(hotspot_boxes):
-        x0, y0, x1, y1 = r["box"]
-        ax[3].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.2))
-    font_px = max(11, round(max(size) / 24))
-    over = annotate(
-        blend_mask(img, m),
-        small(regions),
-        labels,
-        hotspots=small(hotspot_boxes) if hotspot_labels is not None else (),
-        hotspot_labels=hotspot_labels,
-        font_px=font_px,
-    )
-    ax[5].imshow(over)
-    ax[5].set_title("final overlay")
-    for a in ax:
-        a.axis("off")
-    fig.suptitle(title, fontsize=11)
-    fig.subplots_adjust(left=0.01, right=0.97, bottom=0.01, top=0.92, wspace=0.08, hspace=0.1)
-    _save_figure(fig, path, tight=False)
 
 
 def save_error_analysis(path: str | os.PathLike, scores, labels, threshold: float) -> None:
