@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,onnx]'
 	bash scripts/install-system-deps.sh
+	bash scripts/install-tesserocr.sh $(PY)
 	touch $@
 
 demo: install

@@ -32,12 +32,12 @@ def _tile(text: str, font: int = cv2.FONT_HERSHEY_SIMPLEX, scale: float = 1.3, t
 
 
 def _no_tesseract(monkeypatch) -> None:
-    import pytesseract
+    from thermal_anomaly.thermal import tesseract
 
     def boom(*_a, **_k):
         raise AssertionError("tesseract called")
 
-    monkeypatch.setattr(pytesseract, "image_to_data", boom)
+    monkeypatch.setattr(tesseract, "read_words", boom)
 
 
 def test_learned_glyphs_read_new_numbers_and_nothing_else(cache):
@@ -67,16 +67,16 @@ def test_blank_tile_reads_nothing_without_tesseract(cache, monkeypatch):
 
 
 def test_switch_off_always_asks_tesseract(cache, monkeypatch):
-    import pytesseract
+    from thermal_anomaly.thermal import tesseract
 
     cache.learn(_tile("25"), "25", 95.0)
     calls = []
 
-    def fake(image, **_k):
+    def fake(image):
         calls.append(image.shape)
-        return {"text": ["25"], "conf": [91], "top": [16], "height": [image.shape[0] - 32]}
+        return [("25", 91.0, 16, image.shape[0] - 32)]
 
-    monkeypatch.setattr(pytesseract, "image_to_data", fake)
+    monkeypatch.setattr(tesseract, "read_words", fake)
     monkeypatch.setenv("THERMAL_ANOMALY_OCR_CACHE", "0")
     glyphs.set_enabled(None)
     assert not glyphs.enabled()
