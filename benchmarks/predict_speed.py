@@ -16,19 +16,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from benchmark import DEFAULT_DATA, _setup_threads, decode_and_backbone
 
 
 def _forget_fonts() -> None:
-    """Empty the learned-digits cache, when there is one, so a pass does not profit from the last."""
-    try:
-        from thermal_anomaly.thermal import glyphs
-    except ImportError:
-        return
-    for name in ("clear", "reset", "clear_cache"):
-        if hasattr(glyphs, name):
-            getattr(glyphs, name)()
-            return
+    """Empty the learned-digits cache so a pass does not profit from the one before."""
+    from thermal_anomaly.thermal import glyphs
+
+    glyphs.CACHE.clear()
 
 
 def main() -> None:
