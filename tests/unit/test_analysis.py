@@ -109,3 +109,12 @@ def test_temperature_map_of_a_picture_is_the_analysis_map(dev_data):
     a, b = temperature_map(img), ThermalAnalysis(img).temperature
     assert a.unit == b.unit and a.source == b.source
     assert np.array_equal(a.valid, b.valid) and np.array_equal(a.values, b.values)
+
+
+def test_a_fahrenheit_scale_says_so_in_the_report(flir_data):
+    from thermal_anomaly.report import temperature_block
+
+    temp = ThermalAnalysis(read_image(flir_data / "pictures" / "15_-_Linear_load.png")).temperature
+    block = temperature_block(temp)
+    assert block["unit"] == "C" and block["converted_from"] == "F"
+    assert 25 < block["range"][0] < 40 and 60 < block["range"][1] < 90  # 88..171 °F printed

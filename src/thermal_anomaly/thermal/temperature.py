@@ -43,6 +43,8 @@ class TemperatureMap:
     params: dict | None = None
     camera: str | None = None
     note: str = ""
+    #: "F" when the picture's scale was printed in °F (its values here are converted to °C)
+    converted_from: str = ""
     #: position on the scale (0 cold .. 1 hot) of every pixel, overlays included, and where a colour was
     #: decoded at all; the learned detector's heat evidence is derived from these, so the detector and the
     #: report read the same scale the same way round
@@ -208,6 +210,15 @@ def decode_colours(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) -
     if reading is None:
         return TemperatureMap(pos, "relative", valid, "colorbar", why, position=pos, decodable=~bad)
     values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
+    printed = getattr(reading, "printed_unit", "C")
     return TemperatureMap(
-        values, "C", valid, "colorbar+ocr", "", (t_cold, t_hot), position=pos, decodable=~bad
+        values,
+        "C",
+        valid,
+        "colorbar+ocr",
+        "",
+        (t_cold, t_hot),
+        converted_from="" if printed == "C" else printed,
+        position=pos,
+        decodable=~bad,
     )
