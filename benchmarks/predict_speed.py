@@ -24,7 +24,7 @@ def _forget_fonts() -> None:
     """Empty the learned-digits cache so a pass does not profit from the one before."""
     from thermal_anomaly.thermal import glyphs
 
-    glyphs.CACHE.clear()
+    glyphs.clear()
 
 
 def main() -> None:

@@ -24,9 +24,12 @@ thread-safe and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import struct
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -302,15 +305,74 @@ def enabled() -> bool:
     return os.environ.get("THERMAL_ANOMALY_OCR_CACHE", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
+class TileMemo:
+    """Tesseract's answer for tiles it has read, keyed by the tile's exact pixels (bounded, least recently
+    used forgotten first).
+
+    A camera draws the same label, icon or read-out fragment pixel for pixel in every picture of a batch; its
+    answer is the one tesseract gave the first time, whatever it was (a lock icon read as "4" stays "4", and
+    the scale reading rejects it as before). This is what makes a batch from one camera pay the OCR once for
+    its fixed marks; the glyph templates cover the numbers that change.
+    """
+
+    def __init__(self, max_items: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._max = max_items
+        self._items: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+        self.hits = 0
+
+    @staticmethod
+    def _key(tile: np.ndarray) -> bytes:
+        t = np.ascontiguousarray(tile, np.uint8)
+        return hashlib.blake2b(t.tobytes(), digest_size=16, person=struct.pack("<II", *t.shape)).digest()
+
+    def get(self, tile: np.ndarray) -> tuple[str, float] | None:
+        key = self._key(tile)
+        with self._lock:
+            got = self._items.get(key)
+            if got is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return got
+
+    def put(self, tile: np.ndarray, reading: tuple[str, float]) -> None:
+        key = self._key(tile)
+        with self._lock:
+            self._items[key] = reading
+            self._items.move_to_end(key)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = 0
+
+
+MEMO = TileMemo()
+
+
 def read(tiles: list[np.ndarray]) -> list[tuple[str, float] | None]:
-    """Each tile's (text, confidence) from the templates, or None where tesseract must read it."""
+    """Each tile's (text, confidence) from an identical tile read before or from the templates, or None where
+    tesseract must read it."""
     if not enabled():
         return [None] * len(tiles)
-    return [CACHE.read(t) for t in tiles]
+    out = []
+    for t in tiles:
+        got = MEMO.get(t)
+        out.append(got if got is not None else CACHE.read(t))
+    return out
 
 
 def learn(tiles: list[np.ndarray], readings: list[tuple[str, float]]) -> None:
-    """Teach the templates tesseract's readings of ``tiles``."""
+    """Remember tesseract's readings of ``tiles`` and teach the templates the confident ones."""
     if enabled():
         for tile, (text, conf) in zip(tiles, readings, strict=True):
+            MEMO.put(tile, (text, conf))
             CACHE.learn(tile, text, conf)
+
+
+def clear() -> None:
+    """Forget every remembered tile and template (a new batch learns its cameras anew)."""
+    MEMO.clear()
+    CACHE.clear()
