@@ -12,10 +12,12 @@ from __future__ import annotations
 import inspect
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import cv2
 import numpy as np
@@ -26,6 +28,8 @@ from ..errors import DataError, ModelError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
 from ..thermal.analysis import ThermalAnalysis
 
+_R = TypeVar("_R")
+
 MODEL_FORMAT = "thermal-anomaly-model"
 MODEL_FORMAT_VERSION = 1
 ALL_GROUPS = "__all__"
@@ -35,6 +39,8 @@ MIN_GROUP_NORMALS = 2
 INPUT_MODES = ("rgb", "thermal")
 #: a flagged image whose map stays under the pixel threshold is outlined at this share of its map's peak
 OUTLINE_PEAK_SHARE = 0.5
+#: images analysed at once while preparing a batch (the machines this runs on have two cores)
+PREPARE_WORKERS = 2
 #: a picture whose "overlay" covers more than this share is scored whole (the mask must be wrong there)
 MOSTLY_OVERLAY = 0.6
 
@@ -130,8 +136,7 @@ class Detector(ABC):
         """
         s = self.img_size
         xs, vs = [], []
-        for img in images:
-            x, valid = self._prepare_one(_as_analysis(img))
+        for x, valid in _bounded_map(lambda img: self._prepare_one(_as_analysis(img)), images):
             xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:
@@ -546,6 +551,28 @@ def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.nd
     ov = cv2.resize(overlay.astype(np.uint8), (s_w, s_h), interpolation=cv2.INTER_NEAREST)
     ov = cv2.dilate(ov, np.ones((3, 3), np.uint8))
     return fill_holes(small, ov == 0), ov == 0
+
+
+def _bounded_map(
+    fn: Callable[[Any], _R], items: Iterable[Any], workers: int = PREPARE_WORKERS
+) -> Iterator[_R]:
+    """``fn`` over ``items`` in ``workers`` threads, in order, with at most ``2 × workers`` items taken at once.
+
+    The analyses of two images run at a time (OCR waits on its own process; OpenCV and numpy release the
+    GIL), and a lazy sequence of images is read as it goes: each image and its analysis are dropped once
+    prepared, so memory stays that of a few images whatever the batch.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:
