@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batching import bounded_map
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
 from .errors import DataError, ThermalAnomalyError
@@ -222,13 +223,27 @@ class Inspector:
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
-        for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
+
+        def analysed(item: tuple[Path, str, tuple[str, ...]]) -> tuple[ThermalAnalysis | None, str]:
+            # one analysis per image: the detector's overlays and heat evidence, and the report's
+            # temperatures, come from the same decoding (a radiometric file: from its raw data)
             try:
-                # one analysis per image: the detector's overlays and heat evidence, and the report's
-                # temperatures, come from the same decoding (a radiometric file: from its raw data)
-                analysis = ThermalAnalysis.from_file(path, params)
+                analysis = ThermalAnalysis.from_file(item[0], params)
             except ThermalAnomalyError as exc:
-                reason = str(exc)
+                return None, str(exc)
+            return analysis.prefetch(), ""
+
+        # the next image is read and analysed in one background thread (in order: the OCR's learned digits
+        # see the images in the same order on every run) while this one is scored and written
+        prepared = bounded_map(analysed, items, workers=1)
+        for (path, name, parts), (analysis, reason) in tqdm(
+            zip(items, prepared, strict=True),
+            total=len(items),
+            desc="predict",
+            unit="img",
+            disable=not progress,
+        ):
+            if analysis is None:
                 errors.append((str(path), reason))
                 write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
                 if on_error:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -24,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..batching import bounded_map
 from ..errors import DataError, ModelError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
 from ..thermal.analysis import ThermalAnalysis
@@ -136,7 +135,9 @@ class Detector(ABC):
         """
         s = self.img_size
         xs, vs = [], []
-        for x, valid in _bounded_map(lambda img: self._prepare_one(_as_analysis(img)), images):
+        for x, valid in bounded_map(
+            lambda img: self._prepare_one(_as_analysis(img)), images, PREPARE_WORKERS
+        ):
             xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:
@@ -551,28 +552,6 @@ def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.nd
     ov = cv2.resize(overlay.astype(np.uint8), (s_w, s_h), interpolation=cv2.INTER_NEAREST)
     ov = cv2.dilate(ov, np.ones((3, 3), np.uint8))
     return fill_holes(small, ov == 0), ov == 0
-
-
-def _bounded_map(
-    fn: Callable[[Any], _R], items: Iterable[Any], workers: int = PREPARE_WORKERS
-) -> Iterator[_R]:
-    """``fn`` over ``items`` in ``workers`` threads, in order, with at most ``2 × workers`` items taken at once.
-
-    The analyses of two images run at a time (OCR waits on its own process; OpenCV and numpy release the
-    GIL), and a lazy sequence of images is read as it goes: each image and its analysis are dropped once
-    prepared, so memory stays that of a few images whatever the batch.
-    """
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:

@@ -124,6 +124,16 @@ class ThermalAnalysis:
         temp.note = self.note
         return temp
 
+    def prefetch(self) -> ThermalAnalysis:
+        """Compute now what every report needs (overlays, bar, scale reading, temperature map), e.g. in a
+        background thread while the image before is scored. A decoding failure is not raised here: it is
+        met again, and reported, where the temperature is used."""
+        try:
+            self.temperature  # noqa: B018 - computed for its cache
+        except Exception:  # noqa: BLE001 - see above
+            pass
+        return self
+
     def relative(
         self, overlay: np.ndarray | None = None, side: int = DECODE_SIDE
     ) -> tuple[np.ndarray, np.ndarray]:
