@@ -102,3 +102,72 @@ def test_punctuation_joins_dot_and_flags_minus_but_not_tick_columns():
     boxes = [[10, y, 30, y + 12] for y in (0, 40, 80, 120)]
     dashes = np.array([[4, y + 5, 5, 1] for y in (0, 40, 80, 120)])
     assert all(b[4] == 0 for b in _with_punctuation(boxes, dashes))
+
+
+def test_bar_flush_with_the_frame_edge_is_found(flir_data):
+    """17's bar runs along the picture's right edge (no pixels beyond it) between two dark end boxes."""
+    rgb = as_rgb_float(read_image(flir_data / "pictures" / "17_-_Solar_halo_thermal.png"))
+    bar = find_colorbar(rgb)
+    assert bar is not None and bar.orientation == "vertical"
+    assert bar.box[2] == rgb.shape[1]  # flush with the right edge
+    assert bar.extent[1] - bar.extent[0] >= 0.55 * rgb.shape[0]
+
+
+@needs_tesseract
+def test_flush_bar_scale_read(flir_data):
+    reading, why = _reading(flir_data, "17_-_Solar_halo_thermal")
+    assert reading is not None, why
+    assert reading.start == pytest.approx(0.0, abs=0.5)
+    assert reading.stop == pytest.approx(-32.0, abs=0.5)
+
+
+def _iron_scene(h: int = 240, w: int = 320) -> np.ndarray:
+    from thermal_anomaly.thermal.palette import palette_lut
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    f = np.clip(0.5 + 0.3 * np.sin(xx / 37.0) * np.cos(yy / 29.0) + 0.1 * np.sin(yy / 11.0), 0, 1)
+    lut = palette_lut("iron")
+    return (lut[np.round(f * (len(lut) - 1)).astype(int)] * 255).astype(np.uint8)
+
+
+def test_flush_bar_synthetic_and_scene_edges():
+    """A drawn bar flush with the frame's edge is found; scene running out at the frame's edge is no bar."""
+    from thermal_anomaly.thermal.palette import palette_lut
+
+    scene = _iron_scene()
+    assert find_colorbar(scene) is None
+    lut = palette_lut("iron")
+    img = scene.copy()
+    y0, y1 = 45, 200
+    ramp = lut[np.round(np.linspace(1.0, 0.0, y1 - y0) * (len(lut) - 1)).astype(int)]
+    img[y0:y1, 311] = 0  # the bar's outline
+    img[y0:y1, 312:] = (ramp[:, None, :] * 255).astype(np.uint8)
+    bar = find_colorbar(img)
+    assert bar is not None and bar.orientation == "vertical"
+    assert bar.box[2] == img.shape[1] and abs(bar.extent[0] - y0) <= 3 and abs(bar.extent[1] - y1) <= 3
+    # the same bar drawn with a margin beyond it is found as before, not the margin strip
+    wide = np.concatenate([img, np.repeat(scene[:, -12:], 1, axis=1)], axis=1)
+    wide[y0:y1, 320] = 0
+    bar = find_colorbar(wide)
+    assert bar is not None and bar.box[2] <= 321
+
+
+@needs_tesseract
+def test_end_label_on_textured_picture_in_picture_is_read(flir_data):
+    """05's "33" is printed in 1-px strokes on a grey picture-in-picture whose texture touches them: the
+    digits stand out far more than the texture and are taken apart from it."""
+    from thermal_anomaly.thermal.ocr import _normalised, _ocr, _select, _window, _words
+    from thermal_anomaly.thermal.palette import chan_max, chan_min
+
+    rgb = as_rgb_float(read_image(flir_data / "pictures" / "05_-_Aqua_Tower_thermal_image.png"))
+    bar = find_colorbar(rgb)
+    assert bar is not None and bar.orientation == "horizontal"
+    win = _window(bar, rgb.shape[:2])
+    wx0, wy0, wx1, wy1, e0, e1 = win
+    crop = (rgb[wy0:wy1, wx0:wx1] * 255.0 + 0.5).astype(np.uint8)
+    lo, hi = chan_min(crop), chan_max(crop)
+    k = int(np.clip((e1 - e0) / 25, 9, 41)) | 1
+    ends, _inside = _select(_words(lo, hi, k, (False, (bar.box[1] + bar.box[3]) / 2 - wy0)), bar, win)
+    right = [w for w in ends if w.cx + wx0 > e1]
+    texts = [t for t, _c in _ocr([_normalised(lo, hi, w, 38) for w in right])]
+    assert "33" in texts

@@ -57,14 +57,18 @@ def _profile_is_palette(prof: np.ndarray) -> bool:
     return float(np.median(chord[moving] / walked[moving])) > 0.5
 
 
-def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Boxes (x0, y0, x1, y1) of vertical bar-like strips in a working-size uint8 RGB image (any strides)."""
+def _strip_candidates(small8: np.ndarray, flush: bool = False) -> list[tuple[int, int, int, int]]:
+    """Boxes (x0, y0, x1, y1) of vertical bar-like strips in a working-size uint8 RGB image (any strides).
+
+    ``flush``: look for bars drawn flush with the left or right edge of the picture instead, whose outer side
+    is the frame's edge rather than an edge in the pixels (see ``_flush_bar``).
+    """
     h, w = small8.shape[:2]
     if h < 20 or w < 8:
         return []
     maxw = max(3, int(round(0.05 * w)))
     boxes = []
-    for x, y, bw, bh in _side_components(small8, maxw):
+    for x, y, bw, bh in _side_components(small8, maxw, flush):
         cx = x + bw / 2
         if bw > maxw or min(cx, w - cx) > 0.2 * w:  # too wide, or not near a side
             continue
@@ -75,11 +79,48 @@ def _strip_candidates(small8: np.ndarray) -> list[tuple[int, int, int, int]]:
             continue
         boxes.append((x, y, x + bw, y + bh))
     boxes = [_extend(small8, b) for b in _merge_boxes(boxes)]
-    return [b for b in boxes if b[3] - b[1] >= 0.35 * h]
+    boxes = [b for b in boxes if b[3] - b[1] >= 0.35 * h]
+    return [b for b in boxes if _flush_bar(small8, b)] if flush else boxes
 
 
-def _strip_evidence(img: np.ndarray, maxw: int) -> np.ndarray:
-    """uint8 map: pixel uniform with its left/right neighbours and an edge within ``maxw`` on both sides."""
+def _flush_bar(small8: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """A strip found with the frame's edge as one side is a bar drawn flush with it only with the evidence
+    of a drawn strip: it reaches the frame's edge, it is at least 3 px wide and flat across (drawn, not a
+    smooth stretch of scene: the 90th percentile of its spread across is small), and its inner side is one
+    straight, sharp edge along nearly its whole length."""
+    h, w = small8.shape[:2]
+    x0, y0, x1, y1 = box
+    if (x0 > 0 and x1 < w) or x1 - x0 < 3:  # not at the frame's edge, or too thin to tell flat across
+        return False
+    # the column by the inner edge may blend with what lies beyond it
+    strip = small8[y0:y1, x0 + 1 : x1] if x1 >= w else small8[y0:y1, x0 : x1 - 1]
+    strip = strip.astype(np.int16)
+    spread = float(np.percentile((strip.max(axis=1) - strip.min(axis=1)).max(axis=1), 90))
+    if spread > 14:
+        return False
+    # the steps between neighbouring columns just inside the strip's inner side and beyond it
+    lo, hi = (max(0, x0 - 3), min(w, x0 + 2)) if x1 >= w else (max(0, x1 - 2), min(w, x1 + 3))
+    cols = small8[y0:y1, lo:hi].astype(np.int16)
+    if cols.shape[1] < 2:
+        return False
+    steps = np.abs(np.diff(cols, axis=1)).max(axis=2)
+    strongest = steps.argmax(axis=1)
+    sharp = steps.max(axis=1) > 28
+    if sharp.mean() < 0.9:
+        return False
+    at = np.bincount(strongest[sharp], minlength=steps.shape[1])
+    # straight: the edge sits in one column pair (or its neighbour, for a blended column) on nearly every row
+    return float((at + np.concatenate([at[1:], [0]])).max()) >= 0.85 * sharp.sum()
+
+
+def _strip_evidence(
+    img: np.ndarray, maxw: int, left_border: bool = False, right_border: bool = False
+) -> np.ndarray:
+    """uint8 map: pixel uniform with its left/right neighbours and an edge within ``maxw`` on both sides.
+
+    ``left_border``/``right_border``: the first/last column is the picture's own edge, which counts as an
+    edge beside it (a bar drawn flush with the frame has no pixels beyond it).
+    """
     h, w = img.shape[:2]
     # the step between column x and x+1, max over the channels: per-plane OpenCV ops (contiguous, SIMD)
     # are several times faster than numpy's over the interleaved channels
@@ -91,6 +132,10 @@ def _strip_evidence(img: np.ndarray, maxw: int) -> np.ndarray:
     uniform = (cv2.max(dl, d) < 14).view(np.uint8)
     edge = (d > 28).view(np.uint8)
     edge_l = (dl > 28).view(np.uint8)
+    if right_border:
+        edge[:, -1] = 1
+    if left_border:
+        edge_l[:, 0] = 1
     k = np.ones((1, maxw), np.uint8)
     # an edge within maxw to the left (anchor at the kernel's right end) and one within maxw to the right
     has_left = cv2.dilate(edge_l, k, anchor=(maxw - 1, 0))
@@ -124,14 +169,15 @@ def _open_v(a: np.ndarray, n: int) -> np.ndarray:
     return _slide_v(_slide_v(a, n, np.minimum, 255), n, np.maximum, 0)
 
 
-def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int, int]]:
+def _side_components(small8: np.ndarray, maxw: int, flush: bool = False) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) of the vertical runs of strip evidence that may be a strip near a side.
 
     A strip's centre lies within 0.2 of the width of a side and it is at most ``maxw`` wide, so only the two
     side bands are looked at: the evidence of a band is computed on it plus ``maxw + 2`` columns of context
     (all the horizontal steps and edge searches reach), and the vertical closing and opening are per column,
     so the band's map is the same as on the whole image; a component that reaches a band's inner edge may
-    continue beyond it and cannot be such a strip.
+    continue beyond it and cannot be such a strip. ``flush``: the picture's own left and right edges count
+    as edges beside the pixels next to them.
     """
     h, w = small8.shape[:2]
     gap = max(3, h // 25)  # bridge numbers printed on the bar and tick marks
@@ -141,7 +187,8 @@ def _side_components(small8: np.ndarray, maxw: int) -> list[tuple[int, int, int,
     out = []
     for c0, c1 in spans:
         e0, e1 = max(0, c0 - maxw - 2), min(w, c1 + maxw + 2)
-        cand = _strip_evidence(np.ascontiguousarray(small8[:, e0:e1]), maxw)
+        band8 = np.ascontiguousarray(small8[:, e0:e1])
+        cand = _strip_evidence(band8, maxw, flush and e0 == 0, flush and e1 == w)
         part = _open_v(_close_v(cand[:, c0 - e0 : c1 - e0], gap), run)
         if not part.any():
             continue
@@ -218,15 +265,22 @@ BAR_SIDE = 1024  # bars are thin (15 px in a 3077 px photo): look for them at a 
 
 
 def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
+    """Bar-like strips in both orientations. Strips with an edge in the pixels on both sides come first;
+    only where there is none are bars drawn flush with the frame's edge looked for (the frame's edge as one
+    side is weaker evidence, and a stretch of scene between a bar and the frame's edge must not compete)."""
     out: list[tuple[tuple[int, int, int, int], str]] = []
-    for orient, img in (
+    images = (
         ("vertical", small8),
         ("horizontal", cv2.transpose(small8)),  # OpenCV's blocked transpose: ~10x numpy's strided copy
-    ):
-        for x0, y0, x1, y1 in _strip_candidates(img):
-            if orient == "horizontal":
-                x0, y0, x1, y1 = y0, x0, y1, x1
-            out.append(((x0, y0, x1, y1), orient))
+    )
+    for flush in (False, True):
+        for orient, img in images:
+            for x0, y0, x1, y1 in _strip_candidates(img, flush):
+                if orient == "horizontal":
+                    x0, y0, x1, y1 = y0, x0, y1, x1
+                out.append(((x0, y0, x1, y1), orient))
+        if out:
+            break
     return out
 
 

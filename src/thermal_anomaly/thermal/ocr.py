@@ -85,12 +85,55 @@ class _Word:
         return self.box[1] + self.box[3] / 2
 
 
-def _stroke_mask(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
-    """Thin strokes that stand out from their surroundings by >= ~0.16 (light or dark ones)."""
+def _stroke_hat(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
+    """How far each pixel stands out from its surroundings as a thin stroke (light or dark ones)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     op = cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT
-    hat = cv2.morphologyEx(channel, op, kernel)
-    return (hat > 40).astype(np.uint8)
+    return cv2.morphologyEx(channel, op, kernel)
+
+
+def _stroke_mask(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
+    """Thin strokes that stand out from their surroundings by >= ~0.16 (light or dark ones)."""
+    return (_stroke_hat(channel, light, k) > 40).astype(np.uint8)
+
+
+STRONG_HAT = 120  # printed UI text stands out by far more than scene texture (edges of a grey picture)
+
+
+def _char_ok(st: np.ndarray, k: int) -> np.ndarray:
+    """Which component boxes (x, y, w, h rows) are character-sized."""
+    ws, hs = st[:, 2], st[:, 3]
+    return (hs >= 3) & (hs <= 3 * k) & (ws <= 2 * hs + 4) & (ws >= np.maximum(1, hs // 8))
+
+
+def _split_tangled(hat: np.ndarray, lab: np.ndarray, stats: np.ndarray, k: int) -> np.ndarray:
+    """Character-sized pieces of the components too big to be characters, taken at a stronger contrast.
+
+    Thin printed digits on a textured background (a grey picture-in-picture) touch the scene's faint
+    strokes, and together they make one big shape that is no character; the digits stand out much more.
+    Returns the boxes (x, y, w, h) of the strong strokes inside such shapes that are character-sized and
+    stand level beside another such piece, as the digits of a number do.
+    """
+    ws, hs = stats[1:, 2], stats[1:, 3]
+    big = (
+        np.flatnonzero((hs > 3 * k) | ((hs >= 3) & (ws > 2 * hs + 4))) + 1
+    )  # taller or wider than a character
+    if not len(big):
+        return np.zeros((0, 4), np.int64)
+    strong = ((hat > STRONG_HAT) & np.isin(lab, big)).astype(np.uint8)
+    _n, _lab, st, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    st = st[1:, :4].astype(np.int64)
+    st = st[_char_ok(st, k)]
+    # a number: pieces that stand level beside a like piece (a lone piece is more likely a bit of an edge)
+    keep = np.zeros(len(st), bool)
+    for i, (x, y, w, h) in enumerate(st):
+        for j, (x2, y2, w2, h2) in enumerate(st):
+            overlap = min(y + h, y2 + h2) - max(y, y2)
+            gap = max(x2 - (x + w), x - (x2 + w2))
+            if i != j and overlap >= 0.7 * max(h, h2) and gap <= 0.5 * max(h, h2):
+                keep[i] = True
+                break
+    return st[keep]
 
 
 def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> list[_Word]:
@@ -101,14 +144,15 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
     """
     words: list[_Word] = []
     for light, channel in ((True, lo), (False, hi)):
-        ink = _stroke_mask(channel, light, k)
-        _n, _lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        hat = _stroke_hat(channel, light, k)
+        ink = (hat > 40).astype(np.uint8)
+        _n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         st = stats[1:, :4].astype(np.int64)
         ws, hs = st[:, 2], st[:, 3]
-        ok = (hs >= 3) & (hs <= 3 * k) & (ws <= 2 * hs + 4) & (ws >= np.maximum(1, hs // 8))
+        ok = _char_ok(st, k)
         # too small to be a character: a decimal dot or a minus sign of small print (1-2 px), kept apart
         punct = stats[1:, :4].astype(np.int64)[~ok & (hs <= 4) & (ws <= 3 * k)]
-        st = st[ok]
+        st = np.concatenate([st[ok], _split_tangled(hat, lab, stats, k)])
         # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
         vertical, mid = axis
         centre = st[:, 0] + st[:, 2] / 2 if vertical else st[:, 1] + st[:, 3] / 2
