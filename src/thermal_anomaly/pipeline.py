@@ -23,6 +23,8 @@ from .thermal.radiometric import RadiometricParams
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
 DEFAULT_MODEL = "patchcore"
+#: background threads that analyse the next images of a predict batch (0: inline)
+PREDICT_WORKERS = 0
 #: long side that maps and masks are kept at for dataset-wide pixel metrics (memory bound)
 METRIC_MAX_SIDE = 640
 
@@ -233,9 +235,10 @@ class Inspector:
                 return None, str(exc)
             return analysis.prefetch(), ""
 
-        # the next image is read and analysed in one background thread (in order: the OCR's learned digits
-        # see the images in the same order on every run) while this one is scored and written
-        prepared = bounded_map(analysed, items, workers=1)
+        # images are analysed in order (the OCR's learned digits see them in the same order on every run);
+        # PREDICT_WORKERS=1 would analyse the next image in the background while one is scored, which on
+        # two cores measured no faster (torch already keeps both busy)
+        prepared = bounded_map(analysed, items, workers=PREDICT_WORKERS)
         for (path, name, parts), (analysis, reason) in tqdm(
             zip(items, prepared, strict=True),
             total=len(items),

@@ -24,7 +24,7 @@ from .colorbar import ColorBar, find_colorbar
 from .overlays import overlay_mask
 from .palette import as_rgb_float, image_scope
 from .radiometric import Radiometric, RadiometricParams, read, render_celsius
-from .temperature import TemperatureMap, decode_colours
+from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
 #: long side of the copy the learned detector's heat evidence is taken from (nearest-neighbour, so it is
 #: the full-size decoding sampled, not a blend of scale positions)
@@ -116,11 +116,17 @@ class ThermalAnalysis:
         return self._ui[1]
 
     @cached_property
+    def scale(self) -> PictureScale:
+        """How the picture's colours map to temperature (its bar, turned the way its numbers say, or a
+        named palette). Not for a radiometric file."""
+        return picture_scale(self.rgb, self.overlay, self.bar)
+
+    @cached_property
     def temperature(self) -> TemperatureMap:
         """°C (radiometric, or a colour bar whose numbers are read) or relative temperature, H×W."""
         if self._given is not None:
             return self._given
-        temp = decode_colours(self.rgb, self.overlay, self.bar)
+        temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale)
         temp.note = self.note
         return temp
 
@@ -142,22 +148,34 @@ class ThermalAnalysis:
         Valid excludes colours that are no temperature and, when given, ``overlay`` (the detector passes
         the overlays it leaves out).
         """
-        temp = self.temperature
-        pos, ok = temp.position, temp.decodable
-        if pos is None or ok is None:  # a map made elsewhere: its values on their own range
-            ok = np.asarray(temp.valid, bool) & np.isfinite(temp.values)
-            lo, hi = (float(temp.values[ok].min()), float(temp.values[ok].max())) if ok.any() else (0, 1)
-            pos = np.where(ok, (temp.values - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32)
         h, w = self.shape
         scale = min(1.0, side / max(h, w))
-        if scale < 1:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            pos = cv2.resize(pos, size, interpolation=cv2.INTER_NEAREST)
-            ok = cv2.resize(ok.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-            if overlay is not None:
-                overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if "temperature" in self.__dict__ or self._given is not None:
+            # decoded already (the report needs it): the evidence is that decoding, sampled
+            pos, ok = _positions(self.temperature)
+            if scale < 1:
+                pos = cv2.resize(pos, size, interpolation=cv2.INTER_NEAREST)
+                ok = cv2.resize(ok.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        else:
+            # only the detector asks (fitting): the same scale, read off a sampled copy, is enough
+            small = cv2.resize(self.rgb, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else self.rgb
+            pos, bad = scale_positions(small, self.scale)
+            ok = ~bad
+        if overlay is not None and scale < 1:
+            overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay
         return pos.astype(np.float32, copy=False), valid
+
+
+def _positions(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
+    """(position on the scale, decodable) of a temperature map; a map made elsewhere (no positions) is put
+    on its own range."""
+    if temp.position is not None and temp.decodable is not None:
+        return temp.position, temp.decodable
+    ok = np.asarray(temp.valid, bool) & np.isfinite(temp.values)
+    lo, hi = (float(temp.values[ok].min()), float(temp.values[ok].max())) if ok.any() else (0.0, 1.0)
+    return np.where(ok, (temp.values - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32), ok
 
 
 def as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:

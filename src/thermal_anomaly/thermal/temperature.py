@@ -174,51 +174,71 @@ def temperature_map(
     return ThermalAnalysis(image, path=path, note=note).temperature
 
 
-def decode_colours(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) -> TemperatureMap:
-    """A picture's colours back to temperature through its colour ``bar`` (°C when its printed numbers are
-    read) or, without one, the best-fitting named palette (relative). ``overlay`` marks camera UI.
+@dataclass(frozen=True)
+class PictureScale:
+    """How one picture's colours map to temperature: its palette (cold first), where that came from and, when
+    the printed numbers were read, the °C at both ends."""
 
-    Black/white pixels off the palette count as below/above the scale (:func:`out_of_range`), with a bar
-    or without one. The map carries each pixel's ``position`` on the scale and where it was ``decodable``.
-    """
+    lut: np.ndarray
+    source: str  # "colorbar+ocr" | "colorbar" | "palette:NAME"
+    reason: str = ""
+    celsius: tuple[float, float] | None = None
+    converted_from: str = ""
+
+
+def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) -> PictureScale:
+    """The picture's colour ``bar`` (turned the way its printed numbers say, °C when they are read) or,
+    without one, the best-fitting named palette (relative). ``overlay`` marks camera UI."""
     if bar is None:
         name, _err = fit_palette(rgb, overlay)
-        lut = palette_lut(name)
-        pos, bad = colors_to_position(rgb, lut)
-        pos, bad = out_of_range(rgb, pos, bad, lut)
-        return TemperatureMap(
-            pos,
-            "relative",
-            ~(overlay | bad),
-            f"palette:{name}",
-            "no colour bar found: palette guessed",
-            position=pos,
-            decodable=~bad,
-        )
+        return PictureScale(palette_lut(name), f"palette:{name}", "no colour bar found: palette guessed")
     reading, why = read_scale(rgb, bar)
-    if reading is not None:
-        # reading.start is the top/left end; the bar's colours run cold -> hot from the bottom/left
-        top_or_left_hot = reading.start > reading.stop
-        vertical = bar.orientation == "vertical"
-        if top_or_left_hot != vertical:  # OCR says the scale runs the other way
-            bar = flipped(bar)
-        t_cold, t_hot = min(reading.start, reading.stop), max(reading.start, reading.stop)
-    lut = _bar_lut(bar)
-    pos, bad = colors_to_position(rgb, lut)
-    pos, bad = out_of_range(rgb, pos, bad, lut)
-    valid = ~(overlay | bad)
     if reading is None:
-        return TemperatureMap(pos, "relative", valid, "colorbar", why, position=pos, decodable=~bad)
-    values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
+        return PictureScale(_bar_lut(bar), "colorbar", why)
+    # reading.start is the top/left end; the bar's colours run cold -> hot from the bottom/left
+    top_or_left_hot = reading.start > reading.stop
+    if top_or_left_hot != (bar.orientation == "vertical"):  # OCR says the scale runs the other way
+        bar = flipped(bar)
     printed = getattr(reading, "printed_unit", "C")
+    return PictureScale(
+        _bar_lut(bar),
+        "colorbar+ocr",
+        celsius=(min(reading.start, reading.stop), max(reading.start, reading.stop)),
+        converted_from="" if printed == "C" else printed,
+    )
+
+
+def scale_positions(rgb: np.ndarray, scale: PictureScale) -> tuple[np.ndarray, np.ndarray]:
+    """(position on the scale 0 cold .. 1 hot, colour is no temperature) per pixel; black/white off the
+    palette count as below/above the scale (:func:`out_of_range`)."""
+    pos, bad = colors_to_position(rgb, scale.lut)
+    return out_of_range(rgb, pos, bad, scale.lut)
+
+
+def decode_colours(
+    rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None, scale: PictureScale | None = None
+) -> TemperatureMap:
+    """A picture's colours back to temperature through its ``scale`` (see :func:`picture_scale`).
+
+    The map carries each pixel's ``position`` on the scale and where it was ``decodable``.
+    """
+    scale = picture_scale(rgb, overlay, bar) if scale is None else scale
+    pos, bad = scale_positions(rgb, scale)
+    valid = ~(overlay | bad)
+    if scale.celsius is None:
+        return TemperatureMap(
+            pos, "relative", valid, scale.source, scale.reason, position=pos, decodable=~bad
+        )
+    t_cold, t_hot = scale.celsius
+    values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
     return TemperatureMap(
         values,
         "C",
         valid,
-        "colorbar+ocr",
+        scale.source,
         "",
-        (t_cold, t_hot),
-        converted_from="" if printed == "C" else printed,
+        scale.celsius,
+        converted_from=scale.converted_from,
         position=pos,
         decodable=~bad,
     )
