@@ -135,9 +135,8 @@ class Detector(ABC):
         """
         s = self.img_size
         xs, vs = [], []
-        for x, valid in bounded_map(
-            lambda img: self._prepare_one(_as_analysis(img)), images, PREPARE_WORKERS
-        ):
+        workers = PREPARE_WORKERS if len(images) > 1 else 0  # one image: no threads to start
+        for x, valid in bounded_map(lambda img: self._prepare_one(_as_analysis(img)), images, workers):
             xs.append(x)
             vs.append(torch.from_numpy(valid))
         if not xs:

@@ -215,6 +215,8 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb))
 
 
+#: threads for the nearest-palette-colour query (~95k distinct colours in a 640 px JPEG; exact either way)
+KD_WORKERS = 2
 #: ΔE (CIE76) above which a colour is not on the palette: text, logos, boxes, UI greys.
 MAX_DELTA_E = 14.0
 
@@ -272,7 +274,7 @@ def colors_to_position(
     h, w = rgb8.shape[:2]
     cols, inverse = distinct_colors(rgb8.reshape(-1, 3))
     lut = np.asarray(lut, np.float32)
-    dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1)
+    dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1, workers=KD_WORKERS)
     pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
     pos = pos_u[inverse].reshape(h, w)
     bad = (dist > max_delta_e)[inverse].reshape(h, w)
