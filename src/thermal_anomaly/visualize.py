@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import matplotlib
@@ -536,7 +537,15 @@ def six_panel(
     box: tuple[int, int] = PANEL_BOX,
     box_shape: Sequence[int] | None = None,
 ) -> Image.Image:
-    """The six-panel picture (see :func:`save_six_panel`) as a PIL image."""
+    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
+
+    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have any size
+    (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape`` (H, W;
+    default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps have their own colour
+    scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of different images compare).
+    Invalid temperatures (overlays) are neutral grey; ``hotspot_boxes`` are drawn on the hot-spot map and,
+    with ``hotspot_labels``, on the overlay in cyan.
+    """
     img = np.asarray(image)
     size = fit_size(img.shape, box, upscale=True)
     bh, bw = box_shape[:2] if box_shape is not None else img.shape[:2]
@@ -587,54 +596,9 @@ def six_panel(
     return compose(panels, 3, title, size)
 
 
-def save_six_panel(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    temperature: np.ndarray | None,
-    amap: np.ndarray | None,
-    hotspots: np.ndarray | None,
-    fused: np.ndarray,
-    mask: np.ndarray,
-    regions: Sequence[dict],
-    *,
-    labels: Sequence[str] | None = None,
-    temperature_unit: str = "relative",
-    temperature_valid: np.ndarray | None = None,
-    hotspot_boxes: Sequence[dict] = (),
-    hotspot_labels: Sequence[str] | None = None,
-    vmax: float | None = None,
-    title: str = "",
-    box_shape: Sequence[int] | None = None,
-) -> None:
-    """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
-
-    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have any size
-    (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape`` (H, W;
-    default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps have their own colour
-    scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of different images compare).
-    Invalid temperatures (overlays) are neutral grey; ``hotspot_boxes`` are drawn on the hot-spot map and,
-    with ``hotspot_labels``, on the overlay in cyan.
-    """
-    save_png(
-        path,
-        six_panel(
-            image,
-            temperature,
-            amap,
-            hotspots,
-            fused,
-            mask,
-            regions,
-            labels=labels,
-            temperature_unit=temperature_unit,
-            temperature_valid=temperature_valid,
-            hotspot_boxes=hotspot_boxes,
-            hotspot_labels=hotspot_labels,
-            vmax=vmax,
-            title=title,
-            box_shape=box_shape,
-        ),
-    )
+def save_six_panel(path: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+    """Write :func:`six_panel` (same arguments) to ``path``."""
+    save_png(path, six_panel(*args, **kwargs))
 
 
 def result_panel(
