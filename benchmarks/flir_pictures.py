@@ -97,8 +97,11 @@ def main() -> None:
             true_txt = f"{np.percentile(truth, 1):.1f}..{np.percentile(truth, 99):.1f}"
         zoom = 1.0
         if tm.unit == "C" and truth is not None:
-            truth, zoom = registered(truth, tm.values, tm.valid)
             lo, hi = tm.range
+            # register on the pixels inside the scale: those clipped at its ends (a sky far below it) carry
+            # no correlation and can pull the zoom off
+            inner = tm.valid & (tm.values > lo + 0.01 * (hi - lo)) & (tm.values < hi - 0.01 * (hi - lo))
+            truth, zoom = registered(truth, tm.values, inner)
             m = tm.valid & (truth >= lo) & (truth <= hi)
             n = int(m.sum())
             if n:
