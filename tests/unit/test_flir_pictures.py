@@ -40,6 +40,8 @@ def _reading(flir_data, name: str) -> tuple[ScaleReading | None, str]:
         ("10_-_IR_Fussbodenheizung", 25.0, 17.0, "C"),  # right bar, integer labels in boxes
         ("14_-_Kujawy_wiatrak", -0.2, -40.0, "C"),  # boxed labels, 1-px minus signs
         ("FLIR8565", 26.4, 22.3, "C"),  # boxed decimals whose dot splits the digits
+        # bottom bar, "9 [bar] 33" °F: a lone digit left; right, a scene shape above the end is nearer than "33"
+        ("05_-_Aqua_Tower_thermal_image", 9.0, 33.0, "F"),
     ],
 )
 def test_printed_scale_read_in_celsius(flir_data, name, top_or_left, bottom_or_right, unit):
@@ -55,14 +57,14 @@ def test_printed_scale_read_in_celsius(flir_data, name, top_or_left, bottom_or_r
 
 
 @needs_tesseract
-def test_fahrenheit_picture_decodes_to_raw_celsius(flir_data):
+@pytest.mark.parametrize("name", ["15_-_Linear_load", "05_-_Aqua_Tower_thermal_image"])
+def test_fahrenheit_picture_decodes_to_raw_celsius(flir_data, name):
     """The °F picture's decoded map matches the raw data's °C within 1 °C (median, inside the scale)."""
     flyr = pytest.importorskip("flyr")
     import cv2
 
     from thermal_anomaly.thermal.temperature import temperature_map
 
-    name = "15_-_Linear_load"
     img = read_image(flir_data / "pictures" / f"{name}.png")
     tm = temperature_map(img)
     assert tm.unit == "C", tm.reason

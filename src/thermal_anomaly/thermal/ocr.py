@@ -8,8 +8,11 @@ labels stand). Each word is cut out, normalised to black on white, upscaled to ~
 all of them are stacked into one mosaic read by a single tesseract call (digits whitelist, one line per word).
 
 A label inside the bar's extent is a tick at that position; the nearest number-shaped word beyond an end
-names that end (T1's max/min boxes). End values are read at three sizes and two must agree, and every
+names that end (T1's max/min boxes), or, when that one is unreadable and off the bar's axis (scene), the
+nearest on the axis that reads as a number. End values are read at three sizes and two must agree, and every
 reading is checked against its own glyphs (one digit per digit-sized blob; a lost decimal dot is put back).
+A one-digit end label counts only when read alike and confidently at all three sizes and the other end is
+read too.
 A straight line through the labels (robust: the pair agreeing with most others wins) gives the temperature at
 both ends; it is refused when labels sit off it, when only two tick labels agree, when end labels contradict
 the ticks or hot-at-top, or when the span is implausible. A wrong temperature is worse than a relative one:
@@ -38,6 +41,8 @@ _END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, no
 MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
 T_RANGE = (-40.0, 2000.0)  # plausible scale values, °C
 MAX_LABEL_OFF = 0.025  # how far (share of the bar) a label may stand from where the fitted scale puts it
+#: a one-digit end label ("9") is trusted only when read alike at every size, each at least this confident
+SINGLE_DIGIT_CONF = 70.0
 
 
 @dataclass(frozen=True)
@@ -370,6 +375,26 @@ def _glyphs(binary: np.ndarray) -> tuple[int, int | None]:
     return len(big), int((xs < dx).sum())
 
 
+def _despeckled(binary: np.ndarray) -> np.ndarray:
+    """The tile without specks (ink blobs under 0.3 of the tallest blob's height both ways).
+
+    Only for tiles of one digit-sized blob: there no speck can be a decimal dot (it would stand between two
+    digits), and scene texture around a lone thin digit ("9") drags tesseract's confidence far down.
+    """
+    ink = (binary < 128).astype(np.uint8)
+    n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n <= 2:
+        return binary
+    hmax = int(st[1:, 3].max())
+    specks = np.flatnonzero((st[:, 3] < 0.3 * hmax) & (st[:, 2] < 0.3 * hmax))
+    specks = specks[specks > 0]
+    if len(specks) == 0:
+        return binary
+    out = binary.copy()
+    out[np.isin(lab, specks)] = 255
+    return out
+
+
 def _checked(text: str, tile: np.ndarray, strict: bool = True) -> str:
     """Tesseract's text for one number tile, with a lost decimal dot put back; "" when glyphs and text disagree.
 
@@ -646,6 +671,10 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
     try:
         tiles = [_normalised(lo, hi, v, z) for _w, v, z in jobs]
+        tiles = [
+            _despeckled(t) if z in _END_PX and _glyphs(t)[0] == 1 else t
+            for (_w, _v, z), t in zip(jobs, tiles, strict=True)
+        ]
         texts = _ocr(tiles)
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
         return None, f"tesseract failed: {str(exc).strip()[:80]}"
@@ -654,6 +683,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     for (w, v, z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
         reads.setdefault(id(v), []).append((_checked(text, tile, strict=z in _END_PX), conf))
         glyphs[id(w)] = max(glyphs.get(id(w), 0), _glyphs(tile)[0])
+    solid: set[int] = set()  # words read as one digit alike at every size, each time confidently
     for w in ends + inside:
         cands = []
         for v in (w, *w.alts):
@@ -661,6 +691,13 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             text, conf = _vote(got)
             cands.append((v, text, conf))
         v, w.text, w.conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
+        got = reads[id(v)]
+        if (
+            len(got) == len(_END_PX)
+            and re.fullmatch(r"\d", w.text)
+            and all(t == w.text and c >= SINGLE_DIGIT_CONF for t, c in got)
+        ):
+            solid.add(id(w))
         w.box, w.light = v.box, v.light
         if any(o.minus for o in (w, *w.alts)) and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
             w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
@@ -673,21 +710,43 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             ticks.append((float(np.clip(pos, 0.0, 1.0)), v))
     end_pts: list[tuple[float, float]] = []
     unread: list[str] = []
+    single: list[tuple[float, float]] = []  # end points named by a one-digit label
+    axis = mid + (wx0 if vertical else wy0)
+
+    def on_axis(w: _Word) -> bool:
+        """Level with the bar's centre line (within about the label's height), where cameras print end labels."""
+        cross = (w.cx + wx0) if vertical else (w.cy + wy0)
+        return abs(cross - axis) <= (w.box[2] if vertical else w.box[3])
+
     for before, pos in ((True, 0.0), (False, 1.0)):
-        # a shape with fewer than two digit-sized blobs (a box edge, an icon) is not the end's number
+        # a shape with fewer than two digit-sized blobs (a box edge, an icon) is not the end's number, unless
+        # its one digit was read alike and confidently at every size
         side_words = [
-            w for w in ends if (((w.cy if vertical else w.cx) + off) < e0) == before and glyphs[id(w)] >= 2
+            w
+            for w in ends
+            if (((w.cy if vertical else w.cx) + off) < e0) == before
+            and (glyphs[id(w)] >= 2 or (glyphs[id(w)] == 1 and id(w) in solid))
         ]
         if not side_words:
             continue
-        # only the nearest number-shaped word names the end: the next one out is other UI (a spot reading)
+        # the nearest number-shaped word names the end (the next one out is other UI, a spot reading); when it
+        # does not read as a number and stands off the bar's axis it may be scene: a word on the axis that
+        # reads as a number names the end then (cameras print end labels there or right beside the end)
         w = side_words[0]
+        if (_value(w.text) is None or w.conf < 50) and not on_axis(w):
+            axial = [o for o in side_words if on_axis(o) and _value(o.text) is not None and o.conf >= 50]
+            w = axial[0] if axial else w
         v = _value(w.text)
         name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
         if v is None or w.conf < 50:
             unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
         end_pts.append((pos, v))
+        if glyphs[id(w)] == 1:
+            single.append((pos, v))
+    if single and len(end_pts) < 2:  # a one-digit end label counts only with the other end read too
+        end_pts = [pt for pt in end_pts if pt not in single]
+        unread.append("one-digit end label without the other end")
     if not ticks and not end_pts:
         n_words = len(ends) + len(inside)
         why = f"; {'; '.join(unread)}" if unread else ""
