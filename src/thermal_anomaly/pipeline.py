@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .batching import bounded_map
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
 from .errors import DataError, ThermalAnomalyError
@@ -23,8 +22,6 @@ from .thermal.radiometric import RadiometricParams
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
 DEFAULT_MODEL = "patchcore"
-#: background threads that analyse the next images of a predict batch (0: inline)
-PREDICT_WORKERS = 0
 #: long side that maps and masks are kept at for dataset-wide pixel metrics (memory bound)
 METRIC_MAX_SIDE = 640
 
@@ -226,26 +223,17 @@ class Inspector:
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
 
-        def analysed(item: tuple[Path, str, tuple[str, ...]]) -> tuple[ThermalAnalysis | None, str]:
+        def analysed(path: Path) -> tuple[ThermalAnalysis | None, str]:
             # one analysis per image: the detector's overlays and heat evidence, and the report's
             # temperatures, come from the same decoding (a radiometric file: from its raw data)
             try:
-                analysis = ThermalAnalysis.from_file(item[0], params)
+                analysis = ThermalAnalysis.from_file(path, params)
             except ThermalAnomalyError as exc:
                 return None, str(exc)
             return analysis.prefetch(), ""
 
-        # images are analysed in order (the OCR's learned digits see them in the same order on every run);
-        # PREDICT_WORKERS=1 would analyse the next image in the background while one is scored, which on
-        # two cores measured no faster (torch already keeps both busy)
-        prepared = bounded_map(analysed, items, workers=PREDICT_WORKERS)
-        for (path, name, parts), (analysis, reason) in tqdm(
-            zip(items, prepared, strict=True),
-            total=len(items),
-            desc="predict",
-            unit="img",
-            disable=not progress,
-        ):
+        for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
+            analysis, reason = analysed(path)
             if analysis is None:
                 errors.append((str(path), reason))
                 write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
