@@ -13,7 +13,7 @@ from thermal_anomaly.thermal import analysis as analysis_mod
 from thermal_anomaly.thermal import temperature as temperature_mod
 from thermal_anomaly.thermal.analysis import ThermalAnalysis
 from thermal_anomaly.thermal.render import relative_temperature
-from thermal_anomaly.thermal.temperature import temperature_map
+from thermal_anomaly.thermal.temperature import signal_linear_celsius, temperature_map
 
 T1 = "T1/normal/T1_normal_00{}.jpg"
 
@@ -59,8 +59,13 @@ def test_detector_heat_evidence_is_the_report_scale_sampled(dev_data):
     # every valid evidence pixel is the °C map's pixel at the same place, on the same scale, same way round
     lo, hi = temp.range
     size = pos.shape[::-1]
-    expected = cv2.resize((temp.values - lo) / (hi - lo), size, interpolation=cv2.INTER_NEAREST)
-    assert np.abs(pos - expected)[valid].max() < 1e-3
+    # the °C are the scale positions through the camera's signal-linear scale, hotter = higher position
+    assert np.allclose(temp.values, signal_linear_celsius(temp.position, lo, hi), atol=1e-3)
+    expected = cv2.resize(temp.position, size, interpolation=cv2.INTER_NEAREST)
+    assert np.array_equal(pos[valid], expected[valid])
+    order = np.argsort(pos[valid])
+    celsius = cv2.resize(temp.values, size, interpolation=cv2.INTER_NEAREST)[valid][order]
+    assert np.all(np.diff(celsius) >= -1e-3)
     small_overlay = cv2.resize(a.overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     assert small_overlay.any() and not valid[small_overlay].any()  # overlays are no evidence
     # the module-level helper gives the same for a picture

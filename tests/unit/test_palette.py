@@ -9,6 +9,7 @@ import pytest
 from thermal_anomaly.thermal.colorbar import find_colorbar
 from thermal_anomaly.thermal.ocr import tesseract_available
 from thermal_anomaly.thermal.palette import PALETTES, colors_to_position, fit_palette, palette_lut
+from thermal_anomaly.thermal.planck import signal_position
 from thermal_anomaly.thermal.temperature import temperature_map
 
 T_MIN, T_MAX = 18.0, 63.0
@@ -25,7 +26,8 @@ def _field(h: int = 420, w: int = 560, seed: int = 0) -> np.ndarray:
 
 
 def _render(temp: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    idx = np.clip(np.round((temp - T_MIN) / (T_MAX - T_MIN) * (len(lut) - 1)), 0, len(lut) - 1).astype(int)
+    """As a camera colours its picture: evenly in its detector's signal over the printed scale."""
+    idx = np.round(signal_position(temp, T_MIN, T_MAX) * (len(lut) - 1)).astype(int)
     return (lut[idx] * 255 + 0.5).astype(np.uint8)
 
 
@@ -84,10 +86,11 @@ def test_colorbar_decoding_relative_and_celsius(name, style):
     scene_valid = tm.valid[:, : temp.shape[1]]
     assert scene_valid.mean() > 0.95
     assert not tm.valid[75:-75, temp.shape[1] + 20 : temp.shape[1] + 36].any()  # the bar is overlay
-    truth_rel = (temp - T_MIN) / (T_MAX - T_MIN)
-    if tm.unit == "relative":
+    if tm.unit == "relative":  # a place on the scale, spread as the picture's colours are
+        truth_rel = signal_position(temp, T_MIN, T_MAX)
         rel = tm.values[:, : temp.shape[1]]
     else:
+        truth_rel = (temp - T_MIN) / (T_MAX - T_MIN)
         rel = (tm.values[:, : temp.shape[1]] - T_MIN) / (T_MAX - T_MIN)
     err_rel = np.abs(rel - truth_rel)[scene_valid]
     assert np.median(err_rel) < 0.02 and np.percentile(err_rel, 95) < 0.04
@@ -104,7 +107,7 @@ def test_no_bar_falls_back_to_named_palette():
     temp = _field(seed=5)
     tm = temperature_map(_render(temp, palette_lut("iron")))
     assert tm.unit == "relative" and tm.source == "palette:iron" and "no colour bar" in tm.reason
-    truth_rel = (temp - T_MIN) / (T_MAX - T_MIN)
+    truth_rel = signal_position(temp, T_MIN, T_MAX)
     assert np.median(np.abs(tm.values - truth_rel)[tm.valid]) < 0.02
 
 

@@ -203,10 +203,13 @@ def test_render_celsius_is_the_iron_palette_over_the_scenes_range():
     assert 0.0 <= rgb.min() and rgb.max() <= 1.0
     np.testing.assert_allclose(rgb[0, 0], lut[0])
     np.testing.assert_allclose(rgb[1, 0], lut[-1])
-    np.testing.assert_allclose(rgb[0, 1], lut[len(lut) // 2], atol=0.02)
+    # the middle temperature sits below the middle colour: colours are spread evenly in signal, as a camera
+    # spreads them (the signal grows faster than linearly with temperature)
+    mid = int(np.argmin(np.abs(lut - rgb[0, 1]).sum(1)))
+    assert 0.40 * (len(lut) - 1) < mid < 0.49 * (len(lut) - 1)
     np.testing.assert_allclose(rgb[1, 1], lut[0])  # not a temperature: the cold end
-    # auto-range: a shifted scene looks the same
-    np.testing.assert_array_equal(render_celsius(t + 50), rgb)
+    # auto-range: a shifted scene looks nearly the same (the signal's curvature changes a little with it)
+    assert np.abs(render_celsius(t + 50) - rgb).max() < 0.05
 
 
 def test_temperature_tiff_reads_back_bit_for_bit_with_nan_where_invalid(tmp_path):

@@ -23,7 +23,7 @@ from ..errors import DataError
 from .colorbar import ColorBar, find_colorbar
 from .overlays import overlay_mask
 from .palette import as_rgb_float, image_scope
-from .radiometric import Radiometric, RadiometricParams, read, render_celsius
+from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
 #: long side of the copy the learned detector's heat evidence is taken from (nearest-neighbour, so it is
@@ -62,8 +62,7 @@ class ThermalAnalysis:
         celsius = np.asarray(raw.celsius, np.float32)
         valid = np.isfinite(celsius)
         rng = (float(celsius[valid].min()), float(celsius[valid].max())) if valid.any() else None
-        lo, hi = rng if rng is not None else (0.0, 1.0)
-        pos = np.where(valid, (celsius - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32)
+        pos = scene_positions(celsius)
         temp = TemperatureMap(
             celsius,
             "C",
@@ -76,7 +75,7 @@ class ThermalAnalysis:
             position=pos,
             decodable=valid,
         )
-        return cls(render_celsius(celsius), path=path, temperature=temp)
+        return cls(render_positions(pos), path=path, temperature=temp)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, params: RadiometricParams | None = None) -> ThermalAnalysis:

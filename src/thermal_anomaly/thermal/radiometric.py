@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+from .planck import signal_position
 
 _TIFF = {".tif", ".tiff"}
 _JPEG = {".jpg", ".jpeg"}
@@ -135,24 +136,32 @@ def read(path: str | os.PathLike, params: RadiometricParams | None = None) -> tu
     return None, ""
 
 
-def render_celsius(celsius: np.ndarray) -> np.ndarray:
-    """H×W×3 float32 RGB in [0, 1]: ``celsius`` through the iron palette over the scene's own min..max.
-
-    That is what a camera's auto-range shows, so a detector trained on palette pictures sees a radiometric
-    file like a picture of the same scene. NaN pixels get the cold end (black).
-    """
-    from .palette import palette_lut
-
-    lut = palette_lut("iron")
+def scene_positions(celsius: np.ndarray) -> np.ndarray:
+    """Each pixel's place (0 .. 1) on the scale a camera's auto-range would print for this field: its own
+    min..max, spread evenly in signal as a camera spreads its colours (:mod:`.planck`); NaN -> 0."""
     t = np.asarray(celsius, dtype=np.float32)
     finite = np.isfinite(t)
     pos = np.zeros(t.shape, np.float32)
     if finite.any():
         lo, hi = float(t[finite].min()), float(t[finite].max())
         if hi > lo:
-            pos[finite] = (t[finite] - lo) / (hi - lo)
+            pos[finite] = signal_position(t[finite], lo, hi)
+    return pos
+
+
+def render_positions(pos: np.ndarray) -> np.ndarray:
+    """H×W×3 float32 RGB in [0, 1]: scale positions through the iron palette."""
+    from .palette import palette_lut
+
+    lut = palette_lut("iron")
     idx = np.clip(np.rint(pos * (len(lut) - 1)), 0, len(lut) - 1).astype(np.intp)
     return np.ascontiguousarray(lut[idx], dtype=np.float32)
+
+
+def render_celsius(celsius: np.ndarray) -> np.ndarray:
+    """``celsius`` as a camera's auto-ranged iron picture of it (:func:`scene_positions`), so a detector
+    trained on palette pictures sees a radiometric file like a picture of the same scene. NaN: cold end."""
+    return render_positions(scene_positions(celsius))
 
 
 def read_radiometric(path: str | os.PathLike) -> np.ndarray | None:

@@ -21,6 +21,7 @@ from .palette import (
     palette_lut,
     to_u8,
 )
+from .planck import signal_linear_celsius
 from .radiometric import RadiometricParams, read
 
 
@@ -230,7 +231,7 @@ def decode_colours(
             pos, "relative", valid, scale.source, scale.reason, position=pos, decodable=~bad
         )
     t_cold, t_hot = scale.celsius
-    values = (t_cold + pos * (t_hot - t_cold)).astype(np.float32)
+    values = signal_linear_celsius(pos, t_cold, t_hot)
     return TemperatureMap(
         values,
         "C",
