@@ -614,7 +614,8 @@ def result_panel(
     regions: Sequence[dict] = (),
     box: tuple[int, int] = RESULT_BOX,
 ) -> Image.Image:
-    """The four-panel picture (see :func:`save_result_panel`) as a PIL image."""
+    """Four panels: original, reconstruction/reference, heatmap (shared scale ``vmax``), mask overlay with
+    boxes."""
     img = np.asarray(image)
     size = fit_size(img.shape, box, upscale=True)
     sx, sy = size[0] / img.shape[1], size[1] / img.shape[0]
@@ -635,35 +636,9 @@ def result_panel(
     return compose([Panel("original", small), second, heat, Panel("predicted mask", marked)], 4, head, size)
 
 
-def save_result_panel(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    reference: np.ndarray | None,
-    amap: np.ndarray,
-    mask: np.ndarray,
-    *,
-    title: str = "",
-    score: float | None = None,
-    threshold: float | None = None,
-    vmax: float | None = None,
-    regions: Sequence[dict] = (),
-) -> None:
-    """Four panels: original, reconstruction/reference, heatmap (shared scale ``vmax``), mask overlay with
-    boxes."""
-    save_png(
-        path,
-        result_panel(
-            image,
-            reference,
-            amap,
-            mask,
-            title=title,
-            score=score,
-            threshold=threshold,
-            vmax=vmax,
-            regions=regions,
-        ),
-    )
+def save_result_panel(path: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+    """Write :func:`result_panel` (same arguments) to ``path``."""
+    save_png(path, result_panel(*args, **kwargs))
 
 
 def save_error_analysis(path: str | os.PathLike, scores, labels, threshold: float) -> None:
