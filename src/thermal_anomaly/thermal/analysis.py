@@ -130,9 +130,9 @@ class ThermalAnalysis:
         return temp
 
     def prefetch(self) -> ThermalAnalysis:
-        """Compute now what every report needs (overlays, bar, scale reading, temperature map), e.g. in a
-        background thread while the image before is scored. A decoding failure is not raised here: it is
-        met again, and reported, where the temperature is used."""
+        """Compute now what every report needs (overlays, bar, scale reading, temperature map), so the
+        detector samples the report's decoding instead of reading its own copy. A decoding failure is not
+        raised here: it is met again, and reported, where the temperature is used."""
         try:
             self.temperature  # noqa: B018 - computed for its cache
         except Exception:  # noqa: BLE001 - see above
@@ -152,7 +152,8 @@ class ThermalAnalysis:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         if "temperature" in self.__dict__ or self._given is not None:
             # decoded already (the report needs it): the evidence is that decoding, sampled
-            pos, ok = _positions(self.temperature)
+            temp = self.temperature
+            pos, ok = temp.position, temp.decodable  # set by every map an analysis makes
             if scale < 1:
                 pos = cv2.resize(pos, size, interpolation=cv2.INTER_NEAREST)
                 ok = cv2.resize(ok.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
@@ -165,16 +166,6 @@ class ThermalAnalysis:
             overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay
         return pos.astype(np.float32, copy=False), valid
-
-
-def _positions(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
-    """(position on the scale, decodable) of a temperature map; a map made elsewhere (no positions) is put
-    on its own range."""
-    if temp.position is not None and temp.decodable is not None:
-        return temp.position, temp.decodable
-    ok = np.asarray(temp.valid, bool) & np.isfinite(temp.values)
-    lo, hi = (float(temp.values[ok].min()), float(temp.values[ok].max())) if ok.any() else (0.0, 1.0)
-    return np.where(ok, (temp.values - lo) / max(hi - lo, 1e-6), 0.0).astype(np.float32), ok
 
 
 def as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:
