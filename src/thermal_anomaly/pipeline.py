@@ -222,19 +222,13 @@ class Inspector:
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
-
-        def analysed(path: Path) -> tuple[ThermalAnalysis | None, str]:
-            # one analysis per image: the detector's overlays and heat evidence, and the report's
-            # temperatures, come from the same decoding (a radiometric file: from its raw data)
-            try:
-                analysis = ThermalAnalysis.from_file(path, params)
-            except ThermalAnomalyError as exc:
-                return None, str(exc)
-            return analysis.prefetch(), ""
-
         for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
-            analysis, reason = analysed(path)
-            if analysis is None:
+            try:
+                # one analysis per image: the detector's overlays and heat evidence, and the report's
+                # temperatures, come from the same decoding (a radiometric file: from its raw data)
+                analysis = ThermalAnalysis.from_file(path, params).prefetch()
+            except ThermalAnomalyError as exc:
+                reason = str(exc)
                 errors.append((str(path), reason))
                 write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
                 if on_error:
