@@ -47,3 +47,19 @@ def test_a_dead_engine_is_restarted():
     tesseract.read_words(_mosaic(["25.0"]))
     tesseract._ENGINE.close()
     assert [w[0] for w in tesseract.read_words(_mosaic(["48.0"]))] == ["48.0"]
+
+
+def test_a_forked_process_reads_with_an_engine_of_its_own():
+    import multiprocessing as mp
+
+    if tesseract.engine() != "tesserocr":
+        pytest.skip("needs tesserocr")
+    assert [w[0] for w in tesseract.read_words(_mosaic(["25.0"]))] == ["25.0"]  # the parent's engine runs
+    with mp.get_context("fork").Pool(1) as pool:
+        child = pool.apply(_read_in_child)
+    assert child == ["61.5"]
+    assert [w[0] for w in tesseract.read_words(_mosaic(["33"]))] == ["33"]  # the parent's still answers
+
+
+def _read_in_child() -> list[str]:
+    return [w[0] for w in tesseract.read_words(_mosaic(["61.5"]))]

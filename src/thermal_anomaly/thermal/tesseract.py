@@ -132,6 +132,7 @@ class _Engine:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._owner = os.getpid()  # a forked worker process starts an engine of its own
 
     def _start(self) -> subprocess.Popen:
         args = [f"{k}={v}" for k, v in _VARIABLES.items()]
@@ -148,6 +149,8 @@ class _Engine:
         img = np.ascontiguousarray(image, np.uint8)
         with self._lock:
             for attempt in (0, 1):  # a engine that died is started once more
+                if self._owner != os.getpid():  # forked: the parent's engine and pipes are not ours
+                    self._proc, self._owner = None, os.getpid()
                 if self._proc is None or self._proc.poll() is not None:
                     self._proc = self._start()
                 try:
