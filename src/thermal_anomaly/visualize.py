@@ -361,30 +361,10 @@ def annotated_picture(
     )
 
 
-def save_annotated(
-    path: str | os.PathLike,
-    image: np.ndarray,
-    regions: Sequence[dict],
-    labels: Sequence[str] | None = None,
-    *,
-    hotspots: Sequence[dict] = (),
-    hotspot_labels: Sequence[str] | None = None,
-    side: int = SCREEN_SIDE,
-    box_shape: Sequence[int] | None = None,
-) -> None:
-    """The picture at screen size (long side ≤ ``side``) with labelled boxes (see :func:`annotated_picture`)."""
-    save_png(
-        path,
-        annotated_picture(
-            image,
-            regions,
-            labels,
-            hotspots=hotspots,
-            hotspot_labels=hotspot_labels,
-            side=side,
-            box_shape=box_shape,
-        ),
-    )
+def save_annotated(path: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+    """Write :func:`annotated_picture` (same arguments: the picture at screen size with labelled boxes) to
+    ``path``."""
+    save_png(path, annotated_picture(*args, **kwargs))
 
 
 # ------------------------------------------------------------------------------------ panel composer
