@@ -13,29 +13,32 @@ import torch
 torch.set_num_threads(2)
 
 REPO = Path(__file__).resolve().parents[1]
-DEV_DATA = Path(
-    os.environ.get("THERMAL_DEV_DATA", REPO.parent / "shared" / "datasets" / "transformer-thermal")
-)
+
+
+def _shared_data(env: str, name: str) -> Path:
+    """A data set under ../shared/datasets (or where ``env`` points), read in place, never copied."""
+    return Path(os.environ.get(env, REPO.parent / "shared" / "datasets" / name))
+
+
+def _present(root: Path, probe: str, what: str) -> Path:
+    if not (root / probe).is_dir():
+        pytest.skip(f"{what} not found at {root}")
+    return root
+
+
+DEV_DATA = _shared_data("THERMAL_DEV_DATA", "transformer-thermal")
+FLIR_DATA = _shared_data("THERMAL_FLIR_DATA", "flir-radiometric")
 
 
 @pytest.fixture(scope="session")
 def dev_data() -> Path:
-    if not (DEV_DATA / "T1").is_dir():
-        pytest.skip(f"development data not found at {DEV_DATA}")
-    return DEV_DATA
-
-
-FLIR_DATA = Path(
-    os.environ.get("THERMAL_FLIR_DATA", REPO.parent / "shared" / "datasets" / "flir-radiometric")
-)
+    return _present(DEV_DATA, "T1", "development data")
 
 
 @pytest.fixture(scope="session")
 def flir_data() -> Path:
     """Real FLIR radiometric JPEGs (radiometric/) and their pictures without metadata (pictures/)."""
-    if not (FLIR_DATA / "radiometric").is_dir():
-        pytest.skip(f"FLIR radiometric data not found at {FLIR_DATA}")
-    return FLIR_DATA
+    return _present(FLIR_DATA, "radiometric", "FLIR radiometric data")
 
 
 def link_subset(dev: Path, dest: Path, names: list[str], with_masks: bool = True) -> Path:
