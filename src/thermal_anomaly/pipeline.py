@@ -7,9 +7,10 @@ import csv
 import inspect
 import io as _stdio
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from .errors import DataError, ThermalAnomalyError
 from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .thermal.radiometric import RadiometricParams
+
+if TYPE_CHECKING:
+    from .thermal.analysis import ThermalAnalysis
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
 DEFAULT_MODEL = "patchcore"
@@ -139,6 +143,33 @@ class BatchReport:
         return sum(r.is_anomalous for r in self.results)
 
 
+def _analysed_ahead(
+    items: Sequence[tuple[Path, str, tuple[str, ...]]], params: RadiometricParams | None
+) -> Iterator[ThermalAnalysis | ThermalAnomalyError]:
+    """Each item's :class:`ThermalAnalysis` (or the error naming why its file cannot be read), in order; the
+    next one is computed in a thread while the caller scores and reports this one (decoding, OCR and OpenCV
+    release the GIL, so the two cores overlap).
+
+    Only this thread reads scales (OCR), one image at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .thermal.analysis import ThermalAnalysis
+
+    def analyse(path: Path) -> ThermalAnalysis:
+        return ThermalAnalysis.from_file(path, params).prefetch()
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis") as pool:
+        pending = pool.submit(analyse, items[0][0]) if items else None
+        for i in range(len(items)):
+            current = pending
+            pending = pool.submit(analyse, items[i + 1][0]) if i + 1 < len(items) else None
+            try:
+                yield current.result()
+            except ThermalAnomalyError as exc:
+                yield exc
+
+
 def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, tuple[str, ...]]]:
     """Expand files and folders (recursively) into (path, output name, path parts for the asset).
 
@@ -215,20 +246,24 @@ class Inspector:
         from tqdm.auto import tqdm
 
         from .report import rate_image, save_pictures, summary_markdown
-        from .thermal.analysis import ThermalAnalysis
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
-        for path, name, parts in tqdm(items, desc="predict", unit="img", disable=not progress):
-            try:
-                # one analysis per image: the detector's overlays and heat evidence, and the report's
-                # temperatures, come from the same decoding (a radiometric file: from its raw data)
-                analysis = ThermalAnalysis.from_file(path, params).prefetch()
-            except ThermalAnomalyError as exc:
-                reason = str(exc)
+        # one analysis per image: the detector's overlays and heat evidence, and the report's temperatures,
+        # come from the same decoding (a radiometric file: from its raw data)
+        analysed = _analysed_ahead(items, params)
+        for (path, name, parts), analysis in tqdm(
+            zip(items, analysed, strict=True),
+            desc="predict",
+            unit="img",
+            total=len(items),
+            disable=not progress,
+        ):
+            if isinstance(analysis, ThermalAnomalyError):
+                reason = str(analysis)
                 errors.append((str(path), reason))
                 write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
                 if on_error:
