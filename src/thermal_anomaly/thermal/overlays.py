@@ -69,7 +69,37 @@ def _strokes(small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | N
     thin = (cv2.morphologyEx(lo, cv2.MORPH_TOPHAT, k) > 0.3) & light.astype(bool)
     # a saturated-white hot blob has a ragged rim that the top-hat also keeps: drop strokes touching a blob
     blob = cv2.dilate(cv2.morphologyEx(light, cv2.MORPH_OPEN, k), k)
-    return thin & (blob == 0)
+    # and white specks in a spot at the edge of saturation (noise around the scale's top) are heat too
+    heat = cv2.dilate(_saturated_heat(lo, hi, k), np.ones((3, 3), np.uint8))
+    return thin & (blob == 0) & (heat == 0)
+
+
+#: white and the palette's hot colours blending into it are bright (channel max) and pale (channel min)
+HEAT_HI = 0.85
+HEAT_LO = 0.35
+#: share of the ring around a saturated spot that must be bright: the hot end grading down, not a UI box's edge
+HEAT_RING = 0.5
+
+
+def _saturated_heat(lo: np.ndarray, hi: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """uint8 mask of saturated hot spots: pale, bright regions with a solid core (``k`` fits inside) that are
+    ringed by bright colours (the palette's hot end grading down). The optics blur heat into such compact
+    bodies; camera text is thin strokes on whatever lies beneath, often a dark box."""
+    pale = ((hi > HEAT_HI) & (lo > HEAT_LO)).view(np.uint8)
+    core = cv2.morphologyEx(pale, cv2.MORPH_OPEN, k)
+    if not core.any():
+        return np.zeros_like(pale)
+    n, lab = cv2.connectedComponents(pale, connectivity=8)
+    solid = np.zeros(n, bool)
+    solid[lab[core > 0]] = True
+    # the ring: pixels just outside a component (labels grown by max: touching components share a ring)
+    grown = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int64)
+    ring = (lab == 0) & (grown > 0)
+    total = np.bincount(grown[ring], minlength=n)
+    bright = np.bincount(grown[ring & (hi > HEAT_HI)], minlength=n)
+    keep = solid & (bright >= HEAT_RING * np.maximum(total, 1))
+    keep[0] = False
+    return keep[lab].view(np.uint8)
 
 
 #: a colour this close to neutral (channel max - min) is UI grey, not a colour of a chromatic palette
