@@ -7,6 +7,7 @@ boxes. The data are read in place (``flir_data``), the tests skip when they are 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -147,9 +148,11 @@ def test_flush_bar_synthetic_and_scene_edges():
     bar = find_colorbar(img)
     assert bar is not None and bar.orientation == "vertical"
     assert bar.box[2] == img.shape[1] and abs(bar.extent[0] - y0) <= 3 and abs(bar.extent[1] - y1) <= 3
-    # the same bar drawn with a margin beyond it is found as before, not the margin strip
+    # the same bar drawn with a margin of scene beyond it (and so its end value printed above it, the evidence
+    # left to it) is found as before, not the margin strip
     wide = np.concatenate([img, np.repeat(scene[:, -12:], 1, axis=1)], axis=1)
     wide[y0:y1, 320] = 0
+    cv2.putText(wide, "38", (304, y0 - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     bar = find_colorbar(wide)
     assert bar is not None and bar.box[2] <= 321
 

@@ -30,12 +30,17 @@ def _scene(h: int = 480, w: int = 640, seed: int = 0) -> tuple[np.ndarray, np.nd
 
 
 def _add_ui(rgb: np.ndarray) -> dict[str, tuple[slice, slice]]:
-    """Burn a colour bar, a label on a dark box, a white measurement box and a timestamp into ``rgb``."""
+    """Burn a colour bar with its end values, a label on a dark box, a white measurement box and a timestamp
+    into ``rgb``."""
     h, w = rgb.shape[:2]
     y0, y1 = int(0.19 * h), int(0.81 * h)
     ramp = np.linspace(255, 0, y1 - y0).astype(np.uint8)[:, None]
     bar = cv2.applyColorMap(np.repeat(ramp, 12, axis=1), cv2.COLORMAP_JET)[..., ::-1]
     rgb[y0:y1, w - 30 : w - 18] = bar
+    # its end values, as every camera prints them (a strip with neither numbers nor the frame's edge beside
+    # it is no bar)
+    for text, y in (("45", y0 - 8), ("20", y1 + 22)):
+        cv2.putText(rgb, text, (w - 40, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
     cv2.rectangle(rgb, (10, 10), (150, 45), (15, 18, 30), -1)
     cv2.putText(rgb, "38.0 C", (18, 38), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
     cv2.rectangle(rgb, (150, 150), (260, 240), (255, 255, 255), 1)

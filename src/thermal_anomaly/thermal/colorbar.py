@@ -3,6 +3,10 @@
 The finder is purely image-based (no camera-specific coordinates): a bar is a band of pixels that are uniform
 *across* the band, bounded by edges on both sides, long *along* the band, near an image border, and whose
 colour changes a lot along its length (a pole or a wire of one temperature does not).
+
+Such a strip is claimed as a bar only with the evidence a bar has (``_claimed``): its colours sweep a palette
+once (never coming back to a colour shown far away along it: a steel beam in and out of shade, an insulator's
+sheds do), and it has the frame's edge or numbers beside it. A bare frame (no bar, no numbers) has no bar.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .palette import as_rgb_float, chan_max, component_boxes, shared, to_u8, work_copy
+from .palette import _lab, as_rgb_float, chan_max, chan_min, component_boxes, shared, to_u8, work_copy
 
 
 @dataclass(frozen=True)
@@ -261,13 +265,132 @@ def _merge_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int,
     return [tuple(m) for m in merged]  # type: ignore[misc]
 
 
+#: places on a bar at least this share of its length apart must show different colours: a palette gives each
+#: colour one temperature, while scene strips (a beam in and out of shade, an insulator's sheds) repeat theirs
+SWEEP_APART = 0.125
+#: least ΔE (CIE76) between such colours: JPEG noise on the smoothed profile stays well below it
+SWEEP_MIN_DE = 5.0
+#: most points of a profile compared pairwise (the test is quadratic in them)
+SWEEP_POINTS = 256
+
+
+def _sweeps_once(colors: np.ndarray) -> bool:
+    """True when a colour sequence (N×3 float RGB) sweeps a palette monotonically: it never comes back to a
+    colour it showed far away along it, so every colour names one place on the scale."""
+    n = len(colors)
+    if n < 10:
+        return False
+    # median-smooth along the bar so printed numbers and tick marks do not count as colours of it
+    win = max(3, (n // 40) | 1)
+    prof = cv2.medianBlur(to_u8(colors)[:, None, :], win)[:, 0, :].astype(np.float32) / 255.0
+    idx = np.unique(np.linspace(0, n - 1, min(n, SWEEP_POINTS)).round().astype(int))
+    lab = _lab(prof[idx])
+    apart = np.abs(idx[:, None] - idx[None, :]) >= SWEEP_APART * n
+    if not apart.any():
+        return False
+    dist = np.sqrt(((lab[:, None, :] - lab[None, :, :]) ** 2).sum(axis=2))
+    return float(dist[apart].min()) >= SWEEP_MIN_DE
+
+
+#: a legend panel's background is flat and neutral: white or light grey (channel min above PANEL_LO) or
+#: black (channel max below PANEL_DARK), unsaturated (channel max - min below PANEL_SAT)
+PANEL_LO = 0.7
+PANEL_DARK = 0.15
+PANEL_SAT = 0.2
+#: share of panel pixels between a strip and the frame's edge, along the frame's whole side, for them to be
+#: one legend panel (the labels printed on it and the bar's outline take the rest)
+PANEL_SHARE = 0.6
+#: a strip this close to the frame's edge (px of the working copy) is drawn against it (a frame line between)
+EDGE_GAP = 2
+
+
+def _framed(img8: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """The frame's edge is beside a vertical strip of ``img8``: it reaches that edge, or only a legend panel
+    lies between them: a neutral band (white margin, grey or black panel) along the frame's whole side, as
+    cameras and exporters draw them. Scene between them is no panel."""
+    w = img8.shape[1]
+    x0, _y0, x1, _y1 = box
+    left, right = x0, w - x1
+    if min(left, right) <= EDGE_GAP:
+        return True
+    gap = img8[:, :x0] if left < right else img8[:, x1:]
+    lo, hi = chan_min(gap).astype(np.int16), chan_max(gap).astype(np.int16)
+    neutral = hi - lo < PANEL_SAT * 255
+    panel = neutral & ((lo > PANEL_LO * 255) | (hi < PANEL_DARK * 255))
+    return float(panel.mean()) >= PANEL_SHARE
+
+
+#: how far (in label heights) a number may stand from a bar's end or side to label it
+LABEL_GAP = 2.0
+#: least height (px of the working copy) of a number, and its least width for its height
+LABEL_MIN_PX = 5
+LABEL_ASPECT = 0.6
+#: tick labels along a bar: at least this many (one word beside a strip may be anything)
+MIN_TICK_LABELS = 2
+
+
+def _labelled(
+    img8: np.ndarray, box: tuple[int, int, int, int], transposed: bool, extent: tuple[int, int] | None = None
+) -> bool:
+    """Numbers are printed beside a vertical strip of ``img8``: a number-shaped word just beyond one of its
+    ends, or a few along its side. ``extent``: the rows of its palette proper (the strip's box may reach
+    over an end label). ``transposed``: ``img8`` is the picture turned (a horizontal strip), so words are
+    looked for in the picture's own orientation."""
+    from .ocr import _words  # ocr reads the scale of a ColorBar defined here
+
+    h, w = img8.shape[:2]
+    x0, y0, x1, y1 = box
+    y0, y1 = extent if extent is not None and extent[1] > extent[0] else (y0, y1)
+    length = y1 - y0
+    # the window words are looked for in: a label's width or two beside the strip, its height or two beyond
+    # its ends (words farther away are dropped below; the window only bounds the work)
+    reach = int(max(8 * (x1 - x0), 0.1 * w, 30))
+    margin = int(max(0.15 * length, 30))
+    wx0, wy0, wx1, wy1 = max(0, x0 - reach), max(0, y0 - margin), min(w, x1 + reach), min(h, y1 + margin)
+    crop = img8[wy0:wy1, wx0:wx1]
+    crop = cv2.transpose(crop) if transposed else crop
+    lo, hi = np.ascontiguousarray(chan_min(crop)), np.ascontiguousarray(chan_max(crop))
+    k = int(np.clip(length / 25, 7, 41)) | 1  # top-hat wider than a stroke, about a character
+    mid = (x0 + x1) / 2 - wx0
+    ends = ticks = 0
+    for word in _words(lo, hi, k, (not transposed, mid)):
+        x, y, ww, hh = word.box
+        if hh < LABEL_MIN_PX or ww < LABEL_ASPECT * hh:
+            continue
+        if transposed:
+            x, y, ww, hh = y, x, hh, ww
+        bx0, by0, bx1, by1 = x + wx0, y + wy0, x + ww + wx0, y + hh + wy0
+        size = word.box[3]  # the text's height in the picture
+        along = max(0, y0 - by1, by0 - y1)
+        across = max(0, x0 - bx1, bx0 - x1)
+        if across > LABEL_GAP * size:
+            continue
+        if along == 0:
+            ticks += 1
+        elif along <= LABEL_GAP * size:
+            ends += 1
+    return ends > 0 or ticks >= MIN_TICK_LABELS
+
+
+def _claimed(img8: np.ndarray, box: tuple[int, int, int, int], transposed: bool = False) -> bool:
+    """A bar-like vertical strip of ``img8`` is a colour bar only with a bar's evidence: its colours sweep a
+    palette once, and the frame's edge or numbers are beside it (cheapest test first)."""
+    x0, y0, x1, y1 = box
+    strip = img8[y0:y1, x0:x1].astype(np.float32) / 255.0
+    colors, (e0, e1) = _sample_colors(strip, (0, 0, x1 - x0, y1 - y0), "vertical")
+    if not _sweeps_once(colors):
+        return False
+    return _framed(img8, box) or _labelled(img8, box, transposed, (y0 + e0, y0 + e1))
+
+
 BAR_SIDE = 1024  # bars are thin (15 px in a 3077 px photo): look for them at a finer scale than overlays
 
 
 def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
-    """Bar-like strips in both orientations. Strips with an edge in the pixels on both sides come first;
-    only where there is none are bars drawn flush with the frame's edge looked for (the frame's edge as one
-    side is weaker evidence, and a stretch of scene between a bar and the frame's edge must not compete)."""
+    """Bar-like strips in both orientations that have a bar's evidence (``_claimed``). Strips with an edge in
+    the pixels on both sides come first; only where there is none are bars drawn flush with the frame's edge
+    looked for (the frame's edge as one side is weaker evidence, and a stretch of scene between a bar and the
+    frame's edge must not compete)."""
     out: list[tuple[tuple[int, int, int, int], str]] = []
     images = (
         ("vertical", small8),
@@ -276,6 +399,8 @@ def _search_bar_boxes(small8: np.ndarray) -> list[tuple[tuple[int, int, int, int
     for flush in (False, True):
         for orient, img in images:
             for x0, y0, x1, y1 in _strip_candidates(img, flush):
+                if not _claimed(img, (x0, y0, x1, y1), orient == "horizontal"):
+                    continue
                 if orient == "horizontal":
                     x0, y0, x1, y1 = y0, x0, y1, x1
                 out.append(((x0, y0, x1, y1), orient))
