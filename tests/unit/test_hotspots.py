@@ -204,3 +204,21 @@ def test_a_drawn_speck_is_not_a_hot_spot_but_a_thin_hot_wire_is():
     wire[60, 100:400] = 45.0  # a long 1 px conductor 25 °C over the sky
     found = find_hotspots(_render(wire))
     assert any(r["box"][0] <= 250 <= r["box"][2] and r["box"][1] <= 60 < r["box"][3] for r in found)
+
+
+def test_a_drawn_glyph_is_not_heat_but_the_same_shape_blurred_by_optics_is():
+    """A camera logo's white block on the sky jumps from the cold end to the hot end within a pixel; a hot
+    object of the same size is blurred by the optics, so its edge falls gradually."""
+    t = _bushings(joint_rise=0.0)[:, :512]  # the working copy's size: no resampling softens the glyph
+    t[60:84, 470:486] = 60.0  # 24×16 px, 40 °C over the sky
+    drawn = TemperatureMap(t, "C", np.ones(t.shape, bool), "test")
+    assert not [r for r in find_hotspots(drawn) if _inside(r["box"], 478, 70)]
+    blurred = [r for r in find_hotspots(_render(t)) if _inside(r["box"], 478, 70)]
+    assert len(blurred) == 1 and blurred[0]["edge_drop"] < 0.5
+
+
+def test_a_hot_spot_names_the_peers_it_was_compared_with_and_its_peak():
+    (r,) = find_hotspots(_render(_bushings(10.0)))
+    assert len(r["peers"]) == 2  # the two healthy bushings, nothing else
+    assert sorted(_inside(b, cx, 280) for b in r["peers"] for cx in (200, 440)).count(True) == 2
+    assert _inside(r["box"], *r["peak"]) and abs(r["peak"][0] - 320) <= 6 and abs(r["peak"][1] - 205) <= 8

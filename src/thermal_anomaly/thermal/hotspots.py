@@ -324,6 +324,49 @@ def _blobs(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int,
     return lab, keep
 
 
+#: a core whose edge falls by this share of its rise over the local background within one working pixel
+#: is drawn: optics blur heat over several pixels, a flat glyph on a flat background falls by ~all of it
+#: (measured on the working copy: a camera logo's glyphs 0.74-1.07, heat on the development faults <= 0.58;
+#: at the picture's own resolution, or against the fall to a few pixels out, the two overlapped)
+DRAWN_EDGE_DROP = 0.7
+#: peers' boxes listed with a hot spot (the closest in size), enough to check the comparison by eye
+MAX_PEERS = 5
+
+
+def _box_of(stats: np.ndarray, inv: float, shape: tuple[int, int]) -> list[int]:
+    """A working-copy blob's box [x0, y0, x1, y1] in original pixels."""
+    x, y, bw, bh = (int(v) for v in stats[:4])
+    return [
+        int(x * inv),
+        int(y * inv),
+        int(min(shape[1], np.ceil((x + bw) * inv))),
+        int(min(shape[0], np.ceil((y + bh) * inv))),
+    ]
+
+
+def _edge_drop(work: _Work, hot: np.ndarray, x: int, y: int, rise: float) -> float | None:
+    """How far the temperature falls across a hot core's edge, one working pixel out, as a share of its
+    ``rise`` over the local background (``hot``: the core, a working-copy mask placed at ``x, y``).
+
+    Small for heat (optics blur it over several pixels, a clipped, saturated spot too), near 1 for a drawn
+    glyph (a logo's white on the sky jumps from the scale's cold end to its hot end). None when no pixel
+    around the core is a temperature (a glyph enclosed by the overlay mask).
+    """
+    h, w = work.values.shape
+    y0, x0 = max(0, y - 2), max(0, x - 2)
+    y1, x1 = min(h, y + hot.shape[0] + 2), min(w, x + hot.shape[1] + 2)
+    core = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    core[y - y0 : y - y0 + hot.shape[0], x - x0 : x - x0 + hot.shape[1]] = hot
+    ring = (cv2.dilate(core, _CORE) > 0) & (core == 0) & work.valid[y0:y1, x0:x1]
+    edge = (core > 0) & (cv2.erode(core, _CORE, borderValue=1) == 0)
+    if not ring.any():
+        return None
+    if not edge.any() or rise <= 0:
+        return 0.0
+    v = work.values[y0:y1, x0:x1]
+    return float((v[edge].mean() - v[ring].mean()) / rise)
+
+
 def find_hotspots(
     temp: TemperatureMap, *, min_rise: float | None = None, max_regions: int = 10, scale: float | None = None
 ) -> list[dict]:
@@ -332,7 +375,8 @@ def find_hotspots(
     ``min_rise`` (°C, or span fraction for relative maps; default ``MIN_RISE_C`` / ``MIN_RISE_REL``) is
     required both of the rise over the local background and of ``delta_t``. Each region: ``box``
     [x0, y0, x1, y1] and ``area`` in original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``,
-    ``reference`` ("similar" or "local"), ``delta_t``, ``delta_t_ambient``, ``unit``, ``severity`` (the
+    ``reference`` ("similar" or "local"), ``peers`` (boxes of the similar components compared with, closest
+    in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``, ``unit``, ``severity`` (the
     worse of ``severity_similar`` and ``severity_ambient``), ``fault_type`` and ``score`` (= ``delta_t``).
     """
     work = _Work(temp, scale)
@@ -375,8 +419,12 @@ def find_hotspots(
             & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(2.0))
         )
         peak = peaks_a[j]
+        peers: list[list[int]] = []
         if similar.any():
             reference, ref_kind = float(np.median(peaks_a[similar])), "similar"
+            # what it was compared with, closest in size first, so a person can check the comparison
+            order = np.flatnonzero(similar)[np.argsort(np.abs(np.log(areas_a[similar] / areas_a[j])))]
+            peers = [_box_of(blobs[k][1], inv, work.shape) for k in order[:MAX_PEERS]]
         else:
             yy, xx = np.unravel_index(np.argmax(np.where(m, r, -np.inf)), m.shape)
             reference, ref_kind = float(work.background[y + yy, x + xx]), "local"
@@ -395,16 +443,22 @@ def find_hotspots(
             # ones over several pixels (a thin hot wire is long, so its core is not a speck)
             continue
         ys, xs = np.nonzero(hot)
+        box = [
+            int((x + xs.min()) * inv),
+            int((y + ys.min()) * inv),
+            int(min(work.shape[1], np.ceil((x + xs.max() + 1) * inv))),
+            int(min(work.shape[0], np.ceil((y + ys.max() + 1) * inv))),
+        ]
+        drop = _edge_drop(work, hot, x, y, peak_rise)
+        if drop is None or drop >= DRAWN_EDGE_DROP:
+            # drawn, not heat: a glyph inside the overlays, or one whose edge falls by its whole rise
+            # within a working pixel (a logo's white on the sky)
+            continue
         d_amb = peak - work.ambient
         sev, sev_sim, sev_amb = severity(delta_t, d_amb, unit)
         out.append(
             {
-                "box": [
-                    int((x + xs.min()) * inv),
-                    int((y + ys.min()) * inv),
-                    int(min(work.shape[1], np.ceil((x + xs.max() + 1) * inv))),
-                    int(min(work.shape[0], np.ceil((y + ys.max() + 1) * inv))),
-                ],
+                "box": box,
                 "area": int(round(hot.sum() * inv * inv)),
                 "max_temp": float(peak),
                 "mean_temp": float(work.values[y : y + bh, x : x + bw][hot].mean()),
@@ -418,6 +472,12 @@ def find_hotspots(
                 "severity_ambient": sev_amb,
                 "fault_type": _structure_fault(hot, x, y, structures),
                 "score": float(delta_t),
+                "peak": [
+                    int((x + xs[np.argmax(vals[hot])]) * inv),
+                    int((y + ys[np.argmax(vals[hot])]) * inv),
+                ],
+                "peers": peers,
+                "edge_drop": None if drop is None else round(drop, 3),
             }
         )
     out.sort(key=lambda d: -d["score"])
