@@ -271,7 +271,15 @@ class Inspector:
                 continue
             grp = self.infer_group(parts, group)
             pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
-            rated, temp = rate_image(analysis, path, pred.regions[0], pred.pred_mask[0])
+            rated, temp = rate_image(
+                analysis,
+                path,
+                pred.regions[0],
+                pred.pred_mask[0],
+                anomaly_map=pred.anomaly_map[0],
+                threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
+                flagged=bool(pred.pred_label[0]),
+            )
             image = analysis.rgb
             res = ImageResult(
                 image=str(path),
@@ -282,7 +290,10 @@ class Inspector:
                 model=self.model_name,
                 regions=rated["regions"],
                 group=grp,
-                extra={k: rated[k] for k in ("severity", "hotspot_severity", "temperature", "hotspots")},
+                extra={
+                    k: rated[k]
+                    for k in ("severity", "hotspot_severity", "temperature", "hotspots", "findings")
+                },
             )
             for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
                 stale = out / f"{name}.{suffix}"

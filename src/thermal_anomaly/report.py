@@ -34,8 +34,20 @@ HOTSPOT_FIELDS = (
     "severity",
     "severity_similar",
     "severity_ambient",
+    "severity_temperature",
+    "novelty",
+    "decided_by",
     "fault_type",
 )
+#: a hot spot that is no more unusual than this (a multiple of the learned pixel threshold) looks like the
+#: normal images' own warm parts: its temperature alone rates it at most ``LIKE_NORMAL_CAP``
+LIKE_NORMAL = 1.0
+LIKE_NORMAL_CAP = "possible deficiency"
+#: the spot a flagged image rests on, below ``LIKE_NORMAL``, is rated at most this: "major" (act now) needs
+#: both witnesses, the temperature and a place the learned model finds unlike every normal image
+FLAG_ANCHOR_CAP = "probable deficiency"
+#: a spot holds the map's peak when its own maximum is this close to the whole map's (box rounding)
+AT_PEAK = 0.9
 
 
 def severity_rank(severity: str | None) -> int:
@@ -214,6 +226,7 @@ def image_report(
     return {
         "regions": rated,
         "hotspots": spots,
+        "findings": ranked_findings(rated, spots),
         "temperature": block,
         "severity": worst_severity(r["severity"] for r in rated),
         "hotspot_severity": worst_severity(h["severity"] for h in spots),
@@ -239,16 +252,136 @@ def decode_temperatures(image, path=None):
         return None, f"temperature decoding failed: {msg[:200]}"
 
 
-def rate_image(image, path, regions: Sequence[dict], mask: np.ndarray | None = None) -> tuple[dict, object]:
+def novelty_at(
+    box: Sequence[int], anomaly_map: np.ndarray, threshold: float, shape: tuple[int, ...]
+) -> float:
+    """The learned detector's anomaly map at a finding: its maximum over the finding's ``box`` (in pixels of
+    ``shape``) as a multiple of the pixel threshold. Below 1: the place is no more unusual than the
+    normal images' own warm parts (the map's scale is calibrated on held-out normals)."""
+    h, w = shape[:2]
+    mh, mw = anomaly_map.shape[:2]
+    x0, y0, x1, y1 = (int(v) for v in box)
+    fx, fy = mw / w, mh / h
+    sub = anomaly_map[
+        int(y0 * fy) : max(int(y0 * fy) + 1, int(np.ceil(y1 * fy))),
+        int(x0 * fx) : max(int(x0 * fx) + 1, int(np.ceil(x1 * fx))),
+    ]
+    return float(sub.max()) / max(float(threshold), 1e-12) if sub.size else 0.0
+
+
+def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | None = None) -> list[dict]:
+    """Rate hot spots on both witnesses a thermographer has: temperature and the learned model.
+
+    Each spot's ``severity_temperature`` is its NETA rating (the worse of similar-component and ambient).
+    Its ``severity`` keeps it unless the learned map says the place looks normal: ``novelty`` (see
+    :func:`novelty_at`) below ``LIKE_NORMAL``, and it is not the spot an image the detector flags rests on
+    (the flagged image's most novel spot, where the map peaks: at least ``AT_PEAK`` of ``peak_novelty``,
+    the whole map's maximum on the same scale). Then it is capped at ``LIKE_NORMAL_CAP``: normal equipment is
+    warm too (a loaded clamp, the top of a tank), and a hot spot the normal images also have is not a
+    fault; the spot a flagged image rests on is capped at ``FLAG_ANCHOR_CAP``. ``decided_by`` says which witness set the severity: ``similar`` / ``ambient`` (the NETA
+    comparison that rated it worse) or ``learned`` (capped). Spots without ``novelty`` keep their rating.
+    Returned worst first: severity, then ΔT × novelty (hot *and* unusual), as :func:`finding_key`.
+    """
+    rank = {name: k for k, name in enumerate(SEVERITIES)}
+    rated = [dict(h) for h in spots]
+    novel = [h for h in rated if h.get("novelty") is not None]
+    anchor = max(novel, key=lambda h: h["novelty"]) if (flagged and novel) else None
+    if anchor is not None and peak_novelty is not None and anchor["novelty"] < AT_PEAK * peak_novelty:
+        anchor = None  # the image's flag rests on a place that is not hot: no spot inherits it
+    for h in rated:
+        sev = h.get("severity") or NO_HOTSPOT
+        h["severity_temperature"] = sev
+        rel = sev.startswith(RELATIVE_PREFIX)
+        sim, amb = (
+            h.get(k, NO_HOTSPOT).removeprefix(RELATIVE_PREFIX)
+            for k in ("severity_similar", "severity_ambient")
+        )
+        h["decided_by"] = "similar" if rank.get(sim, 0) >= rank.get(amb, 0) else "ambient"
+        nov = h.get("novelty")
+        base = sev.removeprefix(RELATIVE_PREFIX)
+        cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
+        if nov is not None and nov < LIKE_NORMAL and rank[base] > rank[cap]:
+            h["severity"] = (RELATIVE_PREFIX if rel else "") + cap
+            h["decided_by"] = "learned"
+    return sorted(rated, key=finding_key, reverse=True)
+
+
+def finding_key(f: dict) -> tuple[int, float]:
+    """Worst first: severity, then the rise weighted by how unusual the place is (ΔT × novelty; ΔT alone
+    without a learned map, novelty alone for a learned region that is not hot)."""
+    dt = f.get("delta_t")
+    nov = f.get("novelty")
+    if dt is None:
+        evidence = 0.0 if nov is None else float(nov) * 1e-3  # below any hot spot of its severity
+    else:
+        evidence = float(dt) * (1.0 if nov is None else float(nov))
+    return severity_rank(f.get("severity")), evidence
+
+
+def ranked_findings(regions: Sequence[dict], hotspots: Sequence[dict]) -> list[dict]:
+    """One list of what the image shows, worst first (:func:`finding_key`): every hot spot, and every learned
+    region no hot spot explains (unusual but not hot). Each: ``kind`` (``hotspot`` / ``region``), ``id``
+    (H-number or region number), ``box``, ``severity``, ``decided_by``, ``delta_t``, ``novelty``, and what
+    the rating compared it with (``reference``, ``reference_temp``, ``peers``)."""
+    keys = (
+        "box",
+        "peak",
+        "severity",
+        "severity_temperature",
+        "decided_by",
+        "delta_t",
+        "delta_t_ambient",
+        "max_temp",
+        "unit",
+        "novelty",
+        "reference",
+        "reference_temp",
+        "peers",
+        "fault_type",
+    )
+    out = [{"kind": "hotspot", "id": f"H{h['id']}", **{k: h.get(k) for k in keys}} for h in hotspots]
+    for k, r in enumerate(regions):
+        if not r.get("hotspot_ids"):
+            f = {"kind": "region", "id": str(k + 1), **{key: r.get(key) for key in keys}}
+            f["decided_by"] = "learned"
+            out.append(f)
+    return sorted(out, key=finding_key, reverse=True)
+
+
+def rate_image(
+    image,
+    path,
+    regions: Sequence[dict],
+    mask: np.ndarray | None = None,
+    *,
+    anomaly_map: np.ndarray | None = None,
+    threshold: float | None = None,
+    flagged: bool = False,
+) -> tuple[dict, object]:
     """Decode temperatures once, find and rate hot spots, join them to the learned ``regions``.
 
-    ``image``: a picture, or its analysis (see :func:`decode_temperatures`). Returns (:func:`image_report`
-    dict, the TemperatureMap or None) so pictures can reuse the map.
+    ``image``: a picture, or its analysis (see :func:`decode_temperatures`). With the detector's
+    ``anomaly_map`` and pixel ``threshold``, each hot spot and region also gets its ``novelty``
+    (:func:`novelty_at`) and hot spots are weighed on it (:func:`weigh_hotspots`; ``flagged``: the detector
+    flags the image). Returns (:func:`image_report` dict, the TemperatureMap or None) so pictures can reuse
+    the map.
     """
     from .thermal.hotspots import find_hotspots
 
     temp, err = decode_temperatures(image, path)
     spots = find_hotspots(temp) if temp is not None else []
+    if anomaly_map is not None and threshold is not None:
+        shape = anomaly_map.shape if temp is None else temp.values.shape
+        for h in spots:
+            h["novelty"] = round(novelty_at(h["box"], anomaly_map, threshold, shape), 4)
+        regions = [
+            {**r, "novelty": round(novelty_at(r["box"], anomaly_map, threshold, anomaly_map.shape), 4)}
+            for r in regions
+        ]
+    peak = (
+        None if anomaly_map is None or threshold is None else float(anomaly_map.max()) / max(threshold, 1e-12)
+    )
+    spots = weigh_hotspots(spots, flagged, peak)
     return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
 
 

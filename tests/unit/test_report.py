@@ -219,3 +219,43 @@ def test_annotated_picture_labels_only_the_hottest_spots_outside_the_regions(tmp
     report_mod.save_pictures(tmp_path, "x", image, rep, temp, None, np.zeros((60, 200), bool))
     assert [h["delta_t"] for h in drawn["hotspots"]] == [11.0, 10.0, 9.0, 8.0, 7.0]
     assert drawn["hotspot_labels"][0].startswith("H1 ")
+
+
+def test_a_hot_spot_the_learned_model_finds_normal_is_capped_and_says_so():
+    from thermal_anomaly.report import weigh_hotspots
+
+    spots = [
+        {**_spot([0, 0, 4, 4], "major", 20.0), "severity_similar": "major", "novelty": 0.5},
+        {**_spot([10, 10, 14, 14], "probable deficiency", 6.0), "novelty": 1.6},
+    ]
+    quiet = weigh_hotspots(spots, flagged=False)
+    # the unusual, probable spot now ranks first; the major-by-temperature one looks like normal images
+    assert [h["severity"] for h in quiet] == ["probable deficiency", "possible deficiency"]
+    assert quiet[1]["severity_temperature"] == "major" and quiet[1]["decided_by"] == "learned"
+    assert quiet[0]["decided_by"] == "similar"
+    # in a flagged image whose map peaks on the major spot, that spot keeps up to "probable"
+    flagged = weigh_hotspots(spots[:1], flagged=True, peak_novelty=0.52)
+    assert flagged[0]["severity"] == "probable deficiency" and flagged[0]["decided_by"] == "learned"
+    # ... but not when the map peaks elsewhere (the flag rests on something that is not hot)
+    elsewhere = weigh_hotspots(spots[:1], flagged=True, peak_novelty=2.0)
+    assert elsewhere[0]["severity"] == "possible deficiency"
+    # without a learned map the temperature decides alone
+    bare = weigh_hotspots([{k: v for k, v in spots[0].items() if k != "novelty"}], flagged=False)
+    assert bare[0]["severity"] == "major"
+
+
+def test_findings_list_hot_spots_and_unexplained_learned_regions_worst_first():
+    from thermal_anomaly.report import ranked_findings, weigh_hotspots
+
+    spots = weigh_hotspots(
+        [
+            {**_spot([0, 0, 4, 4], "probable deficiency", 5.0), "novelty": 1.2},
+            {**_spot([20, 20, 24, 24], "probable deficiency", 4.0), "novelty": 3.0},
+        ],
+        flagged=True,
+    )
+    rep = image_report([{"box": [40, 40, 50, 50], "score": 2.0, "novelty": 2.5}], spots)
+    found = rep["findings"]
+    assert [f["kind"] for f in found] == ["hotspot", "hotspot", "region"]
+    assert found[0]["box"] == [20, 20, 24, 24]  # 4 °C × 3.0 beats 5 °C × 1.2
+    assert found[2]["severity"] == "none" and found[2]["decided_by"] == "learned"
