@@ -245,7 +245,7 @@ def test_a_hot_spot_the_learned_model_finds_normal_is_capped_and_says_so():
 
 
 def test_findings_list_hot_spots_and_unexplained_learned_regions_worst_first():
-    from thermal_anomaly.report import ranked_findings, weigh_hotspots
+    from thermal_anomaly.report import weigh_hotspots
 
     spots = weigh_hotspots(
         [
