@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -25,8 +25,6 @@ import torch.nn.functional as F
 from ..errors import DataError, ModelError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
 from ..thermal.analysis import ThermalAnalysis
-
-_R = TypeVar("_R")
 
 MODEL_FORMAT = "thermal-anomaly-model"
 MODEL_FORMAT_VERSION = 1
