@@ -25,11 +25,10 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from .planck import signal_position
+from .planck import ZERO_C, signal_position
 
 _TIFF = {".tif", ".tiff"}
 _JPEG = {".jpg", ".jpeg"}
-_K = 273.15
 #: °C outside which a raw reading is taken as a misread layout, not a scene
 _PLAUSIBLE_C = (-100.0, 3000.0)
 
@@ -58,7 +57,7 @@ class RadiometricParams:
             raise ValueError(f"humidity is a fraction 0..1 (50 % = 0.5), got {h}")
         for name in ("reflected_temp", "atmospheric_temp"):
             t = getattr(self, name)
-            if t is not None and not t > -_K:
+            if t is not None and not t > -ZERO_C:
                 raise ValueError(f"{name} must be above absolute zero (-273.15 °C), got {t}")
 
     def flyr_adjustments(self) -> dict[str, float]:
@@ -68,7 +67,7 @@ class RadiometricParams:
             v = getattr(self, f.name)
             if v is not None:
                 key = _FLYR_KEYS[f.name]
-                out[key] = float(v) + _K if f.name.endswith("_temp") else float(v)
+                out[key] = float(v) + ZERO_C if f.name.endswith("_temp") else float(v)
         return out
 
     def any(self) -> bool:
@@ -182,7 +181,7 @@ def read_radiometric(path: str | os.PathLike) -> np.ndarray | None:
         if p.suffix.lower() not in _TIFF:
             return None
         return arr.astype(np.float32)
-    celsius = arr.astype(np.float32) / 100.0 - _K
+    celsius = arr.astype(np.float32) / 100.0 - ZERO_C
     finite = celsius[np.isfinite(celsius)]
     if finite.size == 0 or finite.min() < -60 or finite.max() > 2000:
         return None  # not centi-Kelvin: an ordinary 16-bit grey picture
@@ -211,7 +210,7 @@ def _read_flir(data: bytes, params: RadiometricParams) -> Radiometric:
     if adjust:
         thermo.adjust_metadata(in_place=True, **adjust)
     with np.errstate(invalid="ignore", divide="ignore"):
-        celsius = (thermo.kelvin - _K).astype(np.float32)
+        celsius = (thermo.kelvin - ZERO_C).astype(np.float32)
     celsius[~np.isfinite(celsius)] = np.nan
     finite = np.isfinite(celsius)
     if finite.mean() < (0.01 if adjust else 0.5):
@@ -222,11 +221,11 @@ def _read_flir(data: bytes, params: RadiometricParams) -> Radiometric:
     md = thermo.metadata
     used = {
         "emissivity": float(md["emissivity"]),
-        "reflected_temp": round(float(md["reflected_apparent_temperature"]) - _K, 4),
+        "reflected_temp": round(float(md["reflected_apparent_temperature"]) - ZERO_C, 4),
         "distance": float(md["object_distance"]),
         "humidity": float(md["relative_humidity"]),
-        "atmospheric_temp": round(float(md["atmospheric_temperature"]) - _K, 4),
-        "ir_window_temp": round(float(md["ir_window_temperature"]) - _K, 4),
+        "atmospheric_temp": round(float(md["atmospheric_temperature"]) - ZERO_C, 4),
+        "ir_window_temp": round(float(md["ir_window_temperature"]) - ZERO_C, 4),
         "ir_window_transmission": float(md["ir_window_transmission"]),
     }
     used = {k: round(v, 6) for k, v in used.items()}
