@@ -70,9 +70,6 @@ class RadiometricParams:
                 out[key] = float(v) + ZERO_C if f.name.endswith("_temp") else float(v)
         return out
 
-    def any(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self))
-
 
 _FLYR_KEYS = {
     "emissivity": "emissivity",
