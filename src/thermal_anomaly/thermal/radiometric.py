@@ -78,6 +78,12 @@ _FLYR_KEYS = {
     "humidity": "relative_humidity",
     "atmospheric_temp": "atmospheric_temperature",
 }
+#: what a read reports it used: the overridable parameters and the camera's IR window
+_USED_KEYS = {
+    **_FLYR_KEYS,
+    "ir_window_temp": "ir_window_temperature",
+    "ir_window_transmission": "ir_window_transmission",
+}
 
 
 @dataclass
@@ -216,16 +222,10 @@ def _read_flir(data: bytes, params: RadiometricParams) -> Radiometric:
     if not _PLAUSIBLE_C[0] <= med <= _PLAUSIBLE_C[1]:
         raise ValueError(f"implausible median temperature {med:.0f} °C")
     md = thermo.metadata
-    used = {
-        "emissivity": float(md["emissivity"]),
-        "reflected_temp": round(float(md["reflected_apparent_temperature"]) - ZERO_C, 4),
-        "distance": float(md["object_distance"]),
-        "humidity": float(md["relative_humidity"]),
-        "atmospheric_temp": round(float(md["atmospheric_temperature"]) - ZERO_C, 4),
-        "ir_window_temp": round(float(md["ir_window_temperature"]) - ZERO_C, 4),
-        "ir_window_transmission": float(md["ir_window_transmission"]),
-    }
-    used = {k: round(v, 6) for k, v in used.items()}
+    used = {}
+    for ours, theirs in _USED_KEYS.items():  # in our names and units: °C to 4 decimals, the rest to 6
+        v = float(md[theirs])
+        used[ours] = round(v - ZERO_C, 4) if ours.endswith("_temp") else round(v, 6)
     return Radiometric(celsius, used, _camera(data), "flir-jpeg")
 
 
