@@ -200,12 +200,11 @@ def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) ->
     top_or_left_hot = reading.start > reading.stop
     if top_or_left_hot != (bar.orientation == "vertical"):  # OCR says the scale runs the other way
         bar = flipped(bar)
-    printed = getattr(reading, "printed_unit", "C")
     return PictureScale(
         _bar_lut(bar),
         "colorbar+ocr",
         celsius=(min(reading.start, reading.stop), max(reading.start, reading.stop)),
-        converted_from="" if printed == "C" else printed,
+        converted_from="" if reading.printed_unit == "C" else reading.printed_unit,
     )
 
 
