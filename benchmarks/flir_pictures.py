@@ -63,15 +63,6 @@ def main() -> None:
     from thermal_anomaly.io import read_image
     from thermal_anomaly.thermal import temperature
 
-    store: dict = {}
-    read_scale = temperature.read_scale
-
-    def spy(image, bar):  # the printed unit is not in the TemperatureMap (yet): take it from the reading
-        out = read_scale(image, bar)
-        store["reading"] = out[0]
-        return out
-
-    temperature.read_scale = spy
     pics = sorted((args.data / "pictures").glob("*.png"))
     head = (
         f"{'picture':30s} {'source':13s} {'unit':8s} {'prt':>3s} {'range °C':>13s} {'true °C':>13s} "
@@ -82,14 +73,13 @@ def main() -> None:
     verdicts = []
     for p in pics:
         img = read_image(p)
-        store.clear()
         t = time.perf_counter()
         tm = temperature.temperature_map(img)
         ms = 1000 * (time.perf_counter() - t)
         raw = args.data / "radiometric" / f"{p.stem}.jpg"
         truth = truth_for(raw, img.shape[:2]) if raw.exists() else None
-        reading = store.get("reading")
-        printed = reading.printed_unit if reading is not None else "-"
+        # the unit the scale was printed in, when its numbers were read (the map is °C either way)
+        printed = (tm.converted_from or "C") if tm.source == "colorbar+ocr" else "-"
         rng = f"{tm.range[0]:.1f}..{tm.range[1]:.1f}" if tm.range else "-"
         true_txt, med, p95, n, verdict = "-", float("nan"), float("nan"), 0, "rel"
         if truth is not None:
