@@ -150,7 +150,8 @@ def _analysed_ahead(
     next one is computed in a thread while the caller scores and reports this one (decoding, OCR and OpenCV
     release the GIL, so the two cores overlap).
 
-    Only this thread reads scales (OCR), one image at a time.
+    A decoding that failed in the thread is met again (and reported) in the caller's; the OCR engine and
+    the glyph cache are locked, so the two may read scales at once.
     """
     from concurrent.futures import ThreadPoolExecutor
 

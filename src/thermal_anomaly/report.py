@@ -272,17 +272,15 @@ def novelty_at(
 def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | None = None) -> list[dict]:
     """Rate hot spots on both witnesses a thermographer has: temperature and the learned model.
 
-    Each spot's ``severity_temperature`` is its NETA rating (the worse of similar-component and ambient).
-    Its ``severity`` keeps it unless the learned map says the place looks normal: ``novelty`` (see
-    :func:`novelty_at`) below ``LIKE_NORMAL``, and it is not the spot an image the detector flags rests on
-    (the flagged image's most novel spot, where the map peaks: at least ``AT_PEAK`` of ``peak_novelty``,
-    the whole map's maximum on the same scale). Then it is capped at ``LIKE_NORMAL_CAP``: normal equipment is
-    warm too (a loaded clamp, the top of a tank), and a hot spot the normal images also have is not a
-    fault; the spot a flagged image rests on is capped at ``FLAG_ANCHOR_CAP``. ``decided_by`` says which witness set the severity: ``similar`` / ``ambient`` (the NETA
-    comparison that rated it worse) or ``learned`` (capped). Spots without ``novelty`` keep their rating.
-    Returned worst first: severity, then ΔT × novelty (hot *and* unusual), as :func:`finding_key`.
+    Each spot's ``severity_temperature`` is its NETA rating (the worse of similar-component and ambient);
+    ``decided_by`` names the comparison that set it (``similar`` or ``ambient``). Where the learned map says
+    the place looks normal (``novelty``, see :func:`novelty_at`, below ``LIKE_NORMAL``), ``severity`` is
+    capped at ``LIKE_NORMAL_CAP`` and ``decided_by`` is ``learned``: normal equipment is warm too (a loaded
+    clamp, the top of a tank), and a hot spot the normal images also have is not a fault. The spot a
+    ``flagged`` image rests on (its most novel spot, holding the map's peak: at least ``AT_PEAK`` of
+    ``peak_novelty``) is capped at ``FLAG_ANCHOR_CAP`` instead. Spots without ``novelty`` keep their rating.
+    Returned worst first (:func:`finding_key`).
     """
-    rank = {name: k for k, name in enumerate(SEVERITIES)}
     rated = [dict(h) for h in spots]
     novel = [h for h in rated if h.get("novelty") is not None]
     anchor = max(novel, key=lambda h: h["novelty"]) if (flagged and novel) else None
@@ -291,17 +289,13 @@ def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | N
     for h in rated:
         sev = h.get("severity") or NO_HOTSPOT
         h["severity_temperature"] = sev
-        rel = sev.startswith(RELATIVE_PREFIX)
-        sim, amb = (
-            h.get(k, NO_HOTSPOT).removeprefix(RELATIVE_PREFIX)
-            for k in ("severity_similar", "severity_ambient")
-        )
-        h["decided_by"] = "similar" if rank.get(sim, 0) >= rank.get(amb, 0) else "ambient"
+        sim, amb = (h.get(k) or NO_HOTSPOT for k in ("severity_similar", "severity_ambient"))
+        h["decided_by"] = "similar" if severity_rank(sim) >= severity_rank(amb) else "ambient"
         nov = h.get("novelty")
-        base = sev.removeprefix(RELATIVE_PREFIX)
-        cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
-        if nov is not None and nov < LIKE_NORMAL and rank[base] > rank[cap]:
-            h["severity"] = (RELATIVE_PREFIX if rel else "") + cap
+        rel = RELATIVE_PREFIX if sev.startswith(RELATIVE_PREFIX) else ""
+        cap = rel + (FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP)
+        if nov is not None and nov < LIKE_NORMAL and severity_rank(sev) > severity_rank(cap):
+            h["severity"] = cap
             h["decided_by"] = "learned"
     return sorted(rated, key=finding_key, reverse=True)
 
@@ -378,9 +372,10 @@ def rate_image(
             {**r, "novelty": round(novelty_at(r["box"], anomaly_map, threshold, anomaly_map.shape), 4)}
             for r in regions
         ]
-    peak = (
-        None if anomaly_map is None or threshold is None else float(anomaly_map.max()) / max(threshold, 1e-12)
-    )
+    peak = None
+    if anomaly_map is not None and threshold is not None:
+        h, w = anomaly_map.shape[:2]
+        peak = novelty_at((0, 0, w, h), anomaly_map, threshold, anomaly_map.shape)
     spots = weigh_hotspots(spots, flagged, peak)
     return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
 

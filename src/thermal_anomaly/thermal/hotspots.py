@@ -333,14 +333,13 @@ DRAWN_EDGE_DROP = 0.7
 MAX_PEERS = 5
 
 
-def _box_of(stats: np.ndarray, inv: float, shape: tuple[int, int]) -> list[int]:
-    """A working-copy blob's box [x0, y0, x1, y1] in original pixels."""
-    x, y, bw, bh = (int(v) for v in stats[:4])
+def _box_of(x: int, y: int, x1: int, y1: int, inv: float, shape: tuple[int, int]) -> list[int]:
+    """A working-copy box (``x1``, ``y1`` exclusive) as [x0, y0, x1, y1] in original pixels."""
     return [
         int(x * inv),
         int(y * inv),
-        int(min(shape[1], np.ceil((x + bw) * inv))),
-        int(min(shape[0], np.ceil((y + bh) * inv))),
+        int(min(shape[1], np.ceil(x1 * inv))),
+        int(min(shape[0], np.ceil(y1 * inv))),
     ]
 
 
@@ -375,9 +374,10 @@ def find_hotspots(
     ``min_rise`` (°C, or span fraction for relative maps; default ``MIN_RISE_C`` / ``MIN_RISE_REL``) is
     required both of the rise over the local background and of ``delta_t``. Each region: ``box``
     [x0, y0, x1, y1] and ``area`` in original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``,
-    ``reference`` ("similar" or "local"), ``peers`` (boxes of the similar components compared with, closest
-    in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``, ``unit``, ``severity`` (the
-    worse of ``severity_similar`` and ``severity_ambient``), ``fault_type`` and ``score`` (= ``delta_t``).
+    ``reference`` ("similar" or "local"), ``peers`` (boxes of the similar components compared with,
+    closest in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``, ``unit``,
+    ``severity`` (the worse of ``severity_similar`` and ``severity_ambient``), ``fault_type``, ``score``
+    (= ``delta_t``) and ``edge_drop`` (see :func:`_edge_drop`).
     """
     work = _Work(temp, scale)
     unit = "C" if temp.unit == "C" else "relative"
@@ -424,7 +424,10 @@ def find_hotspots(
             reference, ref_kind = float(np.median(peaks_a[similar])), "similar"
             # what it was compared with, closest in size first, so a person can check the comparison
             order = np.flatnonzero(similar)[np.argsort(np.abs(np.log(areas_a[similar] / areas_a[j])))]
-            peers = [_box_of(blobs[k][1], inv, work.shape) for k in order[:MAX_PEERS]]
+            peers = [
+                _box_of(bx, by, bx + bw_, by + bh_, inv, work.shape)
+                for bx, by, bw_, bh_ in (blobs[k][1][:4] for k in order[:MAX_PEERS])
+            ]
         else:
             yy, xx = np.unravel_index(np.argmax(np.where(m, r, -np.inf)), m.shape)
             reference, ref_kind = float(work.background[y + yy, x + xx]), "local"
@@ -442,23 +445,25 @@ def find_hotspots(
             # camera's max marker or of text in a palette colour), not a heat source: optics blur real
             # ones over several pixels (a thin hot wire is long, so its core is not a speck)
             continue
-        ys, xs = np.nonzero(hot)
-        box = [
-            int((x + xs.min()) * inv),
-            int((y + ys.min()) * inv),
-            int(min(work.shape[1], np.ceil((x + xs.max() + 1) * inv))),
-            int(min(work.shape[0], np.ceil((y + ys.max() + 1) * inv))),
-        ]
         drop = _edge_drop(work, hot, x, y, peak_rise)
         if drop is None or drop >= DRAWN_EDGE_DROP:
             # drawn, not heat: a glyph inside the overlays, or one whose edge falls by its whole rise
             # within a working pixel (a logo's white on the sky)
             continue
+        ys, xs = np.nonzero(hot)
+        top = int(np.argmax(vals[hot]))  # same order as nonzero's
         d_amb = peak - work.ambient
         sev, sev_sim, sev_amb = severity(delta_t, d_amb, unit)
         out.append(
             {
-                "box": box,
+                "box": _box_of(
+                    x + int(xs.min()),
+                    y + int(ys.min()),
+                    x + int(xs.max()) + 1,
+                    y + int(ys.max()) + 1,
+                    inv,
+                    work.shape,
+                ),
                 "area": int(round(hot.sum() * inv * inv)),
                 "max_temp": float(peak),
                 "mean_temp": float(work.values[y : y + bh, x : x + bw][hot].mean()),
@@ -472,10 +477,7 @@ def find_hotspots(
                 "severity_ambient": sev_amb,
                 "fault_type": _structure_fault(hot, x, y, structures),
                 "score": float(delta_t),
-                "peak": [
-                    int((x + xs[np.argmax(vals[hot])]) * inv),
-                    int((y + ys[np.argmax(vals[hot])]) * inv),
-                ],
+                "peak": [int((x + xs[top]) * inv), int((y + ys[top]) * inv)],
                 "peers": peers,
                 "edge_drop": None if drop is None else round(drop, 3),
             }
