@@ -26,8 +26,6 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
-#: default longest side of images shrunk by ``_shrink`` (contact sheets pass their own)
-PLOT_SIDE = 800
 HEAT_CMAP = "jet"
 TEMP_CMAP = "inferno"
 #: longest side of the annotated picture: a screen's width (smaller photos keep their size)
@@ -59,16 +57,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     return np.ascontiguousarray(a[..., :3])
-
-
-def _shrink(a: np.ndarray, side: int = PLOT_SIDE, nearest: bool = False) -> np.ndarray:
-    h, w = a.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return a
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    interp = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
-    return cv2.resize(a, size, interpolation=interp)
 
 
 def fit_size(shape: Sequence[int], box: tuple[int, int], *, upscale: bool = False) -> tuple[int, int]:
@@ -668,7 +656,7 @@ def save_contact_sheet(
     """A grid of captioned pictures to scan many results at once."""
     if not items:
         return
-    tiles = [_shrink(to_uint8(img), 320) for _, img in items]
+    tiles = [fit_picture(img, 320) for _, img in items]
     th = max(t.shape[0] for t in tiles) + 18
     tw = max(t.shape[1] for t in tiles)
     rows = (len(tiles) + cols - 1) // cols
