@@ -126,11 +126,6 @@ def colormap_lut(cmap: str) -> np.ndarray:
     return lut
 
 
-@functools.lru_cache(maxsize=8)
-def _cv_lut(cmap: str) -> np.ndarray:
-    return np.ascontiguousarray(colormap_lut(cmap).reshape(256, 1, 3))
-
-
 def colorize(
     amap: np.ndarray,
     vmin: float,
@@ -148,7 +143,8 @@ def colorize(
     bad = np.isnan(x)
     with np.errstate(invalid="ignore"):
         idx = x.astype(np.uint8)
-    out = cv2.applyColorMap(idx if idx.ndim == 2 else idx.reshape(idx.shape[0], -1), _cv_lut(cmap))
+    lut = colormap_lut(cmap).reshape(256, 1, 3)  # the layout applyColorMap takes; a view
+    out = cv2.applyColorMap(idx if idx.ndim == 2 else idx.reshape(idx.shape[0], -1), lut)
     out = out.reshape(*a.shape, 3) if out.shape[:-1] != a.shape else out
     if invalid is not None:
         bad |= np.asarray(invalid, bool)
