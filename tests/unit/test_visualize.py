@@ -217,3 +217,24 @@ def test_colorize_matches_matplotlib_bins():
     x = np.linspace(-0.2, 1.2, 301, dtype=np.float32)[None]
     ref = (matplotlib.colormaps["inferno"](np.clip(x, 0, 1))[..., :3] * 255 + 0.5).astype(np.uint8)
     assert np.array_equal(colorize(x, 0.0, 1.0, "inferno"), ref)
+
+
+def test_six_panel_outlines_hot_spots_on_the_hot_spot_map():
+    from thermal_anomaly.visualize import PANEL_BOX, fit_size, six_panel
+
+    img, amap, mask, regions = _scene(1920, 3077)
+    rise = np.zeros(amap.shape, np.float32)  # all dark blue, so the white outline stands out
+    panel = np.asarray(six_panel(img, None, amap, rise, amap, mask, regions, hotspot_boxes=regions))
+    ph, pw = panel.shape[:2]
+    cell = panel[ph // 2 :, : pw // 3]  # the hot-spot map
+    blue = (cell[..., 2] > 100) & (cell[..., 0] < 50) & (cell[..., 1] < 50)
+    rows = np.flatnonzero(blue.sum(axis=1) > 200)  # the map's rows, not its colour scale's
+    cols = np.flatnonzero(blue[rows].any(axis=0))
+    pic = cell[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    fw, fh = fit_size(img.shape, PANEL_BOX, upscale=True)
+    assert pic.shape[:2] == (fh, fw)
+    wy, wx = np.nonzero(np.all(pic == 255, axis=2))
+    x0, y0, x1, y1 = regions[0]["box"]
+    assert abs(wx.min() - x0 * fw / 3077) <= 2 and abs(wx.max() + 1 - x1 * fw / 3077) <= 2
+    assert abs(wy.min() - y0 * fh / 1920) <= 2 and abs(wy.max() + 1 - y1 * fh / 1920) <= 2
+    assert not np.all(pic[(wy.min() + wy.max()) // 2, (wx.min() + wx.max()) // 2] == 255)  # an outline
