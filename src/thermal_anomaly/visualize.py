@@ -531,23 +531,20 @@ def six_panel(
     else:
         panels.append(Panel("temperature (not decoded)", note="not decoded"))
     vm = vmax if vmax is not None else max(float(np.nanmax(fused)), 1e-6)
+    spots = scale_boxes(hotspot_boxes, sx, sy, size)
     maps = (
-        (amap, "learned anomaly map", None, "anomaly score"),
-        (hotspots, f"hot spots (rise, {unit})", None, f"rise, {unit}"),
-        (fused, "fused map", vm, "anomaly score"),
+        (amap, "learned anomaly map", None, "anomaly score", ()),
+        (hotspots, f"hot spots (rise, {unit})", None, f"rise, {unit}", spots),
+        (fused, "fused map", vm, "anomaly score", ()),
     )
-    for a, name, top, what in maps:
+    for a, name, top, what, boxes in maps:
         if a is None:
             panels.append(Panel(f"{name.split(' (')[0]} (none)", note="none"))
-        else:
-            panels.append(_map_panel(name, a, size, HEAT_CMAP, top, what))
-    spots = scale_boxes(hotspot_boxes, sx, sy, size)
-    if panels[3].rgb is not None and spots:
-        rgb = panels[3].rgb
-        thick = 2 if max(size) >= 300 else 1
-        for r in spots:
-            x0, y0, x1, y1 = r["box"]
-            cv2.rectangle(rgb, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), (255, 255, 255), thick)
+            continue
+        panel = _map_panel(name, a, size, HEAT_CMAP, top, what)
+        if boxes:  # white outlines, drawn as the overlay's boxes are
+            panel.rgb = draw_labelled(panel.rgb, [(r["box"], "", (255, 255, 255)) for r in boxes])
+        panels.append(panel)
     over = annotate(
         blend_mask(small_img, resize_to(np.asarray(mask, bool), size)),
         scale_boxes(regions, sx, sy, size),
