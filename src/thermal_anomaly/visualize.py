@@ -503,10 +503,11 @@ def six_panel(
 ) -> Image.Image:
     """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
 
-    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have any size
-    (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape`` (H, W;
-    default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps have their own colour
-    scales except ``fused`` (``vmax``, e.g. twice the threshold, so panels of different images compare).
+    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have
+    any size (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape``
+    (H, W; default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps
+    have their own colour scales (0 to the panel's maximum) except ``fused`` when ``vmax`` is given (e.g.
+    twice the threshold, so panels of different images compare).
     Invalid temperatures (overlays) are neutral grey; ``hotspot_boxes`` are drawn on the hot-spot map and,
     with ``hotspot_labels``, on the overlay in cyan.
     """
@@ -530,12 +531,11 @@ def six_panel(
         )
     else:
         panels.append(Panel("temperature (not decoded)", note="not decoded"))
-    vm = vmax if vmax is not None else max(float(np.nanmax(fused)), 1e-6)
     spots = scale_boxes(hotspot_boxes, sx, sy, size)
     maps = (
         (amap, "learned anomaly map", None, "anomaly score", ()),
         (hotspots, f"hot spots (rise, {unit})", None, f"rise, {unit}", spots),
-        (fused, "fused map", vm, "anomaly score", ()),
+        (fused, "fused map", vmax, "anomaly score", ()),
     )
     for a, name, top, what, boxes in maps:
         if a is None:
