@@ -503,7 +503,7 @@ def six_panel(
 ) -> Image.Image:
     """Original, temperature map, learned anomaly map, hot-spot map, fused map, final overlay with labels.
 
-    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps may have
+    Each panel fits :data:`PANEL_BOX` (the whole picture a 1920×1080 screen). Maps and ``mask`` may have
     any size (they are fitted to the image's panels); boxes are in pixels of an image of ``box_shape``
     (H, W; default: ``image``'s, which may be a smaller copy of the photo the boxes were found in). Maps
     have their own colour scales (0 to the panel's maximum) except ``fused`` when ``vmax`` is given (e.g.
@@ -546,7 +546,7 @@ def six_panel(
             panel.rgb = draw_labelled(panel.rgb, [(r["box"], "", (255, 255, 255)) for r in boxes])
         panels.append(panel)
     over = annotate(
-        blend_mask(small_img, resize_to(np.asarray(mask, bool), size)),
+        blend_mask(small_img, mask),
         scale_boxes(regions, sx, sy, size),
         labels,
         hotspots=spots if hotspot_labels is not None else (),
@@ -587,8 +587,7 @@ def result_panel(
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         second = Panel("no reconstruction (feature model)", to_uint8(grey // 2 + 128))
     heat = _map_panel("anomaly map", amap, size, HEAT_CMAP, vmax, "anomaly score")
-    m = resize_to(np.asarray(mask, bool), size)
-    marked = draw_boxes(blend_mask(small, m), scale_boxes(regions, sx, sy, size))
+    marked = draw_boxes(blend_mask(small, mask), scale_boxes(regions, sx, sy, size))
     head = title
     if score is not None:
         head += f"   score {score:.3f}"
