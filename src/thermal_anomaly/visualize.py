@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .io import save_png as io_save_png  # noqa: E402
 
 HEAT_CMAP = "jet"
 TEMP_CMAP = "inferno"
@@ -283,9 +284,8 @@ def save_png(path: str | os.PathLike, image: np.ndarray | Image.Image) -> None:
 
 
 def save_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
-    """The tool's pixel decision as 0/255 at the image's own size."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.where(np.asarray(mask, bool), 255, 0).astype(np.uint8), mode="L").save(tmp, "PNG")
+    """The tool's pixel decision as 0/255 at the image's own size (:func:`io.save_png` of a bool mask)."""
+    io_save_png(path, np.asarray(mask, bool))
 
 
 #: colour of learned regions and of hot spots outside them in pictures
