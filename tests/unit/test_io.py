@@ -22,6 +22,7 @@ from thermal_anomaly.io import (
     read_raw,
     save_npy,
     save_png,
+    save_tiff_float,
     write_json,
     write_text,
 )
@@ -307,3 +308,14 @@ def test_save_npy_round_trips(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError):
         save_npy(tmp_path / "o.npy", np.array([{}], dtype=object))
+
+
+def test_save_tiff_float_round_trips_through_read_raw(tmp_path: Path) -> None:
+    a = np.random.default_rng(0).normal(30, 8, (6, 9))  # float64 in: written as float32
+    a[2, 3] = np.nan
+    assert save_tiff_float(tmp_path / "t.tiff", a) == tmp_path / "t.tiff"
+    back = read_raw(tmp_path / "t.tiff")
+    assert back.shape == (6, 9) and back.tobytes() == a.astype(np.float32).tobytes()  # NaN included
+    with pytest.raises(ValueError):
+        save_tiff_float(tmp_path / "rgb.tiff", np.zeros((3, 3, 3), np.float32))
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["t.tiff"]
