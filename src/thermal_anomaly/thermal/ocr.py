@@ -34,8 +34,6 @@ from .colorbar import ColorBar
 from .palette import as_rgb_float, chan_max, chan_min
 
 _NUMBER = re.compile(r"-?\d{1,4}(?:\.\d{1,2})?")
-#: digits only: tesseract cannot turn a lock icon, "°C" or a logo into letters that look like numbers
-_CONFIG = "--psm 6 -c tessedit_char_whitelist=0123456789.- -c tessedit_do_invert=0"
 _DIGIT_PX = 40  # digit height tesseract reads best at
 _END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, none may outvote them
 MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
@@ -97,11 +95,6 @@ def _stroke_hat(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
     return cv2.morphologyEx(channel, op, kernel)
 
 
-def _stroke_mask(channel: np.ndarray, light: bool, k: int) -> np.ndarray:
-    """Thin strokes that stand out from their surroundings by >= ~0.16 (light or dark ones)."""
-    return (_stroke_hat(channel, light, k) > 40).astype(np.uint8)
-
-
 STRONG_HAT = 120  # printed UI text stands out by far more than scene texture (edges of a grey picture)
 
 
@@ -150,13 +143,13 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
     words: list[_Word] = []
     for light, channel in ((True, lo), (False, hi)):
         hat = _stroke_hat(channel, light, k)
-        ink = (hat > 40).astype(np.uint8)
+        ink = (hat > 40).astype(np.uint8)  # strokes that stand out by >= ~0.16
         _n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         st = stats[1:, :4].astype(np.int64)
         ws, hs = st[:, 2], st[:, 3]
         ok = _char_ok(st, k)
         # too small to be a character: a decimal dot or a minus sign of small print (1-2 px), kept apart
-        punct = stats[1:, :4].astype(np.int64)[~ok & (hs <= 4) & (ws <= 3 * k)]
+        punct = st[~ok & (hs <= 4) & (ws <= 3 * k)]
         st = np.concatenate([st[ok], _split_tangled(hat, lab, stats, k)])
         # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
         vertical, mid = axis
@@ -664,9 +657,9 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     ends, inside = _select(_words(lo, hi, k, (vertical, mid)), bar, win)
     if not ends and not inside:
         return None, "no numbers printed at the colour bar"
-    for w in ends + inside:  # an alternative much smaller than the word is a gap between its letters
+    for w in ends + inside:  # the two largest other-polarity views of each word are read too
         w.alts = sorted(w.alts, key=lambda o: -o.box[2] * o.box[3])[:2]
-    # end values are read twice, at two sizes: a misread digit rarely repeats, so disagreement means unread
+    # end values are read at three sizes: a misread digit rarely repeats, so disagreement means unread
     jobs: list[tuple[_Word, _Word, int]] = [(w, v, z) for w in ends for v in (w, *w.alts) for z in _END_PX]
     jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
     try:
