@@ -202,24 +202,10 @@ def main() -> None:
         groups: dict[str, list[dict]] = {}
         for it in items:
             groups.setdefault(it["group"], []).append(it)
-        every = []
         for group, its in groups.items():
-            names = [it["name"] for it in its]
-            every += names
             shapes = sorted({f"{w}×{h}" for h, w in (it["shape"] for it in its)})
-            line = f"| {group} | {', '.join(shapes)} | {len(its)} |" + _cells(new, names)
-            if old:
-                line += (
-                    _cells(old, names)
-                    + f" {_med(old, names, 'wall_ms') / _med(new, names, 'wall_ms'):.1f}× |"
-                )
-            print(line)
-        line = f"| all | | {len(every)} |" + _cells(new, every)
-        if old:
-            line += (
-                _cells(old, every) + f" {_med(old, every, 'wall_ms') / _med(new, every, 'wall_ms'):.1f}× |"
-            )
-        print(line)
+            print(_row(group, ", ".join(shapes), [it["name"] for it in its], new, old))
+        print(_row("all", "", [it["name"] for it in items], new, old))
         if args.encoders:
             encoder_table(out)
 
@@ -233,6 +219,15 @@ def _cells(rows: dict[str, dict], names: list[str]) -> str:
         f" {_med(rows, names, 'wall_ms'):.0f} | {_med(rows, names, 'cpu_ms'):.0f} |"
         f" {_med(rows, names, 'kib'):.0f} |"
     )
+
+
+def _row(label: str, shapes: str, names: list[str], new: dict[str, dict], old: dict[str, dict]) -> str:
+    """A table row: the new variant's cells, then (with a baseline) the old one's and the speed-up."""
+    line = f"| {label} | {shapes} | {len(names)} |" + _cells(new, names)
+    if old:
+        speed_up = _med(old, names, "wall_ms") / _med(new, names, "wall_ms")
+        line += _cells(old, names) + f" {speed_up:.1f}× |"
+    return line
 
 
 if __name__ == "__main__":
