@@ -170,15 +170,15 @@ def test_white_reaches_the_hot_end_through_its_blurred_rim_but_marker_text_does_
 
 def test_colors_to_position_is_the_exact_nearest_lut_colour():
     """Every pixel gets the LUT entry nearest in Lab (brute force over all entries), also for off-palette colours."""
-    from thermal_anomaly.thermal.palette import _lab
+    from thermal_anomaly.thermal.palette import to_lab
 
     rng = np.random.default_rng(7)
     lut = palette_lut("iron")
     img = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     img[:30] = (lut[rng.integers(0, 256, (30, 80))] * 255 + 0.5).astype(np.uint8)  # on-palette half
     pos, bad = colors_to_position(img, lut)
-    lab = _lab(img.reshape(-1, 3).astype(np.float32) / 255.0)
-    dist = np.linalg.norm(lab[:, None, :] - _lab(lut)[None, :, :], axis=2)
+    lab = to_lab(img.reshape(-1, 3).astype(np.float32) / 255.0)
+    dist = np.linalg.norm(lab[:, None, :] - to_lab(lut)[None, :, :], axis=2)
     got = np.round(pos.ravel() * 255).astype(int)
     assert (dist[np.arange(len(dist)), got] <= dist.min(axis=1) + 1e-4).all()  # ties may pick either entry
     assert np.array_equal(bad.ravel(), dist.min(axis=1) > 14.0)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .palette import _lab, as_rgb_float, chan_max, chan_min, component_boxes, shared, to_u8, work_copy
+from .ocr import find_words
+from .palette import as_rgb_float, chan_max, chan_min, component_boxes, shared, to_lab, to_u8, work_copy
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def _sweeps_once(colors: np.ndarray) -> bool:
     win = max(3, (n // 40) | 1)
     prof = cv2.medianBlur(to_u8(colors)[:, None, :], win)[:, 0, :].astype(np.float32) / 255.0
     idx = np.unique(np.linspace(0, n - 1, min(n, SWEEP_POINTS)).round().astype(int))
-    lab = _lab(prof[idx])
+    lab = to_lab(prof[idx])
     apart = np.abs(idx[:, None] - idx[None, :]) >= SWEEP_APART * n
     if not apart.any():
         return False
@@ -336,8 +337,6 @@ def _labelled(
     ends, or a few along its side. ``extent``: the rows of its palette proper (the strip's box may reach
     over an end label). ``transposed``: ``img8`` is the picture turned (a horizontal strip), so words are
     looked for in the picture's own orientation."""
-    from .ocr import _words  # ocr reads the scale of a ColorBar defined here
-
     h, w = img8.shape[:2]
     x0, y0, x1, y1 = box
     y0, y1 = extent if extent is not None and extent[1] > extent[0] else (y0, y1)
@@ -353,7 +352,7 @@ def _labelled(
     k = int(np.clip(length / 25, 7, 41)) | 1  # top-hat wider than a stroke, about a character
     mid = (x0 + x1) / 2 - wx0
     ends = ticks = 0
-    for word in _words(lo, hi, k, (not transposed, mid)):
+    for word in find_words(lo, hi, k, (not transposed, mid)):
         x, y, ww, hh = word.box
         if hh < LABEL_MIN_PX or ww < LABEL_ASPECT * hh:
             continue

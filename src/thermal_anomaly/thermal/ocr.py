@@ -24,14 +24,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .colorbar import ColorBar
+from . import glyphs, tesseract
 from .palette import as_rgb_float, chan_max, chan_min
+
+if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs ColorBar only as a type
+    from .colorbar import ColorBar
 
 _NUMBER = re.compile(r"-?\d{1,4}(?:\.\d{1,2})?")
 _DIGIT_PX = 40  # digit height tesseract reads best at
@@ -59,11 +62,8 @@ class ScaleReading:
     printed_unit: str = "C"
 
 
-@lru_cache(maxsize=1)
 def tesseract_available() -> bool:
-    """True when labels can be read: tesserocr (in process) or the tesseract program."""
-    from . import tesseract
-
+    """True when labels can be read: tesserocr (in process) or the tesseract program (both looked up once)."""
     return tesseract.available()
 
 
@@ -134,8 +134,10 @@ def _split_tangled(hat: np.ndarray, lab: np.ndarray, stats: np.ndarray, k: int) 
     return st[keep]
 
 
-def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> list[_Word]:
-    """Word boxes of character-sized strokes, separately for light and dark text (uint8 channels).
+def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> list[_Word]:
+    """Word boxes of character-sized strokes, separately for light and dark text (uint8 channels ``lo``/``hi``:
+    per-pixel channel min/max; ``k``: top-hat kernel, about a character; ``axis``: (vertical, the bar's
+    centre line across it), near which the most specks are kept). No OCR: the words are not read.
 
     Two characters join when they sit level and closer than half a character height: local rules, so big
     shapes in the scene do not change how the labels group.
@@ -198,6 +200,9 @@ def _words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float]) -> 
                 continue
             words.append(_Word((x0, y0, w, h), light, minus=minus))
     return _dedup(words)
+
+
+_words = find_words  # the name tests/unit/test_flir_pictures.py imports
 
 
 def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[int]]:
@@ -301,8 +306,6 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
 
 def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
     """Text and confidence of each tile: one tesseract call on the tiles stacked one per line."""
-    from . import glyphs, tesseract
-
     # tiles in a font learned from earlier readings skip tesseract; an image whose tiles all do skips it
     known = glyphs.read(tiles)
     ask = [t for t, k in zip(tiles, known, strict=True) if k is None]
@@ -654,7 +657,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     k = int(np.clip(length / 25, 9, 41)) | 1
     bx0, by0, bx1, by1 = bar.box
     mid = ((bx0 + bx1) / 2 - wx0) if vertical else ((by0 + by1) / 2 - wy0)
-    ends, inside = _select(_words(lo, hi, k, (vertical, mid)), bar, win)
+    ends, inside = _select(find_words(lo, hi, k, (vertical, mid)), bar, win)
     if not ends and not inside:
         return None, "no numbers printed at the colour bar"
     for w in ends + inside:  # the two largest other-polarity views of each word are read too
@@ -672,10 +675,10 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
         return None, f"tesseract failed: {str(exc).strip()[:80]}"
     reads: dict[int, list[tuple[str, float]]] = {}
-    glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
+    n_glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
     for (w, v, z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
         reads.setdefault(id(v), []).append((_checked(text, tile, strict=z in _END_PX), conf))
-        glyphs[id(w)] = max(glyphs.get(id(w), 0), _glyphs(tile)[0])
+        n_glyphs[id(w)] = max(n_glyphs.get(id(w), 0), _glyphs(tile)[0])
     solid: set[int] = set()  # words read as one digit alike at every size, each time confidently
     for w in ends + inside:
         cands = []
@@ -718,7 +721,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             w
             for w in ends
             if (((w.cy if vertical else w.cx) + off) < e0) == before
-            and (glyphs[id(w)] >= 2 or (glyphs[id(w)] == 1 and id(w) in solid))
+            and (n_glyphs[id(w)] >= 2 or (n_glyphs[id(w)] == 1 and id(w) in solid))
         ]
         if not side_words:
             continue
@@ -735,7 +738,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
         end_pts.append((pos, v))
-        if glyphs[id(w)] == 1:
+        if n_glyphs[id(w)] == 1:
             single.append((pos, v))
     if single and len(end_pts) < 2:  # a one-digit end label counts only with the other end read too
         end_pts = [pt for pt in end_pts if pt not in single]

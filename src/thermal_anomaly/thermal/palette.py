@@ -209,7 +209,7 @@ def palette_lut(name: str, n: int = 256) -> np.ndarray:
         raise ValueError(f"unknown palette {name!r}; known: {', '.join(PALETTES)}") from None
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
+def to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIE Lab (L 0..100) of float RGB in [0, 1], any leading shape."""
     flat = np.ascontiguousarray(rgb, dtype=np.float32).reshape(-1, 1, 3)
     return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb))
@@ -274,7 +274,7 @@ def colors_to_position(
     h, w = rgb8.shape[:2]
     cols, inverse = distinct_colors(rgb8.reshape(-1, 3))
     lut = np.asarray(lut, np.float32)
-    dist, idx = cKDTree(_lab(lut)).query(_lab(cols), k=1, workers=KD_WORKERS)
+    dist, idx = cKDTree(to_lab(lut)).query(to_lab(cols), k=1, workers=KD_WORKERS)
     pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
     pos = pos_u[inverse].reshape(h, w)
     bad = (dist > max_delta_e)[inverse].reshape(h, w)
@@ -294,7 +294,7 @@ def palette_fit_error(image: np.ndarray, lut: np.ndarray, mask: np.ndarray | Non
             pix = pix[~m]
     # distinct colours (5-bit) count once, so a large black background cannot decide the fit alone
     pix = np.unique((pix * 31.0 + 0.5).astype(np.uint8), axis=0).astype(np.float32) / 31.0
-    dist, _ = cKDTree(_lab(np.asarray(lut, np.float32))).query(_lab(pix), k=1)
+    dist, _ = cKDTree(to_lab(np.asarray(lut, np.float32))).query(to_lab(pix), k=1)
     return float(np.median(dist))
 
 
