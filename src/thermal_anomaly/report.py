@@ -46,6 +46,10 @@ LIKE_NORMAL_CAP = "possible deficiency"
 #: the spot a flagged image rests on, below ``LIKE_NORMAL``, is rated at most this: "major" (act now) needs
 #: both witnesses, the temperature and a place the learned model finds unlike every normal image
 FLAG_ANCHOR_CAP = "probable deficiency"
+#: a rise this far beyond NETA's "major" bounds is rated by temperature alone, whatever the learned map says:
+#: the learned witness vets the ordinary warm parts a scene has, it must not talk a thermographer out of an
+#: extreme one (twice the similar-component bound; the over-ambient bound itself, NETA's own "major")
+EXTREME_SIMILAR_FACTOR = 2.0
 #: a spot holds the map's peak when its own maximum is this close to the whole map's (box rounding)
 AT_PEAK = 0.9
 
@@ -278,7 +282,8 @@ def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | N
     capped at ``LIKE_NORMAL_CAP`` and ``decided_by`` is ``learned``: normal equipment is warm too (a loaded
     clamp, the top of a tank), and a hot spot the normal images also have is not a fault. The spot a
     ``flagged`` image rests on (its most novel spot, holding the map's peak: at least ``AT_PEAK`` of
-    ``peak_novelty``) is capped at ``FLAG_ANCHOR_CAP`` instead. Spots without ``novelty`` keep their rating.
+    ``peak_novelty``) is capped at ``FLAG_ANCHOR_CAP`` instead. Spots without ``novelty``, and extreme rises
+    (:func:`_extreme`), keep their rating.
     Returned worst first (:func:`finding_key`).
     """
     rated = [dict(h) for h in spots]
@@ -294,10 +299,29 @@ def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | N
         nov = h.get("novelty")
         rel = RELATIVE_PREFIX if sev.startswith(RELATIVE_PREFIX) else ""
         cap = rel + (FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP)
-        if nov is not None and nov < LIKE_NORMAL and severity_rank(sev) > severity_rank(cap):
+        if (
+            nov is not None
+            and nov < LIKE_NORMAL
+            and severity_rank(sev) > severity_rank(cap)
+            and not _extreme(h)
+        ):
             h["severity"] = cap
             h["decided_by"] = "learned"
     return sorted(rated, key=finding_key, reverse=True)
+
+
+def _extreme(spot: dict) -> bool:
+    """A rise beyond ``EXTREME_SIMILAR_FACTOR`` × NETA's major bound between similar components, or beyond
+    its major bound over ambient (the °C tables, or their relative-scale versions)."""
+    from .thermal.hotspots import AMBIENT_C, AMBIENT_REL, SIMILAR_C, SIMILAR_REL
+
+    rel = spot.get("unit") != "C"
+    similar_major = (SIMILAR_REL if rel else SIMILAR_C)[0][0]
+    ambient_major = (AMBIENT_REL if rel else AMBIENT_C)[0][0]
+    dt, amb = spot.get("delta_t"), spot.get("delta_t_ambient")
+    return (dt is not None and dt > EXTREME_SIMILAR_FACTOR * similar_major) or (
+        amb is not None and amb > ambient_major
+    )
 
 
 def finding_key(f: dict) -> tuple[int, float]:

@@ -259,3 +259,15 @@ def test_findings_list_hot_spots_and_unexplained_learned_regions_worst_first():
     assert [f["kind"] for f in found] == ["hotspot", "hotspot", "region"]
     assert found[0]["box"] == [20, 20, 24, 24]  # 4 °C × 3.0 beats 5 °C × 1.2
     assert found[2]["severity"] == "none" and found[2]["decided_by"] == "learned"
+
+
+def test_an_extreme_rise_keeps_its_rating_whatever_the_learned_map_says():
+    from thermal_anomaly.report import weigh_hotspots
+
+    extreme = {**_spot([0, 0, 4, 4], "major", 35.0), "novelty": 0.3}  # 35 °C over its sister components
+    hot_air = {**_spot([0, 0, 4, 4], "major", 10.0), "delta_t_ambient": 45.0, "novelty": 0.3}
+    ordinary = {**_spot([0, 0, 4, 4], "major", 18.0), "novelty": 0.3}
+    rated = {h["delta_t"]: h for h in weigh_hotspots([extreme, hot_air, ordinary], flagged=False)}
+    assert rated[35.0]["severity"] == "major" and rated[35.0]["decided_by"] == "similar"
+    assert rated[10.0]["severity"] == "major"
+    assert rated[18.0]["severity"] == "possible deficiency" and rated[18.0]["decided_by"] == "learned"
