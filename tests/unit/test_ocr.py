@@ -8,7 +8,16 @@ import pytest
 
 from thermal_anomaly.io import read_image
 from thermal_anomaly.thermal.colorbar import find_colorbar
-from thermal_anomaly.thermal.ocr import _checked, _fit, _vote, read_scale, tesseract_available
+from thermal_anomaly.thermal.ocr import (
+    STRONG_HAT,
+    _char_ok,
+    _checked,
+    _fit,
+    _split_tangled,
+    _vote,
+    read_scale,
+    tesseract_available,
+)
 from thermal_anomaly.thermal.palette import palette_lut
 from thermal_anomaly.thermal.temperature import temperature_map
 
@@ -153,3 +162,31 @@ def test_dev_images_scale_ends(dev_data, rel, ends):
         for row, value in ((70.0, 50.0), (165.0, 40.0), (260.5, 30.0), (356.0, 20.0)):
             got = reading.start + (row - e0) / (e1 - e0) * (reading.stop - reading.start)
             assert got == pytest.approx(value, abs=0.6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_split_tangled_labels_only_the_strong_strokes_box_with_the_whole_windows_pieces_and_order(seed):
+    """Strong digits joined to faint scene strokes, at odd offsets: the pieces, and their order, are those of
+    labelling the whole window (as the code did before it labelled only the strong strokes' bounding box)."""
+    rng = np.random.default_rng(seed)
+    hat = np.zeros((301, 257), np.uint8)
+    k = 9
+    for _ in range(4):
+        x, y = int(rng.integers(3, 200)), int(rng.integers(3, 250))
+        # faint scene strokes, one much taller than a character, joining the digits into one big shape
+        hat[y : y + 40, x] = 60
+        hat[y + 18, x : x + 40] = 60
+        for d in range(int(rng.integers(2, 5))):  # strong digits of 9-11 px on one baseline, a few px apart
+            dh, dw = int(rng.integers(9, 12)), int(rng.integers(4, 8))
+            dx = x + 1 + d * 10
+            hat[y + 18 - dh : y + 18, dx : dx + dw] = 200
+            hat[y + 18 - dh // 2, dx + 1 : dx + dw - 1] = 0
+    _n, lab, stats, _c = cv2.connectedComponentsWithStats((hat > 40).astype(np.uint8), connectivity=8)
+    got = _split_tangled(hat, lab, stats, k)
+    ws, hs = stats[1:, 2], stats[1:, 3]
+    big = np.flatnonzero((hs > 3 * k) | ((hs >= 3) & (ws > 2 * hs + 4))) + 1
+    strong = ((hat > STRONG_HAT) & np.isin(lab, big)).astype(np.uint8)
+    st = cv2.connectedComponentsWithStats(strong, connectivity=8)[2][1:, :4].astype(np.int64)
+    st = st[_char_ok(st, k)]
+    assert len(got) >= 2
+    assert got.tolist() == [row for row in st.tolist() if row in got.tolist()]

@@ -119,8 +119,15 @@ def _split_tangled(hat: np.ndarray, lab: np.ndarray, stats: np.ndarray, k: int) 
     if not len(big):
         return np.zeros((0, 4), np.int64)
     strong = ((hat > STRONG_HAT) & np.isin(lab, big)).astype(np.uint8)
-    _n, _lab, st, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
-    st = st[1:, :4].astype(np.int64)
+    # labelled within the strong strokes' bounding box only (a few % of the window, ~4x faster); it starts
+    # on even coordinates so that OpenCV's 2x2-block labelling numbers the pieces in the same order
+    x, y, w, h = cv2.boundingRect(strong)
+    if w == 0:
+        return np.zeros((0, 4), np.int64)
+    x0, y0 = x & ~1, y & ~1
+    box = strong[y0 : y + h, x0 : x + w]
+    _n, _lab, st, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
+    st = st[1:, :4].astype(np.int64) + (x0, y0, 0, 0)
     st = st[_char_ok(st, k)]
     # a number: pieces that stand level beside a like piece (a lone piece is more likely a bit of an edge)
     keep = np.zeros(len(st), bool)
