@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from . import glyphs, tesseract
-from .palette import as_rgb_float, chan_max, chan_min
+from .palette import as_rgb_float, chan_max, chan_min, to_u8
 
 if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs ColorBar only as a type
     from .colorbar import ColorBar
@@ -556,7 +556,7 @@ def printed_units(image: np.ndarray) -> set[str]:
     open at mid-height. Light and dark text, on the plain strokes and on the saturated ones only (white UI text
     over a textured scene). A unit letter ends its word, so the F of "FLIR" is not one.
     """
-    img = (np.clip(as_rgb_float(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    img = to_u8(as_rgb_float(image))
     scale = min(1.0, UNIT_SIDE / max(img.shape[:2]))
     if scale < 1.0:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
