@@ -674,18 +674,21 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
     try:
         tiles = [_normalised(lo, hi, v, z) for _w, v, z in jobs]
+        # digit-sized blobs per tile, counted once (despeckling removes none of them: specks are under 0.3 of
+        # the tallest blob, digit-sized ones at least 0.55)
+        n_big = [_glyphs(t)[0] for t in tiles]
         tiles = [
-            _despeckled(t) if z in _END_PX and _glyphs(t)[0] == 1 else t
-            for (_w, _v, z), t in zip(jobs, tiles, strict=True)
+            _despeckled(t) if z in _END_PX and n == 1 else t
+            for (_w, _v, z), t, n in zip(jobs, tiles, n_big, strict=True)
         ]
         texts = _ocr(tiles)
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
         return None, f"tesseract failed: {str(exc).strip()[:80]}"
     reads: dict[int, list[tuple[str, float]]] = {}
     n_glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
-    for (w, v, z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
+    for (w, v, z), tile, n, (text, conf) in zip(jobs, tiles, n_big, texts, strict=True):
         reads.setdefault(id(v), []).append((_checked(text, tile, strict=z in _END_PX), conf))
-        n_glyphs[id(w)] = max(n_glyphs.get(id(w), 0), _glyphs(tile)[0])
+        n_glyphs[id(w)] = max(n_glyphs.get(id(w), 0), n)
     solid: set[int] = set()  # words read as one digit alike at every size, each time confidently
     for w in ends + inside:
         cands = []
