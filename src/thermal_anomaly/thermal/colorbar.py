@@ -39,13 +39,17 @@ class ColorBar:
     extent: tuple[int, int] = (0, 0)
 
 
+def _median_along(prof8: np.ndarray) -> np.ndarray:
+    """A uint8 colour sequence (N×3) median-smoothed along the bar (a 40th of its length), so that printed
+    numbers and tick marks do not count as colours of it."""
+    return cv2.medianBlur(prof8[:, None, :], max(3, (len(prof8) // 40) | 1))[:, 0, :]
+
+
 def _profile_is_palette(prof: np.ndarray) -> bool:
     """True when a colour sequence looks like a palette: long, smooth and not doubling back on itself."""
     if len(prof) < 10:
         return False
-    # median-smooth along the bar so printed numbers and tick marks do not count as colour changes
-    win = max(3, (len(prof) // 40) | 1)
-    prof = cv2.medianBlur((np.clip(prof, 0, 1) * 255).astype(np.uint8)[:, None, :], win)[:, 0, :] / 255.0
+    prof = _median_along((np.clip(prof, 0, 1) * 255).astype(np.uint8)) / 255.0
     steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
     path = float(steps.sum())
     span = float(np.abs(prof.max(axis=0) - prof.min(axis=0)).sum())
@@ -281,9 +285,7 @@ def _sweeps_once(colors: np.ndarray) -> bool:
     n = len(colors)
     if n < 10:
         return False
-    # median-smooth along the bar so printed numbers and tick marks do not count as colours of it
-    win = max(3, (n // 40) | 1)
-    prof = cv2.medianBlur(to_u8(colors)[:, None, :], win)[:, 0, :].astype(np.float32) / 255.0
+    prof = _median_along(to_u8(colors)).astype(np.float32) / 255.0
     idx = np.unique(np.linspace(0, n - 1, min(n, SWEEP_POINTS)).round().astype(int))
     lab = to_lab(prof[idx])
     apart = np.abs(idx[:, None] - idx[None, :]) >= SWEEP_APART * n
