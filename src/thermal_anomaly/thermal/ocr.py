@@ -238,9 +238,9 @@ def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[in
     for px, pw, b in dashes:
         if sum(n for (qx, qw), n in column.items() if abs(qx - px) <= 1 and abs(qw - pw) <= 1) < 3:
             b[4] = 1
-    joined = True
-    while joined:
-        joined = False
+
+    def join_one() -> bool:
+        """Join the first two words found on either side of a dot; False when there are none."""
         for px, py, pw, ph in punct:
             if max(pw, ph) > 4 or not 0.4 <= pw / max(1, ph) <= 2.5:
                 continue
@@ -256,12 +256,11 @@ def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[in
                     if b is not a and level and 0 <= b[0] - pcx <= 0.5 * ha and b[0] - a[2] <= ha:
                         a[:] = [a[0], min(a[1], b[1]), b[2], max(a[3], b[3]), a[4]]
                         boxes.remove(b)
-                        joined = True
-                        break
-                if joined:
-                    break
-            if joined:
-                break
+                        return True
+        return False
+
+    while join_one():
+        pass
     return boxes
 
 
