@@ -214,15 +214,13 @@ class GlyphCache:
             self._clock += 1
             used = [i for _c, i in got]
             self._used[used] = self._clock
+            # "nothing here" only for shapes seen so often
+            if not text and (self._seen[used] < JUNK_SEEN).any():
+                self.n_tesseract += 1
+                return None
             self.n_template += 1
-            if not text:
-                if (self._seen[used] < JUNK_SEEN).any():  # "nothing here" only for shapes seen so often
-                    self.n_template -= 1
-                    self.n_tesseract += 1
-                    return None
-                return "", -1.0
             # as trustworthy as the least confident tesseract reading that taught one of its glyphs
-            return text, float(self._conf[used].min())
+            return (text, float(self._conf[used].min())) if text else ("", -1.0)
 
     def learn(self, tile: np.ndarray, text: str, conf: float) -> bool:
         """Store the tile's glyphs as templates of tesseract's reading ``text``; False when it teaches nothing.
