@@ -222,3 +222,14 @@ def test_a_hot_spot_names_the_peers_it_was_compared_with_and_its_peak():
     assert len(r["peers"]) == 2  # the two healthy bushings, nothing else
     assert sorted(_inside(b, cx, 280) for b in r["peers"] for cx in (200, 440)).count(True) == 2
     assert _inside(r["box"], *r["peak"]) and abs(r["peak"][0] - 320) <= 6 and abs(r["peak"][1] - 205) <= 8
+
+
+def test_sister_components_in_the_same_row_are_the_peers_not_a_similar_shape_elsewhere():
+    """Three bushings side by side; a warm post of the same size lower down (another kind of part) would pull
+    the reference down if it counted as a peer."""
+    t = _bushings(10.0)
+    for cx in (520, 590):  # two warm posts of the bushings' shape, below their row, cooler
+        t[366:462, cx - 10 : cx + 10] = 22.5
+    (r,) = [h for h in find_hotspots(_render(t)) if _inside(h["box"], 320, 205)]
+    assert len(r["peers"]) == 2 and all(b[3] < 366 for b in r["peers"])  # only the sister bushings
+    assert r["reference_temp"] > 25.0  # the bushings' level, not pulled toward the posts' 22.5 °C

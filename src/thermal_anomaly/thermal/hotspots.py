@@ -404,6 +404,8 @@ def find_hotspots(
         elong.append(_elongation(m))
         masks.append(m)
     peaks_a, areas_a, elong_a = np.array(peaks), np.array(areas, float), np.array(elong)
+    boxes = np.array([st[:4] for _i, st in blobs], float)
+    mid_y, half_h = boxes[:, 1] + boxes[:, 3] / 2, boxes[:, 3] / 2
     inv = 1.0 / work.f
     out = []
     for j, (_i, st) in enumerate(blobs):
@@ -418,6 +420,11 @@ def find_hotspots(
             & (np.abs(np.log(areas_a / areas_a[j])) <= np.log(3.0))
             & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(2.0))
         )
+        # sister components stand side by side (phases, bushings, limbs): when some similar ones share this
+        # one's row (their vertical extents overlap), they are its peers and the rest of the scene is not
+        in_row = similar & (np.abs(mid_y - mid_y[j]) <= half_h + half_h[j])
+        if in_row.any():
+            similar = in_row
         peak = peaks_a[j]
         peers: list[list[int]] = []
         if similar.any():
