@@ -29,8 +29,12 @@ from .io import save_png as io_save_png  # noqa: E402
 
 HEAT_CMAP = "jet"
 TEMP_CMAP = "inferno"
-#: longest side of the annotated picture: a screen's width (smaller photos keep their size)
+#: longest side of the annotated picture: a screen's width
 SCREEN_SIDE = 1280
+#: a picture whose long side is under ``TINY_SIDE`` (a radiometric file at a small sensor's 80×60 or
+#: 160×120) is enlarged to ``MIN_SCREEN_SIDE``, so its labels do not cover it; larger ones keep their size
+TINY_SIDE = 200
+MIN_SCREEN_SIDE = 640
 #: each panel of the six-panel picture fits in this box (w, h); six of them fit a 1920×1080 screen
 PANEL_BOX = (480, 360)
 #: panels of the four-panel result picture of ``test`` (one row)
@@ -113,9 +117,12 @@ def scale_boxes(items: Sequence[dict], sx: float, sy: float, size: tuple[int, in
     return out
 
 
-def fit_picture(image: np.ndarray, side: int = SCREEN_SIDE) -> np.ndarray:
-    """uint8 RGB ``image`` with its long side at most ``side`` (never enlarged)."""
+def fit_picture(image: np.ndarray, side: int = SCREEN_SIDE, *, tiny: bool = False) -> np.ndarray:
+    """uint8 RGB ``image`` with its long side at most ``side``; with ``tiny``, a picture under ``TINY_SIDE``
+    is enlarged to ``MIN_SCREEN_SIDE``."""
     a = np.asarray(image)
+    if tiny and max(a.shape[:2]) < TINY_SIDE:
+        return to_uint8(resize_to(a, fit_size(a.shape, (MIN_SCREEN_SIDE, MIN_SCREEN_SIDE), upscale=True)))
     return to_uint8(resize_to(a, fit_size(a.shape, (side, side))))
 
 
@@ -328,11 +335,12 @@ def annotated_picture(
     side: int = SCREEN_SIDE,
     box_shape: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """The picture with its long side at most ``side`` and labelled boxes (see :func:`annotate`).
+    """The picture with its long side at most ``side`` (a tiny sensor-size frame enlarged, see
+    :func:`fit_picture`) and labelled boxes (see :func:`annotate`).
 
     Boxes are in pixels of an image of ``box_shape`` (H, W; default: ``image``'s) and are scaled along.
     """
-    small = fit_picture(image, side)
+    small = fit_picture(image, side, tiny=True)
     h, w = box_shape[:2] if box_shape is not None else np.asarray(image).shape[:2]
     size = (small.shape[1], small.shape[0])
     sx, sy = size[0] / w, size[1] / h

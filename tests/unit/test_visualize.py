@@ -238,3 +238,13 @@ def test_six_panel_outlines_hot_spots_on_the_hot_spot_map():
     assert abs(wx.min() - x0 * fw / 3077) <= 2 and abs(wx.max() + 1 - x1 * fw / 3077) <= 2
     assert abs(wy.min() - y0 * fh / 1920) <= 2 and abs(wy.max() + 1 - y1 * fh / 1920) <= 2
     assert not np.all(pic[(wy.min() + wy.max()) // 2, (wx.min() + wx.max()) // 2] == 255)  # an outline
+
+
+def test_a_sensor_size_frame_is_enlarged_so_its_labels_do_not_cover_it():
+    from thermal_anomaly.visualize import MIN_SCREEN_SIDE, annotated_picture
+
+    frame = np.zeros((60, 80, 3), np.float32)  # an 80×60 radiometric sensor
+    out = annotated_picture(frame, [{"box": [20, 10, 40, 30]}], ["1 major ΔT 20.0 °C"])
+    assert out.shape[:2] == (MIN_SCREEN_SIDE * 60 // 80, MIN_SCREEN_SIDE)
+    # the box is drawn where the frame's box is, scaled by 8
+    assert out[80:240, 160].any() and not out[300:, 400:].any()
