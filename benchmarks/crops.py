@@ -153,7 +153,8 @@ def run(data: Path, save: Path | None) -> list[dict]:
             )
             row["false_bar"] = row["bar_found"] and not row["holds_bar"]
             if row["fault_kept"]:
-                pred = det.score([crop], groups=[rec.group])
+                # the version's analysis, not its pixels: overlays, bar and scale are not read a second time
+                pred = det.score([analysis], groups=[rec.group])
                 amap = pred.anomaly_map[0]
                 peak = tuple(int(v) for v in np.unravel_index(np.argmax(amap), amap.shape))
                 row["flagged"] = bool(pred.pred_label[0])
