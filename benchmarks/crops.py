@@ -1,6 +1,6 @@
 """Does the default detector find faults as well in cropped pictures as in full camera pictures?
 
-The default detector (``create_detector("patchcore")``) is fitted once on all development normals (full
+The default detector (``create_detector("patchcore")``, or ``--detector SPEC``) is fitted once on all development normals (full
 images, with their transformer groups, as in ``benchmark.py``'s pixel part). Each faulty development image is
 then scored in three versions, the ground-truth mask cropped the same way:
 
@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmark import make
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "transformer-thermal"
 VERSIONS = ("full", "bare", "close")
@@ -109,11 +111,10 @@ def hottest_pixel(analysis) -> tuple[int, int] | None:
     return tuple(int(v) for v in np.unravel_index(np.argmax(vals), vals.shape))
 
 
-def run(data: Path, save: Path | None) -> list[dict]:
+def run(data: Path, save: Path | None, spec: str = "patchcore") -> list[dict]:
     import torch
     from tqdm import tqdm
 
-    from thermal_anomaly import create_detector
     from thermal_anomaly.data import LazyImages, ThermalDataset
     from thermal_anomaly.thermal.analysis import ThermalAnalysis
 
@@ -122,7 +123,7 @@ def run(data: Path, save: Path | None) -> list[dict]:
     recs = [ds[i] for i in range(len(ds))]
     normals = [i for i, r in enumerate(recs) if r.label == 0]
     faulty = [i for i, r in enumerate(recs) if r.label == 1]
-    det = create_detector("patchcore")
+    det = make(spec)
     t0 = time.perf_counter()
     det.fit(LazyImages([recs[i] for i in normals]), groups=[recs[i].group for i in normals], progress=False)
     print(f"fitted on {len(normals)} normals in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -256,11 +257,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--save", type=Path, default=None, help="folder for a PNG of every version and its map")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-image rows here")
+    ap.add_argument("--detector", default="patchcore", help="detector spec, as benchmark.py's --detectors")
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"benchmark data not found: {args.data}")
     t0 = time.perf_counter()
-    rows = run(args.data, args.save)
+    rows = run(args.data, args.save, args.detector)
     summarise(rows)
     print(f"wall {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
