@@ -310,7 +310,7 @@ class Inspector:
                     rated,
                     temp,
                     pred.parts[0] if pred.parts else None,
-                    pred.pred_mask[0],
+                    rated["mask"],
                     vmax=2.0 * res.threshold,
                     title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
                     f"severity: {rated['severity']}",
@@ -320,7 +320,7 @@ class Inspector:
                 from .visualize import save_mask_png
 
                 save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
-                save_mask_png(out / f"{name}.mask.png", pred.pred_mask[0])
+                save_mask_png(out / f"{name}.mask.png", rated["mask"])
                 if temp is not None:
                     save_temperature(out, name, temp, path)
             results.append(res)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import cv2
 import numpy as np
 
+from .postprocess import find_regions
 from .thermal.hotspots import SEVERITIES  # harmless to worst (NETA MTS names)
 
 #: ``"relative: "`` variants of the severities rank just below each
@@ -50,6 +52,8 @@ FLAG_ANCHOR_CAP = "probable deficiency"
 #: the learned witness vets the ordinary warm parts a scene has, it must not talk a thermographer out of an
 #: extreme one (twice the similar-component bound; the over-ambient bound itself, NETA's own "major")
 EXTREME_SIMILAR_FACTOR = 2.0
+#: in a flagged image, hot spots rated this or worse are outlined even outside the learned regions
+OUTLINED = "probable deficiency"
 #: a spot holds the map's peak when its own maximum is this close to the whole map's (box rounding)
 AT_PEAK = 0.9
 
@@ -388,20 +392,52 @@ def rate_image(
 
     temp, err = decode_temperatures(image, path)
     spots = find_hotspots(temp) if temp is not None else []
-    if anomaly_map is not None and threshold is not None:
+    learned = anomaly_map is not None and threshold is not None
+    peak = None
+    if learned:
         shape = anomaly_map.shape if temp is None else temp.values.shape
         for h in spots:
             h["novelty"] = round(novelty_at(h["box"], anomaly_map, threshold, shape), 4)
+        peak = novelty_at((0, 0, anomaly_map.shape[1], anomaly_map.shape[0]), anomaly_map, threshold, shape)
+    spots = weigh_hotspots(spots, flagged, peak)
+    if mask is not None and temp is not None and mask.any():
+        mask = outline_mask(temp, spots, mask)
+        if anomaly_map is not None:  # boxes and areas follow the outlines
+            regions = find_regions(anomaly_map, mask)
+    if learned:
         regions = [
             {**r, "novelty": round(novelty_at(r["box"], anomaly_map, threshold, anomaly_map.shape), 4)}
             for r in regions
         ]
-    peak = None
-    if anomaly_map is not None and threshold is not None:
-        h, w = anomaly_map.shape[:2]
-        peak = novelty_at((0, 0, w, h), anomaly_map, threshold, anomaly_map.shape)
-    spots = weigh_hotspots(spots, flagged, peak)
-    return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
+    report = image_report(regions, spots, temp, mask=mask, temperature_error=err)
+    report["mask"] = mask
+    return report, temp
+
+
+def outline_mask(temp, spots: Sequence[dict], learned: np.ndarray) -> np.ndarray:
+    """The segmentation of a flagged image: the learned detector's decision ``learned`` (H×W bool, where the
+    map passes the pixel threshold) grown by the isotherm outlines of its hot spots.
+
+    A hot spot counts when its box touches a learned region, or when it is rated ``OUTLINED`` or worse
+    (after :func:`weigh_hotspots`: a flagged image's findings are what a person acts on). Its outline is
+    :func:`thermal.hotspots.isotherm` (half way down its rise, on the temperature map, within its
+    component, overlays excluded): the whole hot part, which the smoothed map's threshold cuts short
+    along a wire or spreads around a joint. Measured on the development masks (``benchmarks/outlines.py``):
+    the union beats both the map threshold alone and the isotherms alone.
+    """
+    from .thermal.hotspots import isotherm
+
+    out = np.asarray(learned, bool).copy()
+    for h in spots:
+        x0, y0, x1, y1 = (int(v) for v in h["box"])
+        rated = severity_rank((h.get("severity") or NO_HOTSPOT).removeprefix(RELATIVE_PREFIX))
+        if rated < severity_rank(OUTLINED) and not learned[y0:y1, x0:x1].any():
+            continue
+        ring = isotherm(temp, h)
+        if ring.shape != out.shape:
+            ring = cv2.resize(ring.view(np.uint8), out.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        out |= ring
+    return out
 
 
 def save_pictures(

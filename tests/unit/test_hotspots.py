@@ -233,3 +233,29 @@ def test_sister_components_in_the_same_row_are_the_peers_not_a_similar_shape_els
     (r,) = [h for h in find_hotspots(_render(t)) if _inside(h["box"], 320, 205)]
     assert len(r["peers"]) == 2 and all(b[3] < 366 for b in r["peers"])  # only the sister bushings
     assert r["reference_temp"] > 25.0  # the bushings' level, not pulled toward the posts' 22.5 °C
+
+
+def test_isotherm_outlines_the_hot_joint_half_way_down_its_rise():
+    from thermal_anomaly.thermal.hotspots import isotherm
+
+    temp = _render(_bushings(10.0))
+    (r,) = find_hotspots(temp)
+    outline = isotherm(temp, r)
+    assert outline[205, 320]  # the joint's centre
+    # the joint is a 12 px radius disc (452 px) blurred by the optics; half way down its rise keeps its core
+    assert 150 <= outline.sum() <= 900
+    assert not outline[:, :300].any() and not outline[:, 340:].any()  # not the sister bushings
+
+
+def test_outline_mask_grows_a_learned_region_to_its_hot_spots_isotherm():
+    from thermal_anomaly.report import outline_mask, weigh_hotspots
+
+    temp = _render(_bushings(10.0))
+    spots = weigh_hotspots(find_hotspots(temp), flagged=True)
+    learned = np.zeros(temp.values.shape, bool)
+    learned[203:207, 318:322] = True  # the map's threshold caught a speck of the joint
+    grown = outline_mask(temp, spots, learned)
+    assert grown[learned].all() and grown.sum() > 10 * learned.sum()
+    elsewhere = np.zeros_like(learned)
+    elsewhere[400:410, 100:110] = True  # a learned region away from the joint, which is "probable"
+    assert outline_mask(temp, spots, elsewhere)[205, 320]

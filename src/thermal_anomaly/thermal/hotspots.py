@@ -329,6 +329,9 @@ def _blobs(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, list[tuple[int,
 #: (measured on the working copy: a camera logo's glyphs 0.74-1.07, heat on the development faults <= 0.58;
 #: at the picture's own resolution, or against the fall to a few pixels out, the two overlapped)
 DRAWN_EDGE_DROP = 0.7
+#: a hot spot's outline is the isotherm this share of its rise over the local background below its peak
+#: (half way down: the full width at half maximum that a blurred spot's size is measured by)
+ISOTHERM_SHARE = 0.5
 #: peers' boxes listed with a hot spot (the closest in size), enough to check the comparison by eye
 MAX_PEERS = 5
 
@@ -487,7 +490,30 @@ def find_hotspots(
                 "peak": [int((x + xs[top]) * inv), int((y + ys[top]) * inv)],
                 "peers": peers,
                 "edge_drop": None if drop is None else round(drop, 3),
+                # the outline a thermographer draws: the isotherm half way down the rise (see isotherm)
+                "isotherm": float(peak - ISOTHERM_SHARE * max(peak_rise, delta_t)),
+                "component_box": _box_of(x, y, x + bw, y + bh, inv, work.shape),
             }
         )
     out.sort(key=lambda d: -d["score"])
     return out[: max(0, int(max_regions))]
+
+
+def isotherm(temp: TemperatureMap, spot: dict) -> np.ndarray:
+    """H×W bool outline of a hot spot from :func:`find_hotspots`, at the map's own resolution: the connected
+    region around its peak that is at least as warm as its ``isotherm`` level (``ISOTHERM_SHARE`` of its
+    rise over the local background below the peak), within its warm component (``component_box``),
+    overlays and other non-temperatures excluded. The same on a relative scale."""
+    values, valid = _check(temp)
+    out = np.zeros(values.shape, bool)
+    x0, y0, x1, y1 = (int(v) for v in spot["component_box"])
+    warm = valid[y0:y1, x0:x1] & (values[y0:y1, x0:x1] >= float(spot["isotherm"]))
+    if not warm.any():
+        return out
+    _n, lab = cv2.connectedComponents(warm.view(np.uint8), connectivity=8)
+    px, py = (int(v) for v in spot.get("peak") or ((x0 + x1) // 2, (y0 + y1) // 2))
+    k = lab[py - y0, px - x0] if (y0 <= py < y1 and x0 <= px < x1) else 0
+    if k == 0:  # the peak fell on a resampled edge: the warmest piece
+        k = lab.flat[int(np.argmax(np.where(warm, values[y0:y1, x0:x1], -np.inf)))]
+    out[y0:y1, x0:x1] = lab == k
+    return out
