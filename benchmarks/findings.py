@@ -13,9 +13,12 @@ a model that was not fitted on it. From each image's JSON:
 - every image: findings on camera overlays: half their box or more on the overlay mask
   (``ThermalAnalysis.overlay``).
 
+``--unseen``: one model per transformer instead, fitted on the other transformers' normals and scoring all
+of that transformer's images (a first inspection, no baseline image of it).
+
 Prints a table and, with ``--list``, every image's worst finding. ``--save DIR`` keeps the JSON.
 
-Usage: python benchmarks/findings.py [--data DIR] [--folds K] [--list] [--save DIR]
+Usage: python benchmarks/findings.py [--data DIR] [--folds K | --unseen] [--list] [--save DIR]
 """
 
 from __future__ import annotations
@@ -69,23 +72,37 @@ def on_overlay(f: dict, overlay: np.ndarray) -> bool:
     return bool(sub.size) and float(sub.mean()) >= ON_OVERLAY
 
 
-def run(data: Path, folds: int, save: Path | None) -> list[dict]:
+def splits(recs, folds: int, unseen: bool) -> list[tuple[list[int], list[int]]]:
+    """(training normals, test images) per model: ``folds`` folds over the normals (each with a share of
+    the faulty images), or with ``unseen`` one model per transformer fitted on the other transformers'
+    normals and tested on all of its images (a first inspection: no image of it was seen)."""
+    normals = [i for i, r in enumerate(recs) if r.label == 0]
+    faulty = [i for i, r in enumerate(recs) if r.label == 1]
+    if unseen:
+        groups = sorted({r.group for r in recs})
+        return [
+            ([i for i in normals if recs[i].group != g], [i for i, r in enumerate(recs) if r.group == g])
+            for g in groups
+        ]
+    rng = np.random.default_rng(0)
+    out = []
+    for k, held in enumerate(np.array_split(rng.permutation(normals), folds)):
+        held_set = set(held.tolist())
+        out.append(([i for i in normals if i not in held_set], [int(i) for i in held] + faulty[k::folds]))
+    return out
+
+
+def run(data: Path, folds: int, save: Path | None, unseen: bool = False) -> list[dict]:
     from thermal_anomaly.pipeline import Inspector
     from thermal_anomaly.thermal.analysis import ThermalAnalysis
 
     ds, recs = load_dev(data)
-    normals = [i for i, r in enumerate(recs) if r.label == 0]
-    faulty = [i for i, r in enumerate(recs) if r.label == 1]
-    rng = np.random.default_rng(0)
-    normal_folds = np.array_split(rng.permutation(normals), folds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out_root = save or Path(tmp)
-        for k, held in enumerate(normal_folds):
-            train = [i for i in normals if i not in set(held.tolist())]
+        for k, (train, test) in enumerate(splits(recs, folds, unseen)):
             det = make("patchcore")
             det.fit(lazy(ds, train), groups=[recs[i].group for i in train], progress=False)
-            test = [int(i) for i in held] + faulty[k::folds]
             out = out_root / f"fold{k}"
             # one call per transformer, its group given as a user of a fleet would
             reports = {}
@@ -163,13 +180,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument(
+        "--unseen", action="store_true", help="one model per transformer, fitted on the others' normals"
+    )
     ap.add_argument("--list", action="store_true", help="every image's worst finding")
     ap.add_argument("--save", type=Path, default=None, help="keep the predict output here")
     ap.add_argument("--json", type=Path, default=None, help="write the rows here")
     args = ap.parse_args()
     _setup_threads()
     t0 = time.perf_counter()
-    rows = run(args.data, args.folds, args.save)
+    rows = run(args.data, args.folds, args.save, args.unseen)
     if args.list:
         for r in sorted(rows, key=lambda r: r["name"]):
             mark = "" if r["label"] == 0 else (" ON" if r["worst_on_fault"] else " off")
