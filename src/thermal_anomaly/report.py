@@ -14,14 +14,17 @@ import cv2
 import numpy as np
 
 from .postprocess import find_regions
-from .thermal.hotspots import SEVERITIES  # harmless to worst (NETA MTS names)
+from .thermal.severity import (  # noqa: F401 - re-exported: the report's vocabulary
+    KNOWN_SEVERITIES,
+    RELATIVE_PREFIX,
+    SEVERITIES,
+    Severity,
+    capped,
+    severity_rank,
+)
 
-#: ``"relative: "`` variants of the severities rank just below each
-RELATIVE_PREFIX = "relative: "
-#: every severity string a report can carry
-KNOWN_SEVERITIES = SEVERITIES + tuple(RELATIVE_PREFIX + s for s in SEVERITIES[1:])
 #: what a region gets when no hot spot overlaps it: it is unlike normal, but not hotter than its surroundings
-NO_HOTSPOT = "none"
+NO_HOTSPOT = Severity.NONE.text
 UNKNOWN_FAULT = "unknown"
 #: hot spots outside the learned regions drawn on the annotated picture, hottest first (more would bury it)
 MAX_DRAWN_HOTSPOTS = 5
@@ -44,33 +47,18 @@ HOTSPOT_FIELDS = (
 #: a hot spot that is no more unusual than this (a multiple of the learned pixel threshold) looks like the
 #: normal images' own warm parts: its temperature alone rates it at most ``LIKE_NORMAL_CAP``
 LIKE_NORMAL = 1.0
-LIKE_NORMAL_CAP = "possible deficiency"
+LIKE_NORMAL_CAP = Severity.POSSIBLE
 #: the spot a flagged image rests on, below ``LIKE_NORMAL``, is rated at most this: "major" (act now) needs
 #: both witnesses, the temperature and a place the learned model finds unlike every normal image
-FLAG_ANCHOR_CAP = "probable deficiency"
+FLAG_ANCHOR_CAP = Severity.PROBABLE
 #: a rise this far beyond NETA's "major" bounds is rated by temperature alone, whatever the learned map says:
 #: the learned witness vets the ordinary warm parts a scene has, it must not talk a thermographer out of an
 #: extreme one (twice the similar-component bound; the over-ambient bound itself, NETA's own "major")
 EXTREME_SIMILAR_FACTOR = 2.0
 #: in a flagged image, hot spots rated this or worse are outlined even outside the learned regions
-OUTLINED = "probable deficiency"
+OUTLINED = Severity.PROBABLE
 #: a spot holds the map's peak when its own maximum is this close to the whole map's (box rounding)
 AT_PEAK = 0.9
-
-
-def severity_rank(severity: str | None) -> int:
-    """Order of severities: ``major`` > ``relative: major`` > ``deficiency`` > ... > ``none`` (0).
-
-    A relative rating (no °C scale read) ranks just below the same class in °C: same evidence, less trust.
-    """
-    if not severity:
-        return 0
-    rel = severity.startswith(RELATIVE_PREFIX)
-    base = severity[len(RELATIVE_PREFIX) :] if rel else severity
-    if base not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r} (known: {', '.join(KNOWN_SEVERITIES)})")
-    k = SEVERITIES.index(base)
-    return 0 if k == 0 else 2 * k - (1 if rel else 0)
 
 
 def worst_severity(severities: Iterable[str | None]) -> str:
@@ -180,8 +168,8 @@ def _fmt_delta(dt: float | None, unit: str | None) -> str:
 
 
 def _short_severity(severity: str | None) -> str:
-    sev = severity or NO_HOTSPOT
-    return sev[len(RELATIVE_PREFIX) :] + " (rel.)" if sev.startswith(RELATIVE_PREFIX) else sev
+    sev, relative = Severity.parse(severity)
+    return sev.text + " (rel.)" if relative else sev.text
 
 
 def region_label(k: int, region: dict) -> str:
@@ -298,18 +286,12 @@ def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | N
     for h in rated:
         sev = h.get("severity") or NO_HOTSPOT
         h["severity_temperature"] = sev
-        sim, amb = (h.get(k) or NO_HOTSPOT for k in ("severity_similar", "severity_ambient"))
-        h["decided_by"] = "similar" if severity_rank(sim) >= severity_rank(amb) else "ambient"
+        sim, amb = (Severity.parse(h.get(k))[0] for k in ("severity_similar", "severity_ambient"))
+        h["decided_by"] = "similar" if sim >= amb else "ambient"
         nov = h.get("novelty")
-        rel = RELATIVE_PREFIX if sev.startswith(RELATIVE_PREFIX) else ""
-        cap = rel + (FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP)
-        if (
-            nov is not None
-            and nov < LIKE_NORMAL
-            and severity_rank(sev) > severity_rank(cap)
-            and not _extreme(h)
-        ):
-            h["severity"] = cap
+        cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
+        if nov is not None and nov < LIKE_NORMAL and Severity.parse(sev)[0] > cap and not _extreme(h):
+            h["severity"] = capped(sev, cap)
             h["decided_by"] = "learned"
     return sorted(rated, key=finding_key, reverse=True)
 
@@ -430,8 +412,7 @@ def outline_mask(temp, spots: Sequence[dict], learned: np.ndarray) -> np.ndarray
     out = np.asarray(learned, bool).copy()
     for h in spots:
         x0, y0, x1, y1 = (int(v) for v in h["box"])
-        rated = severity_rank((h.get("severity") or NO_HOTSPOT).removeprefix(RELATIVE_PREFIX))
-        if rated < severity_rank(OUTLINED) and not learned[y0:y1, x0:x1].any():
+        if Severity.parse(h.get("severity"))[0] < OUTLINED and not learned[y0:y1, x0:x1].any():
             continue
         ring = isotherm(temp, h)
         if ring.shape != out.shape:

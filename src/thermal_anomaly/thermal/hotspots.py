@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
+from .severity import RELATIVE_PREFIX, SEVERITIES, Severity  # noqa: F401 - SEVERITIES re-exported
 from .temperature import TemperatureMap
 
 #: long side of the working copy
@@ -50,9 +51,6 @@ AMBIENT_REL = (
     (0.17, "probable deficiency"),
     (0.02, "possible deficiency"),
 )
-#: severity classes from harmless to worst
-SEVERITIES = ("none", "possible deficiency", "probable deficiency", "deficiency", "major")
-_RANK = {s: k for k, s in enumerate(SEVERITIES)}
 
 #: shape rules for fault_type (elongation = area / (2 × max inscribed radius)², i.e. length / width)
 WIRE_ELONGATION = 5.0
@@ -261,9 +259,9 @@ def severity(delta_t: float, delta_t_ambient: float, unit: str) -> tuple[str, st
     rel = unit != "C"
     sim = _grade(delta_t, SIMILAR_REL if rel else SIMILAR_C)
     amb = _grade(delta_t_ambient, AMBIENT_REL if rel else AMBIENT_C)
-    worst = sim if _RANK[sim] >= _RANK[amb] else amb
+    worst = sim if Severity.parse(sim)[0] >= Severity.parse(amb)[0] else amb
     if rel:
-        return tuple(f"relative: {s}" for s in (worst, sim, amb))  # type: ignore[return-value]
+        return tuple(RELATIVE_PREFIX + s for s in (worst, sim, amb))  # type: ignore[return-value]
     return worst, sim, amb
 
 
