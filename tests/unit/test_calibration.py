@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from thermal_anomaly import NotFittedError
-from thermal_anomaly.detectors.base import ALL_GROUPS, Detector, _lognormal_threshold
+from thermal_anomaly.detectors.base import Detector
+from thermal_anomaly.detectors.calibration import ALL_GROUPS, lognormal_threshold
 
 
 class MeanDetector(Detector):
@@ -93,9 +94,9 @@ def test_threshold_override_and_label_consistency():
 
 
 def test_lognormal_threshold_uses_prior_with_few_normals():
-    assert _lognormal_threshold(np.array([1.0]), 0.95) == pytest.approx(np.exp(1.6449 * 0.15), rel=1e-3)
+    assert lognormal_threshold(np.array([1.0]), 0.95) == pytest.approx(np.exp(1.6449 * 0.15), rel=1e-3)
     vals = np.exp(np.random.default_rng(0).normal(0, 0.1, 400))
-    thr = _lognormal_threshold(vals, 0.95)
+    thr = lognormal_threshold(vals, 0.95)
     assert 0.93 <= (vals < thr).mean() <= 0.99
 
 

@@ -107,13 +107,14 @@ def test_patchcore_finds_the_hot_blob(patchcore):
     assert patchcore.memory_bank_.shape == (384, 40 + 112)
 
 
+@pytest.mark.slow
 def test_patchcore_bank_excludes_overlay_patches_and_loo_equals_refit():
     x, valid = PatchCore(**PC_COMMON).prepare(NORMALS[:3])
     valid[:, :32, :32] = False  # a 'logo': 4 x 4 patches of each image
     full = PatchCore(coreset_ratio=1.0, **PC_COMMON)
-    full._fit(x, valid, progress=False)
+    fitted = full._fit(x, valid, progress=False)
     assert len(full.memory_bank_) == 3 * (256 - 16)
-    _, loo = full._calibration_maps(x, valid, progress=False)
+    _, loo = full._calibration_maps(x, valid, fitted, progress=False)
     # Without a coreset, leave-one-out by masking equals refitting without the image.
     other = PatchCore(coreset_ratio=1.0, **PC_COMMON)
     other._fit(x[1:], valid[1:], progress=False)
@@ -122,6 +123,7 @@ def test_patchcore_bank_excludes_overlay_patches_and_loo_equals_refit():
     assert full._raw_maps(x[:1])[0, 8:, 8:].max().item() < 1e-2 * loo[0].max().item()
 
 
+@pytest.mark.slow
 def test_patchcore_save_load_gives_identical_scores(patchcore, tmp_path):
     path = patchcore.save(tmp_path / "pc.pt")
     again = load_detector(path)
@@ -145,6 +147,7 @@ def test_ledoit_wolf_matches_sklearn_and_is_invertible_with_few_samples():
     assert torch.isfinite(torch.linalg.inv(cov)).all()
 
 
+@pytest.mark.slow
 def test_padim_finds_the_hot_blob(padim):
     pred = padim.score([HELD_OUT, FAULTY])
     assert pred.pred_score[1] > 1.5 * pred.pred_score[0]
@@ -153,6 +156,7 @@ def test_padim_finds_the_hot_blob(padim):
     assert padim.inv_cov_.shape == (16 * 16, 100, 100)
 
 
+@pytest.mark.slow
 def test_padim_save_load_gives_identical_scores(padim, tmp_path):
     path = padim.save(tmp_path / "padim.pt")
     again = load_detector(path)
@@ -162,6 +166,7 @@ def test_padim_save_load_gives_identical_scores(padim, tmp_path):
     assert all(np.array_equal(m, n) for m, n in zip(a.anomaly_map, b.anomaly_map, strict=True))
 
 
+@pytest.mark.slow
 def test_hotspot_fusion_peaks_on_the_injected_fault():
     """On thermal-looking scenes with a colour bar, the fused map's maximum sits on the hot fault."""
     import cv2
@@ -182,6 +187,7 @@ def test_hotspot_fusion_peaks_on_the_injected_fault():
         assert near[_peak_position(pred.anomaly_map[0])]
 
 
+@pytest.mark.slow
 def test_image_score_weighs_novelty_more_than_the_pixel_map(tmp_path):
     """The fused default decides with novelty² × heat (two scales) and draws novelty × heat, each on its own
     scale."""

@@ -1,8 +1,15 @@
-"""Detector registry: names used by ``--model`` map to classes with the same small interface."""
+"""Detector registry: names used by ``--model`` map to classes with the same small interface.
+
+The interface is :class:`Detector` (``base``); calibration on normal images is in ``calibration``, the model
+file in ``persistence``; each detector has its own module and registers itself here.
+"""
 
 from __future__ import annotations
 
-from .base import Detector, Prediction, read_model_file
+import os
+
+from .base import Detector, Prediction
+from .persistence import read_model_file
 
 DETECTORS: dict[str, type[Detector]] = {}
 
@@ -14,7 +21,34 @@ def register(cls: type[Detector]) -> type[Detector]:
 
 
 def create_detector(name: str, **config) -> Detector:
-    """A new detector by model name (``--model``)."""
+    """A new, unfitted detector by model name (``--model``).
+
+    Parameters
+    ----------
+    name : str
+        Registry name: ``"patchcore"`` (the default model), ``"padim"``, ``"autoencoder"`` or
+        ``"unet-autoencoder"`` (see :func:`available_detectors`).
+    **config
+        Constructor arguments of that detector (e.g. ``img_size``, ``threshold_quantile``); omitted
+        ones take the detector's defaults.
+
+    Returns
+    -------
+    Detector
+        Ready to :meth:`~Detector.fit`.
+
+    Raises
+    ------
+    ModelError
+        ``name`` is not a registered detector.
+
+    Examples
+    --------
+    >>> from thermal_anomaly import create_detector
+    >>> det = create_detector("patchcore", img_size=256)
+    >>> det.name, det.is_fitted
+    ('patchcore', False)
+    """
     _import_all()
     if name not in DETECTORS:
         from ..errors import ModelError
@@ -23,8 +57,30 @@ def create_detector(name: str, **config) -> Detector:
     return DETECTORS[name](**config)
 
 
-def load_detector(path) -> Detector:
-    """Load any detector's model file safely."""
+def load_detector(path: str | os.PathLike) -> Detector:
+    """Load any detector's model file safely (no unpickling: ``torch.load(..., weights_only=True)``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :meth:`Detector.save` (also by an older version of this tool).
+
+    Returns
+    -------
+    Detector
+        The fitted detector named in the file, with its calibration, ready to :meth:`~Detector.score`.
+
+    Raises
+    ------
+    ModelError
+        Missing, empty, foreign, newer-format or mismatching file.
+
+    Examples
+    --------
+    >>> from thermal_anomaly import load_detector
+    >>> det = load_detector("models/patchcore.pth")  # doctest: +SKIP
+    >>> pred = det.score(images)  # doctest: +SKIP
+    """
     _import_all()
     return Detector.load(path)
 

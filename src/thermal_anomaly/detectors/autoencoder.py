@@ -20,6 +20,19 @@ from tqdm.auto import tqdm
 from . import register
 from .base import Detector
 
+#: augmentation: share of training pictures mirrored left-right (a transformer looks alike either way)
+FLIP_PROBABILITY = 0.5
+#: augmentation: largest rotation, degrees (camera roll of hand-held inspections)
+MAX_ROTATION_DEG = 15
+#: augmentation: full width of the brightness and contrast factors around 1 (±20 %: exposure and palette range)
+JITTER = 0.4
+#: learning rate is multiplied by this when the validation loss stops improving ...
+LR_DECAY = 0.5
+#: ... for this many epochs
+LR_PATIENCE = 3
+#: least fall of the validation loss that counts as an improvement (early stopping, best weights)
+MIN_IMPROVEMENT = 1e-6
+
 
 def _down(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -115,19 +128,19 @@ class ImprovedAutoEncoder(nn.Module):
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Horizontal flip, rotation within ±15°, brightness/contrast jitter (per image, seeded)."""
+    """Horizontal flip, rotation within ±``MAX_ROTATION_DEG``, brightness/contrast jitter (per image, seeded)."""
     n = x.shape[0]
-    flip = torch.rand(n, generator=gen) < 0.5
+    flip = torch.rand(n, generator=gen) < FLIP_PROBABILITY
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    angle = (torch.rand(n, generator=gen) * 30 - 15) * math.pi / 180
+    angle = (torch.rand(n, generator=gen) * (2 * MAX_ROTATION_DEG) - MAX_ROTATION_DEG) * math.pi / 180
     cos, sin = torch.cos(angle), torch.sin(angle)
     theta = torch.stack(
         [torch.stack([cos, -sin, torch.zeros(n)], 1), torch.stack([sin, cos, torch.zeros(n)], 1)], 1
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    brightness = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.4
-    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.4
+    brightness = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * JITTER
+    contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * JITTER
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return ((x - mean) * contrast + mean * brightness).clamp(0, 1)
 
@@ -184,6 +197,8 @@ class _AutoEncoderDetector(Detector):
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
     def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
+        """Train with early stopping on a held-out share of the normals (``val_index_``, kept: calibration
+        and ``recalibrate`` score those never-trained-on normals)."""
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         train_idx, val_idx = self._split(len(x))
@@ -191,7 +206,9 @@ class _AutoEncoderDetector(Detector):
         x_train, x_val = x[train_idx], x[val_idx]
         model = self.model
         opt = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=3)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=LR_DECAY, patience=LR_PATIENCE
+        )
         best_loss, best_state, stale = math.inf, copy.deepcopy(model.state_dict()), 0
         bar = tqdm(range(self.epochs), desc=f"train {self.name}", disable=not progress, unit="epoch")
         for epoch in bar:
@@ -216,7 +233,7 @@ class _AutoEncoderDetector(Detector):
             self.history_["val_loss"].append(val_loss)
             self.history_["lr"].append(opt.param_groups[0]["lr"])
             bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-            if val_loss < best_loss - 1e-6:
+            if val_loss < best_loss - MIN_IMPROVEMENT:
                 best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
                 self.best_epoch_ = epoch
             else:
@@ -227,7 +244,7 @@ class _AutoEncoderDetector(Detector):
         model.load_state_dict(best_state)
         model.eval()
 
-    def _calibration_maps(self, x, valid, *, progress):
+    def _calibration_maps(self, x, valid, fitted=None, *, progress):
         """Validation normals were never trained on: their maps set the score scale."""
         idx = self.val_index_ if len(self.val_index_) else np.arange(len(x))
         with torch.no_grad():

@@ -1,10 +1,13 @@
-"""The detector interface and what every detector shares: preprocessing, calibration on normal
-images, thresholds, post-processing and one-file safe save/load.
+"""The detector interface and what every detector shares: preprocessing, scoring and outlining.
+
+Calibration on normal images (per-asset scales, thresholds) lives in :mod:`.calibration`, the one-file
+safe save/load in :mod:`.persistence`; ``Detector.fit`` and ``Detector.save/load`` call them.
 
 A subclass implements four hooks on tensors at the working resolution:
-``_fit(x, valid)``, ``_raw_maps(x) -> (N, h, w)``, ``_state()`` / ``_load_state(state)``; and may
-override ``_calibration_maps`` (maps of training normals by a model that did not see them) and
-``_references`` (a reconstruction or reference picture for the result panels).
+``_fit(x, valid) -> fitted``, ``_raw_maps(x) -> (N, h, w)``, ``_state()`` / ``_load_state(state)``; and may
+override ``_calibration_maps(x, valid, fitted)`` (maps of training normals by a model that did not see
+them; ``fitted`` is what ``_fit`` returned, e.g. the training features, so they need not be computed twice)
+and ``_references`` (a reconstruction or reference picture for the result panels).
 """
 
 from __future__ import annotations
@@ -20,23 +23,26 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..errors import DataError, ModelError, NotFittedError
+from ..errors import DataError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
 from ..thermal.analysis import ThermalAnalysis
+from .calibration import CALIBRATION_FOLDS, Calibration, kfold_maps, learn_calibration, scale_for
+from .maps import resize_batch
+from .persistence import load_model, save_model
 
-MODEL_FORMAT = "thermal-anomaly-model"
-MODEL_FORMAT_VERSION = 1
-ALL_GROUPS = "__all__"
-#: normals an asset needs before it gets a score scale of its own
-MIN_GROUP_NORMALS = 2
+#: smallest working size: the AutoEncoders halve the picture five times (32 -> 1)
+MIN_IMG_SIZE = 32
 #: what the learned model sees: the picture as exported, or its temperatures re-rendered on one scale
 INPUT_MODES = ("rgb", "thermal")
 #: a flagged image whose map stays under the pixel threshold is outlined at this share of its map's peak
 OUTLINE_PEAK_SHARE = 0.5
 #: a picture whose "overlay" covers more than this share is scored whole (the mask must be wrong there)
 MOSTLY_OVERLAY = 0.6
+#: overlays are grown by this square at the working size: their resized, anti-aliased edges are not picture
+OVERLAY_GROW = 3
+#: working size at which ``blur_sigma`` is given in pixels (it scales with ``img_size``)
+REFERENCE_SIZE = 256.0
 
 
 @dataclass
@@ -71,7 +77,7 @@ class Detector(ABC):
 
     name: ClassVar[str] = "base"
     #: folds of the default calibration (maps of normals by models that did not see them)
-    calibration_folds: ClassVar[int] = 5
+    calibration_folds: ClassVar[int] = CALIBRATION_FOLDS
     #: key of the learned tensors in the model file
     state_key: ClassVar[str] = "state"
 
@@ -85,8 +91,8 @@ class Detector(ABC):
         mask_kernel: int = 3,
         input_mode: str = "rgb",
     ) -> None:
-        if img_size < 32:
-            raise ValueError(f"img_size must be at least 32, got {img_size}")
+        if img_size < MIN_IMG_SIZE:
+            raise ValueError(f"img_size must be at least {MIN_IMG_SIZE}, got {img_size}")
         self.img_size = int(img_size)
         self.blur_sigma = float(blur_sigma)
         self.mask_overlays = bool(mask_overlays)
@@ -163,8 +169,12 @@ class Detector(ABC):
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
-    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
-        """Learn normal from the prepared normal images."""
+    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> Any:
+        """Learn normal from the prepared normal images.
+
+        Returns what ``_calibration_maps`` needs of this fit beyond the learned state (e.g. the training
+        features), or None. It is handed over once and not kept on the detector.
+        """
 
     @abstractmethod
     def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,26 +221,14 @@ class Detector(ABC):
         return raw
 
     def _calibration_maps(
-        self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
+        self, x: torch.Tensor, valid: torch.Tensor, fitted: Any = None, *, progress: bool
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Maps of training normals, each by a model that did not see it.
 
+        ``fitted`` is what ``_fit`` returned for these images, or None (e.g. on ``recalibrate``).
         Default: k-fold refits of a clone. Returns (indices into x, raw maps).
         """
-        n = len(x)
-        k = min(self.calibration_folds, n)
-        if k < 2:
-            return np.arange(n), self._raw_maps(x)
-        rng = np.random.default_rng(0)
-        folds = np.array_split(rng.permutation(n), k)
-        idx_out, maps_out = [], []
-        for held in folds:
-            train = np.setdiff1d(np.arange(n), held)
-            model = self.clone()
-            model._fit(x[train], valid[train], progress=False)
-            idx_out.append(held)
-            maps_out.append(_resize_batch(model._raw_maps(x[held]), self.img_size))
-        return np.concatenate(idx_out), torch.cat(maps_out)
+        return kfold_maps(self, x, valid)
 
     # ------------------------------------------------------------------ public API
     def fit(
@@ -242,14 +240,41 @@ class Detector(ABC):
     ) -> Detector:
         """Learn normal from fault-free images; learn the score scale and the threshold.
 
-        ``groups`` names each image's asset (e.g. the transformer); scores are normalised by the
-        normal images of the same asset, so one threshold works across scenes.
+        Parameters
+        ----------
+        images : sequence of ndarray or ThermalAnalysis
+            Normal (fault-free) images: H×W×3 float RGB in [0, 1], any sizes, or their analyses
+            (whose overlays and scale readings are then reused).
+        groups : sequence of str or None, optional
+            Each image's asset (e.g. the transformer). Scores are normalised by the normal images of
+            the same asset, so one threshold works across scenes; None pools all images.
+        progress : bool, optional
+            Show progress bars.
+
+        Returns
+        -------
+        Detector
+            ``self``, fitted: ``threshold_``, ``pixel_threshold_``, ``calibration_`` (per-asset scales)
+            and ``calibration_scores_`` (held-out normalised scores of ``images``) are set.
+
+        Raises
+        ------
+        DataError
+            No images, or an image that is not H×W×3.
+
+        Examples
+        --------
+        >>> from thermal_anomaly import create_detector
+        >>> det = create_detector("patchcore")
+        >>> det = det.fit(normal_images, groups=["T1", "T1", "T2", "T2"])  # doctest: +SKIP
+        >>> det.is_fitted  # doctest: +SKIP
+        True
         """
         if len(images) == 0:
             raise DataError("no training images: a detector needs at least one normal image")
         x, valid = self.prepare(images)
-        self._fit(x, valid, progress=progress)
-        self._calibrate_on(x, valid, groups, progress=progress)
+        fitted = self._fit(x, valid, progress=progress)
+        self._calibrate_on(x, valid, groups, fitted, progress=progress)
         return self
 
     def recalibrate(
@@ -261,15 +286,16 @@ class Detector(ABC):
     ) -> Detector:
         """Re-learn the score scale and thresholds for the current learned state (e.g. other weights)."""
         x, valid = self.prepare(images)
-        self._calibrate_on(x, valid, groups, progress=progress)
+        self._calibrate_on(x, valid, groups, None, progress=progress)
         return self
 
-    def _calibrate_on(self, x, valid, groups, *, progress: bool) -> None:
-        idx, raw = self._calibration_maps(x, valid, progress=progress)
-        raw = _resize_batch(raw, self.img_size)
+    def _calibrate_on(self, x, valid, groups, fitted: Any, *, progress: bool) -> None:
+        """Learn the calibration from held-out maps of the prepared normals ``x`` (see :mod:`.calibration`)."""
+        idx, raw = self._calibration_maps(x, valid, fitted, progress=progress)
+        raw = resize_batch(raw, self.img_size)
         score_maps = self._score_maps(raw, x[idx])
         same = score_maps is raw
-        score_maps = raw if same else _resize_batch(score_maps, self.img_size)
+        score_maps = raw if same else resize_batch(score_maps, self.img_size)
 
         def peaks(maps: torch.Tensor) -> np.ndarray:
             return np.array(
@@ -281,44 +307,22 @@ class Detector(ABC):
 
         grp = [None] * len(x) if groups is None else list(groups)
         grp = [grp[i] for i in idx]
-        self.calibration_, norm, self.threshold_ = self._scale_and_threshold(peaks(score_maps), grp)
-        self.calibration_scores_ = [float(v) for v in norm]
-        if same:
-            self.map_calibration_, self.pixel_threshold_ = dict(self.calibration_), self.threshold_
-        else:  # the pixel map gets its own per-asset scale and threshold, learned the same way
-            self.map_calibration_, _, self.pixel_threshold_ = self._scale_and_threshold(peaks(raw), grp)
-
-    def _scale_and_threshold(
-        self, scores: np.ndarray, groups: list[str | None]
-    ) -> tuple[dict[str, float], np.ndarray, float]:
-        """Per-asset scale (median normal peak), the normalised scores and the threshold learned on them."""
-        scores = np.maximum(np.asarray(scores, dtype=np.float64), 1e-12)
-        cal: dict[str, float] = {ALL_GROUPS: float(np.median(scores))}
-        by_group: dict[str, list[float]] = {}
-        for s, g in zip(scores, groups, strict=True):
-            if g is not None:
-                by_group.setdefault(str(g), []).append(float(s))
-        for g, vals in by_group.items():
-            # One normal scored without itself measures how unlike the *other* assets it is, not the
-            # variation within its own asset: such groups use the pooled scale.
-            if len(vals) >= MIN_GROUP_NORMALS:
-                cal[g] = float(np.median(vals))
-        norm = np.array(
-            [
-                s / cal.get(str(g), cal[ALL_GROUPS]) if g is not None else s / cal[ALL_GROUPS]
-                for s, g in zip(scores, groups, strict=True)
-            ]
+        self._set_calibration(
+            learn_calibration(peaks(score_maps), None if same else peaks(raw), grp, self.threshold_quantile)
         )
-        return cal, norm, _lognormal_threshold(norm, self.threshold_quantile)
+
+    def _set_calibration(self, cal: Calibration) -> None:
+        self.calibration_ = cal.scale
+        self.threshold_ = cal.threshold
+        self.map_calibration_ = cal.map_scale
+        self.pixel_threshold_ = cal.pixel_threshold
+        self.calibration_scores_ = cal.scores
 
     def _scale(self, group: str | None, *, pixel: bool = False) -> float:
-        cal = (self.map_calibration_ or self.calibration_) if pixel else self.calibration_
-        if group is not None and str(group) in cal:
-            return cal[str(group)]
-        return cal[ALL_GROUPS]
+        return scale_for((self.map_calibration_ or self.calibration_) if pixel else self.calibration_, group)
 
     def _smooth_map(self, amap: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        return smooth(fill_invalid(amap, valid), self.blur_sigma * self.img_size / 256.0)
+        return smooth(fill_invalid(amap, valid), self.blur_sigma * self.img_size / REFERENCE_SIZE)
 
     @staticmethod
     def _peak(amap: np.ndarray, valid: np.ndarray) -> float:
@@ -334,9 +338,43 @@ class Detector(ABC):
         pixel_threshold: float | None = None,
         explain: bool = False,
     ) -> Prediction:
-        """Score images (any sizes). Maps come back at each image's original size.
+        """Score images (any sizes); maps, masks and regions come back at each image's original size.
 
-        ``explain``: also fill ``Prediction.parts`` (see :meth:`explain`) from the same model pass.
+        Parameters
+        ----------
+        images : sequence of ndarray or ThermalAnalysis
+            H×W×3 float RGB images in [0, 1], any sizes, or their analyses.
+        groups : sequence of str or None, optional
+            Each image's asset, as given to :meth:`fit`; an asset calibration did not see (or None)
+            uses the pooled scale.
+        batch_size : int, optional
+            Images per model pass (bounds memory).
+        threshold : float, optional
+            Image threshold on the normalised score instead of the learned ``threshold_``; it is also
+            the pixel threshold unless ``pixel_threshold`` is given.
+        pixel_threshold : float, optional
+            Threshold of the anomaly map that outlines a flagged image (default: the learned
+            ``pixel_threshold_``).
+        explain : bool, optional
+            Also fill ``Prediction.parts`` (see :meth:`explain`) from the same model pass.
+
+        Returns
+        -------
+        Prediction
+            Per image: ``pred_score`` (1.0 ~ the typical peak of a normal image of its asset),
+            ``pred_label`` (score >= threshold), ``anomaly_map`` (same scale), ``pred_mask`` and
+            ``regions`` (empty unless flagged) and ``reference`` (e.g. a reconstruction, or None).
+
+        Raises
+        ------
+        NotFittedError
+            The detector is neither fitted nor loaded.
+
+        Examples
+        --------
+        >>> pred = det.score(images, groups=["T1"] * len(images))  # doctest: +SKIP
+        >>> pred.pred_label, pred.pred_score  # doctest: +SKIP
+        (array([False,  True]), array([0.97, 2.41]))
         """
         if not self.is_fitted:
             raise NotFittedError(f"{self.name} detector is not fitted: call fit() or load a model file")
@@ -353,10 +391,10 @@ class Detector(ABC):
             x, valid = self.prepare(batch)
             with torch.no_grad():
                 extra = self._parts(x) if explain else None
-                raw_t = _resize_batch(self._raw_maps(x) if extra is None else extra["fused"], self.img_size)
+                raw_t = resize_batch(self._raw_maps(x) if extra is None else extra["fused"], self.img_size)
                 score_t = self._score_maps(raw_t, x)
                 raw = raw_t.numpy()
-                score_maps = None if score_t is raw_t else _resize_batch(score_t, self.img_size).numpy()
+                score_maps = None if score_t is raw_t else resize_batch(score_t, self.img_size).numpy()
                 ref = self._references(x)
             for j, a in enumerate(batch):
                 shape = a.shape
@@ -430,114 +468,66 @@ class Detector(ABC):
         for key, maps in (extra or {}).items():
             if key == "fused":
                 continue
-            m = _resize_batch(maps[j : j + 1], self.img_size)[0].numpy().astype(np.float32)
+            m = resize_batch(maps[j : j + 1], self.img_size)[0].numpy().astype(np.float32)
             m[~valid] = 0.0
             out[key] = resize_map(m, fused.shape)
         return out
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> Path:
-        """Write one model file atomically (write to a temporary name, then rename)."""
-        if not self.is_fitted:
-            raise NotFittedError(f"cannot save an unfitted {self.name} detector")
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": MODEL_FORMAT,
-            "format_version": MODEL_FORMAT_VERSION,
-            "detector": self.name,
-            "config": self.get_config(),
-            "img_size": self.img_size,
-            "threshold": float(self.threshold_),
-            "pixel_threshold": float(self.pixel_threshold_),
-            "calibration": dict(self.calibration_),
-            "map_calibration": dict(self.map_calibration_ or self.calibration_),
-            "calibration_scores": list(self.calibration_scores_),
-            "state_key": self.state_key,
-            self.state_key: {k: v.detach().cpu().contiguous() for k, v in self._state().items()},
-        }
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return path
+        """Write the fitted detector to one model file, atomically (see :mod:`.persistence`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (conventionally ``*.pth``); missing parent folders are created, an
+            existing file is replaced only once the new one is complete.
+
+        Returns
+        -------
+        Path
+            ``path``.
+
+        Raises
+        ------
+        NotFittedError
+            The detector has not been fitted.
+
+        Examples
+        --------
+        >>> det.save("models/patchcore.pth")  # doctest: +SKIP
+        PosixPath('models/patchcore.pth')
+        """
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Detector:
-        """Load a model file safely (no unpickling of arbitrary objects)."""
-        from . import DETECTORS
+        """Load a model file safely (``torch.load(..., weights_only=True)``: no code runs).
 
-        payload = read_model_file(path)
-        name = payload["detector"]
-        if name not in DETECTORS:
-            raise ModelError(f"{path}: unknown detector '{name}' (known: {', '.join(sorted(DETECTORS))})")
-        klass = DETECTORS[name]
-        if cls is not Detector and not issubclass(klass, cls):
-            raise ModelError(f"{path}: holds a '{name}' model, not a {cls.name} model")
-        try:
-            det = klass(**klass._upgrade_config(dict(payload["config"])))
-            det._load_state(payload[payload.get("state_key", "state")])
-        except (TypeError, KeyError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path}: model file does not match the '{name}' detector: {exc}") from None
-        det.threshold_ = float(payload["threshold"])
-        det.pixel_threshold_ = float(payload.get("pixel_threshold", payload["threshold"]))
-        det.calibration_ = {str(k): float(v) for k, v in payload["calibration"].items()}
-        det.map_calibration_ = {
-            str(k): float(v) for k, v in payload.get("map_calibration", payload["calibration"]).items()
-        }
-        det.calibration_scores_ = [float(v) for v in payload.get("calibration_scores", [])]
-        return det
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`, by this or an older version.
 
+        Returns
+        -------
+        Detector
+            The fitted detector of the class named in the file, ready to :meth:`score`. Called on a
+            subclass (``PatchCore.load``), it refuses a file of another detector.
 
-def read_model_file(path: str | os.PathLike) -> dict:
-    """Read and validate a model file's envelope; every failure is a ModelError naming the file."""
-    p = Path(path)
-    if not p.exists():
-        raise ModelError(f"{p}: model file not found")
-    if not p.is_file():
-        raise ModelError(f"{p}: not a file")
-    if p.stat().st_size == 0:
-        raise ModelError(f"{p}: model file is empty")
-    try:
-        payload = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse is the same user error
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{p}: not a readable thermal-anomaly model file ({msg[:200]})") from None
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{p}: not a thermal-anomaly model file (foreign or corrupt content)")
-    if int(payload.get("format_version", -1)) > MODEL_FORMAT_VERSION:
-        raise ModelError(f"{p}: model file format {payload.get('format_version')} is newer than this tool")
-    for key in ("detector", "config", payload.get("state_key", "state"), "threshold", "calibration"):
-        if key not in payload:
-            raise ModelError(f"{p}: model file lacks '{key}'")
-    return payload
+        Raises
+        ------
+        ModelError
+            Missing, empty, foreign, newer-format or mismatching file, or another detector's model.
 
-
-#: spread of log normal-image scores assumed when too few normals are there to measure it
-PRIOR_LOG_SPREAD = 0.15
-
-
-def _lognormal_threshold(normalised: np.ndarray, quantile: float) -> float:
-    """Image threshold from normalised normal scores (median ~1).
-
-    Scores are modelled as log-normal with a robust centre and spread (median and MAD of the logs): a
-    few normals of assets with no other reference image score far out, and they say how unlike the
-    other assets they are, not how much normal images vary. With fewer than three normals the spread is
-    a documented prior instead of a guess from one or two numbers.
-    """
-    from scipy.stats import norm
-
-    z = float(norm.ppf(quantile))
-    vals = np.log(np.maximum(normalised, 1e-12))
-    if len(vals) >= 3:
-        mu = float(np.median(vals))
-        sigma = max(1.4826 * float(np.median(np.abs(vals - mu))), 0.02)
-    else:
-        mu, sigma = 0.0, PRIOR_LOG_SPREAD
-    return float(np.exp(mu + z * sigma))
+        Examples
+        --------
+        >>> from thermal_anomaly import Detector
+        >>> det = Detector.load("models/patchcore.pth")  # doctest: +SKIP
+        >>> det.name  # doctest: +SKIP
+        'patchcore'
+        """
+        return load_model(path, None if cls is Detector else cls)
 
 
 def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -546,7 +536,7 @@ def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.nd
     if overlay is None or not overlay.any():
         return small, np.ones((s_h, s_w), dtype=bool)
     ov = cv2.resize(overlay.astype(np.uint8), (s_w, s_h), interpolation=cv2.INTER_NEAREST)
-    ov = cv2.dilate(ov, np.ones((3, 3), np.uint8))
+    ov = cv2.dilate(ov, np.ones((OVERLAY_GROW, OVERLAY_GROW), np.uint8))
     return fill_holes(small, ov == 0), ov == 0
 
 
@@ -557,10 +547,3 @@ def _as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:
     if img.ndim != 3 or img.shape[2] != 3:
         raise DataError(f"expected an H×W×3 RGB image, got shape {img.shape}")
     return ThermalAnalysis(img)
-
-
-def _resize_batch(maps: torch.Tensor, size: int) -> torch.Tensor:
-    maps = maps.detach().float()
-    if maps.shape[-2:] == (size, size):
-        return maps
-    return F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]

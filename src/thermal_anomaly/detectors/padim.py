@@ -20,11 +20,14 @@ from ..backbones import TAP_STRIDES, FeatureExtractor, embed_taps
 from ..errors import ModelError
 from . import register
 from .base import Detector
+from .calibration import fold_split
 
 #: inverse covariances larger than this (bytes as float32) are stored as float16
 _FLOAT16_ABOVE = 64 * 2**20
 #: relative ridge added after shrinkage: keeps the inverse finite when every sample is identical
 _RIDGE = 1e-3
+#: absolute ridge on top of it: keeps the inverse finite when every feature is zero (e.g. a blank picture)
+_RIDGE_ABS = 1e-6
 
 
 def ledoit_wolf_covariance(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,7 +49,7 @@ def ledoit_wolf_covariance(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     beta = torch.minimum(beta.clamp(min=0), delta)
     shrink = torch.where(delta > 0, beta / delta.clamp(min=1e-30), torch.ones_like(delta))
     cov = (1 - shrink)[:, None, None] * s + (shrink * mu)[:, None, None] * eye
-    floor = _RIDGE * mu.clamp(min=0) + 1e-6
+    floor = _RIDGE * mu.clamp(min=0) + _RIDGE_ABS
     return mean, cov + floor[:, None, None] * eye
 
 
@@ -101,7 +104,6 @@ class Padim(Detector):
         self.inv_cov_: torch.Tensor | None = None
         self._extractor: FeatureExtractor | None = None
         self._channels: torch.Tensor | None = None
-        self._train_feats: torch.Tensor | None = None
         if not self.layers or any(n not in TAP_STRIDES for n in self.layers):
             raise ValueError(
                 f"layers must be backbone tap names ({', '.join(TAP_STRIDES)}), got {self.layers}"
@@ -134,13 +136,14 @@ class Padim(Detector):
         inv = torch.cholesky_inverse(torch.linalg.cholesky(cov))
         return mean.float(), inv
 
-    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
+    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> torch.Tensor:
+        """Fit the Gaussians; return the training features (N, P, d) for the k-fold calibration."""
         feats = self._embed(x, progress=progress)
         mean, inv = self._gaussians(feats)
         big = inv.numel() * 4 > _FLOAT16_ABOVE
         self.mean_ = mean
         self.inv_cov_ = inv.to(torch.float16 if big else torch.float32).contiguous()
-        self._train_feats = feats
+        return feats
 
     def _maps(self, feats: torch.Tensor, mean: torch.Tensor, inv: torch.Tensor) -> torch.Tensor:
         h, w = self._grid()
@@ -157,16 +160,15 @@ class Padim(Detector):
         return self._maps(feats, self.mean_, self.inv_cov_)
 
     def _calibration_maps(
-        self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
+        self, x: torch.Tensor, valid: torch.Tensor, fitted: torch.Tensor | None = None, *, progress: bool
     ) -> tuple[np.ndarray, torch.Tensor]:
-        """k-fold on the cached training features: the Gaussians are refitted, the backbone is not rerun."""
-        feats = self._train_feats if self._train_feats is not None else self._embed(x)
-        self._train_feats = None
+        """k-fold on the training features ``fitted`` (from ``_fit``; else computed): the Gaussians are
+        refitted, the backbone is not rerun."""
+        feats = fitted if fitted is not None else self._embed(x)
         n = len(feats)
-        k = min(self.calibration_folds, n)
-        if k < 2:
+        folds = fold_split(n, self.calibration_folds)
+        if folds is None:
             return np.arange(n), self._raw_maps(x)
-        folds = np.array_split(np.random.default_rng(0).permutation(n), k)
         idx, maps = [], []
         for held in folds:
             train = torch.from_numpy(np.setdiff1d(np.arange(n), held))

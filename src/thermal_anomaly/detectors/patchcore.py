@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -24,6 +25,21 @@ from .base import Detector
 
 #: most elements of one query-by-bank distance block (bounds the memory of nearest-neighbour search)
 _DIST_BLOCK = 1 << 22
+#: each patch feature is the mean over this square of its tap's cells (PatchCore's "locally aware" features)
+FEATURE_POOL = 3
+#: the random projection used for coreset selection is seeded ``seed + this``, apart from the coreset's seed
+PROJECTION_SEED_OFFSET = 1
+#: floor of novelty before a power or a division (a patch identical to a bank patch is 0 away)
+MIN_NOVELTY = 1e-12
+
+
+class TrainPatches(NamedTuple):
+    """What ``PatchCore._fit`` hands to calibration: every training patch and the bank rows' images."""
+
+    #: patch features of the training images, (N, h, w, D)
+    patches: torch.Tensor
+    #: index of the training image each memory-bank row came from, (M,)
+    source: torch.Tensor
 
 
 def greedy_coreset(features: torch.Tensor, n: int, *, seed: int = 0) -> tuple[torch.Tensor, float]:
@@ -144,9 +160,6 @@ class PatchCore(Detector):
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._extractor: FeatureExtractor | None = None
-        # Fit-time only: patch features and bank origins for leave-one-out calibration.
-        self._train_patches: torch.Tensor | None = None
-        self._bank_source: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ features
     @property
@@ -166,7 +179,7 @@ class PatchCore(Detector):
         starts = range(0, len(x), batch_size)
         for s in tqdm(starts, desc="patchcore features", disable=not progress, leave=False):
             with torch.no_grad():
-                e = embed_taps(self._extractor(x[s : s + batch_size]), self._grid(), pool=3)
+                e = embed_taps(self._extractor(x[s : s + batch_size]), self._grid(), pool=FEATURE_POOL)
             if self.feature_dim is not None and e.shape[1] != self.feature_dim:
                 n, c, h, w = e.shape
                 flat = e.permute(0, 2, 3, 1).reshape(-1, 1, c)
@@ -187,11 +200,12 @@ class PatchCore(Detector):
     def _projection(self, dim: int) -> torch.Tensor | None:
         if dim <= self.projection_dim:
             return None
-        gen = torch.Generator().manual_seed(self.seed + 1)
+        gen = torch.Generator().manual_seed(self.seed + PROJECTION_SEED_OFFSET)
         return torch.randn(dim, self.projection_dim, generator=gen) / math.sqrt(self.projection_dim)
 
     # ------------------------------------------------------------------ hooks
-    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> None:
+    def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> TrainPatches:
+        """Build the memory bank; return the training patches and bank origins for leave-one-out calibration."""
         patches = self._embed(x, progress=progress)
         n, h, w, d = patches.shape
         keep = self._patch_valid(valid).reshape(-1)
@@ -207,8 +221,7 @@ class PatchCore(Detector):
             idx = torch.arange(len(flat))
         self.memory_bank_ = flat[idx].to(torch.float16)
         self._bank32 = self.memory_bank_.float()
-        self._bank_source = source[idx]
-        self._train_patches = patches
+        return TrainPatches(patches, source[idx])
 
     def _novelty(self, x: torch.Tensor) -> torch.Tensor:
         """Distance of each patch to its nearest memory-bank patch, (N, h, w) on the patch grid."""
@@ -246,7 +259,7 @@ class PatchCore(Detector):
         if not self.hotspot_fusion or x.shape[1] < 4:
             return maps
         up = F.interpolate(maps[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        novelty = up if self.novelty_weight == 1.0 else up.clamp_min(1e-12) ** self.novelty_weight
+        novelty = up if self.novelty_weight == 1.0 else up.clamp_min(MIN_NOVELTY) ** self.novelty_weight
         return novelty * (x[:, 3] + self.hotspot_floor)
 
     def _score_maps(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -268,24 +281,23 @@ class PatchCore(Detector):
         heat = x[:, 3:5] + self.hotspot_floor
         if heat.shape[-2:] != raw.shape[-2:]:
             heat = F.interpolate(heat, size=raw.shape[-2:], mode="bilinear", align_corners=False)
-        novelty = (raw.clamp_min(1e-12) / heat[:, 0]).pow(1.0 / self.novelty_weight)
+        novelty = (raw.clamp_min(MIN_NOVELTY) / heat[:, 0]).pow(1.0 / self.novelty_weight)
         return novelty.pow(self.score_novelty_weight) * heat.mean(1)
 
     def _calibration_maps(
-        self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool
+        self, x: torch.Tensor, valid: torch.Tensor, fitted: TrainPatches | None = None, *, progress: bool
     ) -> tuple[np.ndarray, torch.Tensor]:
         """Leave-one-out without refitting: each training image against the bank minus its own patches.
 
         Slightly conservative: the coreset was chosen with the image present, so patches of other images
         that a refit without it would have kept may be missing, and normal distances come out a bit high
-        (a higher, safer threshold). An image with no other source in the bank is scored as is.
+        (a higher, safer threshold). An image with no other source in the bank is scored as is. Without
+        ``fitted`` (what ``_fit`` returned; e.g. on ``recalibrate``) the bank's origins are unknown and
+        the images are scored against the whole bank.
         """
-        patches, source = self._train_patches, self._bank_source
-        self._train_patches = None
-        self._bank_source = None
-        if patches is None or source is None:
+        if fitted is None:
             return np.arange(len(x)), self._fuse(x, self._loo_maps(self._embed(x), None))
-        return np.arange(len(x)), self._fuse(x, self._loo_maps(patches, source))
+        return np.arange(len(x)), self._fuse(x, self._loo_maps(fitted.patches, fitted.source))
 
     def _loo_maps(self, patches: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
         bank = self._bank32
@@ -320,4 +332,4 @@ class PatchCore(Detector):
         return parts
 
 
-__all__ = ["PatchCore", "greedy_coreset", "nearest_distance"]
+__all__ = ["PatchCore", "TrainPatches", "greedy_coreset", "nearest_distance"]
