@@ -22,8 +22,6 @@ from thermal_anomaly.data import (
 )
 from thermal_anomaly.errors import DataError
 
-DEV = Path("/work/shared/datasets/transformer-thermal")
-
 
 def _img(path: Path, h: int = 6, w: int = 8, value: int = 100, mode: str = "RGB") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,10 +197,9 @@ def test_split_normals_seeded_and_stratified() -> None:
 
 
 @pytest.fixture(scope="module")
-def dev() -> Path:
-    if not DEV.is_dir():
-        pytest.skip("development dataset not available")
-    return DEV
+def dev(dev_data: Path) -> Path:
+    """The development set from conftest's ``dev_data`` (skipped when it is absent)."""
+    return dev_data
 
 
 def test_dev_set_test_mode_counts_and_masks(dev: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -12,10 +11,6 @@ import pytest
 from thermal_anomaly.errors import DataError
 from thermal_anomaly.thermal.hotspots import find_hotspots, hotspot_map, severity
 from thermal_anomaly.thermal.temperature import TemperatureMap
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "transformer-thermal"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/datasets/transformer-thermal")
 
 BUSHINGS = (200, 320, 440)
 
@@ -140,18 +135,15 @@ def test_severity_tables_follow_neta():
     assert severity(0.04, 0.1, "relative")[0] == "relative: possible deficiency"
 
 
-def test_large_image_is_fast_and_keeps_small_spots():
+def test_large_image_keeps_small_spots():
+    """A 6 MP picture is worked on downscaled (timed in benchmarks/unit_speed.py); a small spot survives."""
     h, w = 1920, 3077
     t = np.full((h, w), 25.0, np.float32)
     yy, xx = np.mgrid[0:h, 0:w]
     t[(yy - 900) ** 2 + (xx - 1500) ** 2 < 15**2] = 45.0  # 30 px across: 5 px at the working size
     temp = TemperatureMap(t, "C", np.ones((h, w), bool), "test")
-    hotspot_map(temp)
-    t0 = time.perf_counter()
     m = hotspot_map(temp)
-    elapsed = time.perf_counter() - t0
     assert m.shape == (h, w)
-    assert elapsed < 0.5  # ~60 ms alone on one core; generous for a shared machine
     y, x = np.unravel_index(int(np.argmax(m)), m.shape)
     assert abs(y - 900) < 20 and abs(x - 1500) < 20
     (r,) = find_hotspots(temp)
@@ -166,13 +158,11 @@ def test_bad_input_is_a_data_error():
     assert find_hotspots(empty) == [] and float(hotspot_map(empty).max()) == 0.0
 
 
-def test_real_image_peak_is_on_the_annotated_fault():
-    if not DATA.is_dir():
-        pytest.skip("development dataset not available")
+def test_real_image_peak_is_on_the_annotated_fault(dev_data: Path):
     from thermal_anomaly.data import ThermalDataset
     from thermal_anomaly.thermal.temperature import temperature_map
 
-    ds = ThermalDataset(DATA, mode="test")
+    ds = ThermalDataset(dev_data, mode="test")
     i = next(k for k, r in enumerate(ds) if r.name == "T1/faulty/T1_faulty_021.jpg")
     image, mask = ds.load_image(i), ds.load_mask(i)
     temp = temperature_map(image, ds[i].path)
