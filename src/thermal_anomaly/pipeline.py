@@ -31,12 +31,14 @@ METRIC_MAX_SIDE = 640
 
 
 def detector_config(model: str, **options) -> dict:
-    """Keep only the options the named detector's constructor takes (e.g. epochs for AutoEncoders)."""
+    """Keep only the options the named detector's constructor takes (e.g. epochs for AutoEncoders).
+
+    An unknown name keeps none: :func:`~thermal_anomaly.detectors.create_detector` then says which are known.
+    """
     from .detectors import DETECTORS, available_detectors
 
-    available_detectors()
-    if model not in DETECTORS:
-        raise ThermalAnomalyError(f"unknown model '{model}' (known: {', '.join(sorted(DETECTORS))})")
+    if model not in available_detectors():
+        return {}
     params = set()
     for cls in DETECTORS[model].__mro__:
         if "__init__" in cls.__dict__:
@@ -75,32 +77,6 @@ def train(
         final.save(out / "final_model.pth")
         return best
     return detector.save(out / f"{model}.pth")
-
-
-def train_autoencoder(
-    data_root: str | os.PathLike,
-    batch_size: int = 8,
-    epochs: int = 50,
-    learning_rate: float = 1e-3,
-    img_size: int = 256,
-    save_dir: str | os.PathLike = "models",
-    *,
-    model: str = "autoencoder",
-    seed: int = 0,
-    progress: bool = True,
-) -> Path:
-    """The original project's training entry point (AutoEncoder or U-Net variant)."""
-    return train(
-        data_root,
-        model=model,
-        out_dir=save_dir,
-        progress=progress,
-        batch_size=batch_size,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        img_size=img_size,
-        seed=seed,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- predict
@@ -205,7 +181,38 @@ def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, 
 
 
 class Inspector:
-    """One fitted detector plus everything around it: reading files, groups, outputs."""
+    """One fitted detector plus everything around it: reading files, groups, outputs.
+
+    The CLI's ``predict`` and ``test`` commands are this class: it reads image files and folders, names
+    each image's asset (group) from its folders, scores it with the detector, rates its regions in
+    temperature terms and writes the per-image JSON, pictures, maps and the batch summary.
+
+    Parameters
+    ----------
+    detector : Detector
+        A fitted detector (see :func:`thermal_anomaly.create_detector` and
+        :func:`thermal_anomaly.load_detector`).
+    model_name : str, optional
+        The name written as ``"model"`` in every image's JSON; the detector's own ``name`` by default.
+
+    Attributes
+    ----------
+    detector : Detector
+        The detector that scores every image.
+    model_name : str
+        The name reported for the model.
+
+    See Also
+    --------
+    train : fit a detector and save the model file that :meth:`Inspector.load` reads.
+
+    Examples
+    --------
+    >>> from thermal_anomaly.pipeline import Inspector
+    >>> inspector = Inspector.load("models/patchcore.pth")  # doctest: +SKIP
+    >>> report = inspector.predict(["inspection/T1"], "runs/predict")  # doctest: +SKIP
+    >>> print(report.n_flagged, "flagged;", len(report.errors), "unreadable")  # doctest: +SKIP
+    """
 
     def __init__(self, detector: Detector, model_name: str | None = None) -> None:
         self.detector = detector
@@ -213,6 +220,23 @@ class Inspector:
 
     @classmethod
     def load(cls, model_path: str | os.PathLike) -> Inspector:
+        """An inspector around the detector saved in ``model_path``.
+
+        Parameters
+        ----------
+        model_path : str or os.PathLike
+            A model file written by :func:`train` (or ``Detector.save``).
+
+        Returns
+        -------
+        Inspector
+            The inspector, named after the detector.
+
+        Raises
+        ------
+        ModelError
+            The file is missing, empty, corrupt, foreign or inconsistent.
+        """
         return cls(load_detector(model_path))
 
     def infer_group(self, parts: Sequence[str], default: str | None = None) -> str | None:
@@ -243,6 +267,33 @@ class Inspector:
         the mask and ``<name>.temperature.tiff`` (+ ``.json``). ``summary.json`` and ``summary.md`` list
         the flagged images worst severity first. A radiometric file is analysed from its raw data
         (``params`` override its emissivity, reflected temperature, ...).
+
+        Parameters
+        ----------
+        paths : sequence of str or os.PathLike
+            Image files and folders (searched recursively; a ``masks/`` folder right below one is skipped).
+        out_dir : str or os.PathLike
+            The folder the outputs are written to (created when missing).
+        save_maps : bool, default False
+            Also write the anomaly map (``.anomaly_map.npy``), the mask and the temperature TIFF.
+        group : str, optional
+            The asset of images whose folders name none the model was calibrated on.
+        threshold : float, optional
+            Overrides the detector's learned threshold.
+        progress : bool, default True
+            Show a progress bar.
+        on_error : callable, optional
+            Called with (path, reason) for every file that cannot be read.
+        pictures : bool, default True
+            Write the annotated picture and the panel of each image.
+        params : RadiometricParams, optional
+            Object parameters that override a radiometric file's own.
+
+        Returns
+        -------
+        BatchReport
+            Each image's :class:`ImageResult`, the (path, reason) of each file that failed, and the
+            batch summary.
         """
         from tqdm.auto import tqdm
 
@@ -339,7 +390,28 @@ class Inspector:
         progress: bool = True,
         save_pictures: bool = True,
     ) -> dict:
-        """Score a labelled folder (normal/ and faulty/), write pictures, scores.csv and metrics.json."""
+        """Score a labelled folder (normal/ and faulty/), write pictures, scores.csv and metrics.json.
+
+        Parameters
+        ----------
+        data_root : str, os.PathLike or ThermalDataset
+            A folder with ``normal/`` and ``faulty/`` images (and optional ``masks/``), or such a dataset.
+        out_dir : str or os.PathLike
+            The folder the pictures, ``scores.csv``, ``score_stats.txt``, ``metrics.json`` and
+            ``error_analysis.png`` are written to.
+        threshold : float, optional
+            Overrides the detector's learned threshold.
+        progress : bool, default True
+            Show a progress bar.
+        save_pictures : bool, default True
+            Write each image's result panel and mask.
+
+        Returns
+        -------
+        dict
+            The metrics written to ``metrics.json`` (image AUROC, F1, pixel metrics where masks exist,
+            counts, errors) plus ``"table"``, the per-category score statistics as text.
+        """
         from tqdm.auto import tqdm
 
         from .metrics import evaluate
@@ -426,24 +498,6 @@ class Inspector:
         save_error_analysis(out / "error_analysis.png", scores, labels, float(thr))
         metrics["table"] = table
         return metrics
-
-
-def test_model(
-    model_path: str | os.PathLike,
-    data_root: str | os.PathLike,
-    img_size: int | None = None,
-    threshold: float | None = None,
-    save_dir: str | os.PathLike = "runs/test",
-    *,
-    progress: bool = True,
-) -> dict:
-    """The original project's test entry point; ``img_size`` must match the model's if given."""
-    inspector = Inspector.load(model_path)
-    if img_size is not None and int(img_size) != inspector.detector.img_size:
-        raise ThermalAnomalyError(
-            f"{model_path}: model was trained at img_size {inspector.detector.img_size}, not {img_size}"
-        )
-    return inspector.test(data_root, save_dir, threshold=threshold, progress=progress)
 
 
 def experiment(
