@@ -39,6 +39,15 @@ class ColorBar:
     extent: tuple[int, int] = (0, 0)
 
 
+#: a palette profile changes by at least PROFILE_MIN_SPAN (summed channel range) over a path of at least
+#: PROFILE_MIN_PATH, and heads one way: its chord over an eighth of the length is more than
+#: PROFILE_MIN_STRAIGHT of the path walked meanwhile (a pole or wire of one temperature barely changes; noise
+#: goes back and forth)
+PROFILE_MIN_SPAN = 0.6
+PROFILE_MIN_PATH = 0.8
+PROFILE_MIN_STRAIGHT = 0.5
+
+
 def _median_along(prof8: np.ndarray) -> np.ndarray:
     """A uint8 colour sequence (N×3) median-smoothed along the bar (a 40th of its length), so that printed
     numbers and tick marks do not count as colours of it."""
@@ -53,7 +62,7 @@ def _profile_is_palette(prof: np.ndarray) -> bool:
     steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
     path = float(steps.sum())
     span = float(np.abs(prof.max(axis=0) - prof.min(axis=0)).sum())
-    if span < 0.6 or path < 0.8:
+    if span < PROFILE_MIN_SPAN or path < PROFILE_MIN_PATH:
         return False
     # chord over an eighth of the length vs the path walked meanwhile: noise and back-and-forth give low ratios
     k = max(2, len(prof) // 8)
@@ -63,7 +72,16 @@ def _profile_is_palette(prof: np.ndarray) -> bool:
     moving = walked > 0.05
     if moving.sum() < len(walked) // 3:
         return False
-    return float(np.median(chord[moving] / walked[moving])) > 0.5
+    return float(np.median(chord[moving] / walked[moving])) > PROFILE_MIN_STRAIGHT
+
+
+#: a bar is at most this share of the image's width wide, and its centre within SIDE_SHARE of a side
+MAX_WIDTH_SHARE = 0.05
+SIDE_SHARE = 0.2
+#: a bar is flat across: the median colour spread across it (channel max, 0..1) stays below this
+ACROSS_SPREAD = 0.08
+#: a bar is at least this share of the image's height long: cameras draw it along much of a side
+MIN_LENGTH_SHARE = 0.35
 
 
 def _strip_candidates(small8: np.ndarray, flush: bool = False) -> list[tuple[int, int, int, int]]:
@@ -75,21 +93,31 @@ def _strip_candidates(small8: np.ndarray, flush: bool = False) -> list[tuple[int
     h, w = small8.shape[:2]
     if h < 20 or w < 8:
         return []
-    maxw = max(3, int(round(0.05 * w)))
+    maxw = max(3, int(round(MAX_WIDTH_SHARE * w)))
     boxes = []
     for x, y, bw, bh in _side_components(small8, maxw, flush):
         cx = x + bw / 2
-        if bw > maxw or min(cx, w - cx) > 0.2 * w:  # too wide, or not near a side
+        if bw > maxw or min(cx, w - cx) > SIDE_SHARE * w:  # too wide, or not near a side
             continue
         x0, x1 = (x + 1, x + bw - 1) if bw > 3 else (x, x + bw)
         strip = small8[y : y + bh, x0:x1].astype(np.float32) / 255.0
         across = float(np.median(chan_max(strip.max(axis=1) - strip.min(axis=1))))
-        if across > 0.08 or not _profile_is_palette(np.median(strip, axis=1)):
+        if across > ACROSS_SPREAD or not _profile_is_palette(np.median(strip, axis=1)):
             continue
         boxes.append((x, y, x + bw, y + bh))
     boxes = [_extend(small8, b) for b in _merge_boxes(boxes)]
-    boxes = [b for b in boxes if b[3] - b[1] >= 0.35 * h]
+    boxes = [b for b in boxes if b[3] - b[1] >= MIN_LENGTH_SHARE * h]
     return [b for b in boxes if _flush_bar(small8, b)] if flush else boxes
+
+
+#: steps (0-255, max over the channels) between neighbouring pixels: below UNIFORM_STEP a drawn bar is flat
+#: (JPEG noise included); above EDGE_STEP, twice that, the step is a drawn edge
+UNIFORM_STEP = 14
+EDGE_STEP = 28
+#: a bar flush with the frame has a sharp inner edge on at least this share of its rows, and that edge is
+#: straight (in one column pair) on at least STRAIGHT_SHARE of those
+SHARP_SHARE = 0.9
+STRAIGHT_SHARE = 0.85
 
 
 def _flush_bar(small8: np.ndarray, box: tuple[int, int, int, int]) -> bool:
@@ -105,7 +133,7 @@ def _flush_bar(small8: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     strip = small8[y0:y1, x0 + 1 : x1] if x1 >= w else small8[y0:y1, x0 : x1 - 1]
     strip = strip.astype(np.int16)
     spread = float(np.percentile((strip.max(axis=1) - strip.min(axis=1)).max(axis=1), 90))
-    if spread > 14:
+    if spread > UNIFORM_STEP:
         return False
     # the steps between neighbouring columns just inside the strip's inner side and beyond it
     lo, hi = (max(0, x0 - 3), min(w, x0 + 2)) if x1 >= w else (max(0, x1 - 2), min(w, x1 + 3))
@@ -114,12 +142,12 @@ def _flush_bar(small8: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         return False
     steps = np.abs(np.diff(cols, axis=1)).max(axis=2)
     strongest = steps.argmax(axis=1)
-    sharp = steps.max(axis=1) > 28
-    if sharp.mean() < 0.9:
+    sharp = steps.max(axis=1) > EDGE_STEP
+    if sharp.mean() < SHARP_SHARE:
         return False
     at = np.bincount(strongest[sharp], minlength=steps.shape[1])
     # straight: the edge sits in one column pair (or its neighbour, for a blended column) on nearly every row
-    return float((at + np.concatenate([at[1:], [0]])).max()) >= 0.85 * sharp.sum()
+    return float((at + np.concatenate([at[1:], [0]])).max()) >= STRAIGHT_SHARE * sharp.sum()
 
 
 def _strip_evidence(
@@ -138,9 +166,9 @@ def _strip_evidence(
     np.maximum(np.maximum(steps[0], steps[1], out=d[:, :-1]), steps[2], out=d[:, :-1])
     dl = np.zeros((h, w), np.uint8)  # step x-1 -> x (0 in the first column)
     dl[:, 1:] = d[:, :-1]
-    uniform = (cv2.max(dl, d) < 14).view(np.uint8)
-    edge = (d > 28).view(np.uint8)
-    edge_l = (dl > 28).view(np.uint8)
+    uniform = (cv2.max(dl, d) < UNIFORM_STEP).view(np.uint8)
+    edge = (d > EDGE_STEP).view(np.uint8)
+    edge_l = (dl > EDGE_STEP).view(np.uint8)
     if right_border:
         edge[:, -1] = 1
     if left_border:
@@ -437,6 +465,14 @@ def bar_boxes(image: np.ndarray) -> list[tuple[tuple[int, int, int, int], str]]:
     ]
 
 
+#: rows of a bar whose colours spread across it by more than this (channel max, 0..1) are spoiled by printed
+#: numbers or ticks and interpolated over
+SAMPLE_SPREAD = 0.1
+#: a step along the bar (summed over the channels, 0..3) larger than this ends the palette: a label box, a
+#: frame or a margin at the bar's end, not the smooth run of a palette
+COLOUR_JUMP = 0.3
+
+
 def _sample_colors(
     rgb: np.ndarray, box: tuple[int, int, int, int], orient: str
 ) -> tuple[np.ndarray, tuple[int, int]]:
@@ -449,13 +485,13 @@ def _sample_colors(
         strip = strip[:, cut:-cut]
     prof = np.median(strip, axis=1)
     spread = chan_max(strip.max(axis=1) - strip.min(axis=1))
-    good = spread < 0.1
+    good = spread < SAMPLE_SPREAD
     if good.sum() >= 10 and not good.all():
         idx = np.arange(len(prof))
         prof = np.stack([np.interp(idx, idx[good], prof[good, c]) for c in range(3)], axis=1)
     # keep the longest piece between colour jumps: label boxes, frames and margins at the ends go
     steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
-    cuts = np.flatnonzero(steps > 0.3) + 1
+    cuts = np.flatnonzero(steps > COLOUR_JUMP) + 1
     pieces = np.split(np.arange(len(prof)), cuts)
     best = max(pieces, key=len)
     start = (y0 if orient == "vertical" else x0) + int(best[0])

@@ -8,9 +8,10 @@ labels stand). Each word is cut out, normalised to black on white, upscaled to ~
 all of them are stacked into one mosaic read by a single tesseract call (digits whitelist, one line per word).
 
 A label inside the bar's extent is a tick at that position; the nearest number-shaped word beyond an end
-names that end (T1's max/min boxes), or, when that one is unreadable and off the bar's axis (scene), the
-nearest on the axis that reads as a number. End values are read at three sizes and two must agree, and every
-reading is checked against its own glyphs (one digit per digit-sized blob; a lost decimal dot is put back).
+names that end (a camera's max/min value boxes), or, when that one is unreadable and off the bar's axis
+(scene), the nearest on the axis that reads as a number. End values are read at three sizes and two must
+agree, and every reading is checked against its own glyphs (one digit per digit-sized blob; a lost decimal
+dot is put back).
 A one-digit end label counts only when read alike and confidently at all three sizes and the other end is
 read too.
 A straight line through the labels (robust: the pair agreeing with most others wins) gives the temperature at
@@ -39,11 +40,24 @@ if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs 
 _NUMBER = re.compile(r"-?\d{1,4}(?:\.\d{1,2})?")
 _DIGIT_PX = 40  # digit height tesseract reads best at
 _END_PX = (30, 38, 46)  # end values are read at three sizes: two must agree, none may outvote them
-MAX_TICK_WORDS = 8  # labels along the bar sent to tesseract (T6-T9 print 56; a few fix the line)
+#: labels along the bar sent to tesseract: some scales print dozens of ticks, and a few evenly spread ones fix
+#: the line as well as all of them while keeping the one OCR call small
+MAX_TICK_WORDS = 8
 T_RANGE = (-40.0, 2000.0)  # plausible scale values, °C
 MAX_LABEL_OFF = 0.025  # how far (share of the bar) a label may stand from where the fitted scale puts it
 #: a one-digit end label ("9") is trusted only when read alike at every size, each at least this confident
 SINGLE_DIGIT_CONF = 70.0
+#: least tesseract confidence (0-100) of a tick label: the line fit through all ticks outvotes a misread one
+TICK_CONF = 30
+#: least tesseract confidence of an end label: an end value is used alone, with no other label to outvote it
+END_CONF = 50
+#: least span (°C) of a scale: a camera's scale covers more, so a narrower reading comes from misread labels
+MIN_SPAN = 0.5
+#: widest span (°C) trusted from only two labels: a wider one is more likely a misread digit
+MAX_TWO_LABEL_SPAN = 150.0
+#: how far a stroke must stand out from its surroundings (top-/black-hat, 0-255) to be ink: ~0.16 of full
+#: scale, so faint scene texture stays out while printed text, however thin, gets in
+INK_HAT = 40
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,7 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
     words: list[_Word] = []
     for light, channel in ((True, lo), (False, hi)):
         hat = _stroke_hat(channel, light, k)
-        ink = (hat > 40).astype(np.uint8)  # strokes that stand out by >= ~0.16
+        ink = (hat > INK_HAT).astype(np.uint8)  # strokes that stand out by >= ~0.16
         _n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         st = stats[1:, :4].astype(np.int64)
         ws, hs = st[:, 2], st[:, 3]
@@ -466,6 +480,11 @@ def _fit_ends(points: list[tuple[float, float]], tol: float) -> tuple[float, flo
     return float(a), float(a + b), inl
 
 
+#: how far beyond each end of the bar (share of its length) end labels are looked for: cameras print a max/min
+#: value box up to ~0.25 bar lengths beyond the bar's end
+END_REACH = 0.3
+
+
 def _window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int, int, int]:
     """Search window (x0, y0, x1, y1) around the bar in image pixels and the bar's extent (e0, e1)."""
     H, W = shape
@@ -475,7 +494,7 @@ def _window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int, 
     length = e1 - e0
     across = (x1 - x0) if vertical else (y1 - y0)
     reach = int(max(15 * across, 0.2 * (W if vertical else H), 40))
-    margin = int(0.3 * length)  # T1 prints its max box up to ~0.25 bar lengths above the bar
+    margin = int(END_REACH * length)
     if vertical:
         return max(0, x0 - reach), max(0, e0 - margin), min(W, x1 + reach), min(H, e1 + margin), e0, e1
     return max(0, e0 - margin), max(0, y0 - reach), min(W, e1 + margin), min(H, y1 + reach), e0, e1
@@ -543,6 +562,10 @@ def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[li
 
 
 UNIT_SIDE = 1024  # unit glyphs are looked for on a copy at most this long (UI text stays >= ~6 px)
+#: UI text is drawn white or black: strokes at least this light (light text) or at most this dark (dark text),
+#: 0-255, keep letters apart from a textured scene they touch
+UNIT_WHITE = 215
+UNIT_BLACK = 40
 
 
 def printed_units(image: np.ndarray) -> set[str]:
@@ -572,10 +595,11 @@ def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], 
     masks = []
     for light, ch in ((True, lo), (False, hi)):
         hat = cv2.morphologyEx(ch, cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT, ker)
-        ink = (hat > 40).astype(np.uint8)
+        ink = (hat > INK_HAT).astype(np.uint8)
         masks.append((light, ink))
         # UI text is drawn white (black): over a textured scene only the saturated strokes keep letters apart
-        masks.append((light, ink & ((ch >= 215) if light else (ch <= 40)).astype(np.uint8)))
+        saturated = (ch >= UNIT_WHITE) if light else (ch <= UNIT_BLACK)
+        masks.append((light, ink & saturated.astype(np.uint8)))
     for light, ink in masks:
         n, lab, st, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
         x, y, w, h, a = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
@@ -710,7 +734,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     ticks: list[tuple[float, float]] = []
     for w in inside:
         v = _value(w.text)
-        if v is not None and w.conf >= 30:
+        if v is not None and w.conf >= TICK_CONF:
             pos = ((w.cy if vertical else w.cx) + off - e0) / max(1, length)
             ticks.append((float(np.clip(pos, 0.0, 1.0)), v))
     end_pts: list[tuple[float, float]] = []
@@ -738,12 +762,14 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
         # does not read as a number and stands off the bar's axis it may be scene: a word on the axis that
         # reads as a number names the end then (cameras print end labels there or right beside the end)
         w = side_words[0]
-        if (_value(w.text) is None or w.conf < 50) and not on_axis(w):
-            axial = [o for o in side_words if on_axis(o) and _value(o.text) is not None and o.conf >= 50]
+        if (_value(w.text) is None or w.conf < END_CONF) and not on_axis(w):
+            axial = [
+                o for o in side_words if on_axis(o) and _value(o.text) is not None and o.conf >= END_CONF
+            ]
             w = axial[0] if axial else w
         v = _value(w.text)
         name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
-        if v is None or w.conf < 50:
+        if v is None or w.conf < END_CONF:
             unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
         end_pts.append((pos, v))
@@ -838,8 +864,8 @@ def _fit(
             None,
             f"colour-bar end labels contradict hot-at-top/right ({start:.1f}..{stop:.1f}); not trusted",
         )
-    if lo_t < T_RANGE[0] or hi_t > T_RANGE[1] or hi_t - lo_t < 0.5:
+    if lo_t < T_RANGE[0] or hi_t > T_RANGE[1] or hi_t - lo_t < MIN_SPAN:
         return None, f"implausible scale read from the colour bar ({lo_t:.1f}..{hi_t:.1f} °C); not trusted"
-    if n < 3 and hi_t - lo_t > 150.0:  # two labels only: a wide span is more likely a misread digit
+    if n < 3 and hi_t - lo_t > MAX_TWO_LABEL_SPAN:  # two labels only
         return None, f"implausible scale from 2 labels ({lo_t:.1f}..{hi_t:.1f} °C); not trusted"
     return ScaleReading(start=start, stop=stop, n_labels=n, labels=tuple(used)), ""

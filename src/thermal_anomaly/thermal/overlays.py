@@ -18,11 +18,17 @@ import numpy as np
 from .colorbar import bar_boxes_fine, bar_work_copy
 from .palette import chan_max, chan_min, component_boxes, shared, upsize_mask, work_copy
 
+#: a margin pixel is near-white (channel min); a column/row is margin when this share of it is; a margin
+#: band is narrower than MARGIN_MAX_SHARE of the side (a wider white band is more likely scene than margin)
+MARGIN_WHITE = 0.85
+MARGIN_BAND = 0.7
+MARGIN_MAX_SHARE = 0.45
+
 
 def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
     """Near-white bands touching the image border (report/exporter margins). ``lo``: ``chan_min(small)``."""
     h, w = small.shape[:2]
-    white = (chan_min(small) if lo is None else lo) > 0.85
+    white = (chan_min(small) if lo is None else lo) > MARGIN_WHITE
     out = np.zeros((h, w), bool)
     for axis, n in ((0, w), (1, h)):  # axis 0: columns (fraction over rows), axis 1: rows
         # share of white pixels per column/row (the same float64 values as white.mean(axis), ~10x faster)
@@ -30,7 +36,7 @@ def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
             cv2.reduce(white.view(np.uint8), axis, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
             / white.shape[axis]
         )
-        band = frac > 0.7
+        band = frac > MARGIN_BAND
         for idx in (range(n), range(n - 1, -1, -1)):
             last = -1
             misses = 0
@@ -45,12 +51,21 @@ def _margins(small: np.ndarray, lo: np.ndarray | None = None) -> np.ndarray:
                 continue
             first = idx[0]
             lo, hi = sorted((first, last))
-            if hi - lo + 1 >= 3 and (hi - lo + 1) < 0.45 * n:
+            if hi - lo + 1 >= 3 and (hi - lo + 1) < MARGIN_MAX_SHARE * n:
                 if axis == 0:
                     out[:, lo : hi + 1] = True
                 else:
                     out[lo : hi + 1, :] = True
     return out
+
+
+#: stroke half-width (px at 640 px) that still counts as "thin": UI text and lines; heat is blurred wider
+STROKE_RADIUS_640 = 4
+#: UI strokes are light (channel min above STROKE_LO) and grey (channel spread below STROKE_SAT), and stand
+#: out from what is around them by more than STROKE_HAT (top-hat of the channel min)
+STROKE_LO = 0.6
+STROKE_SAT = 0.3
+STROKE_HAT = 0.3
 
 
 def _strokes(small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> np.ndarray:
@@ -60,13 +75,13 @@ def _strokes(small: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | N
     ``lo``/``hi``: the per-pixel channel min/max of ``small`` when already computed.
     """
     h, w = small.shape[:2]
-    r = max(2, round(4 * max(h, w) / 640))  # stroke half-width that still counts as "thin"
+    r = max(2, round(STROKE_RADIUS_640 * max(h, w) / 640))  # stroke half-width that still counts as "thin"
     k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
     lo = chan_min(small) if lo is None else lo
     hi = chan_max(small) if hi is None else hi
     sat = hi - lo
-    light = ((lo > 0.6) & (sat < 0.3)).astype(np.uint8)
-    thin = (cv2.morphologyEx(lo, cv2.MORPH_TOPHAT, k) > 0.3) & light.astype(bool)
+    light = ((lo > STROKE_LO) & (sat < STROKE_SAT)).astype(np.uint8)
+    thin = (cv2.morphologyEx(lo, cv2.MORPH_TOPHAT, k) > STROKE_HAT) & light.astype(bool)
     # a saturated-white hot blob has a ragged rim that the top-hat also keeps: drop strokes touching a blob
     blob = cv2.dilate(cv2.morphologyEx(light, cv2.MORPH_OPEN, k), k)
     # and white specks in a spot at the edge of saturation (noise around the scale's top) are heat too
@@ -106,6 +121,8 @@ def _saturated_heat(lo: np.ndarray, hi: np.ndarray, k: np.ndarray) -> np.ndarray
 NEUTRAL_SAT = 0.06
 #: the grey fill of a logo/icon starts this light (channel min); darker greys are shadows and sky
 NEUTRAL_LO = 0.35
+#: ... and stays below this: near-white is a margin or a white-hot end, not a grey fill
+NEUTRAL_HI = 0.9
 
 
 def _grey_fills(strokes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -121,9 +138,9 @@ def _grey_fills(strokes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
     sat = hi - lo
     if float(np.median(sat[::4, ::4])) < 3 * NEUTRAL_SAT:  # a grey palette: greys are temperatures
         return strokes
-    grey = ((sat < NEUTRAL_SAT) & (lo > NEUTRAL_LO) & (lo < 0.9)).view(np.uint8)
+    grey = ((sat < NEUTRAL_SAT) & (lo > NEUTRAL_LO) & (lo < NEUTRAL_HI)).view(np.uint8)
     h, w = strokes.shape
-    r = max(2, round(4 * max(h, w) / 640))
+    r = max(2, round(STROKE_RADIUS_640 * max(h, w) / 640))
     grown = strokes.view(np.uint8).copy()
     cross = np.ones((3, 3), np.uint8)
     for _ in range(3 * r):
@@ -132,6 +149,17 @@ def _grey_fills(strokes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
             break
         grown = nxt
     return grown.view(bool)
+
+
+#: a label's backing box is dark (channel max below BACKING_HI) and unsaturated (spread below BACKING_SAT):
+#: not a palette colour
+BACKING_HI = 0.3
+BACKING_SAT = 0.25
+#: a label is small (at most this share of the image's height / width) and dense with strokes (at least
+#: LABEL_DENSITY of its box): larger or sparser groups are scene texture
+LABEL_MAX_H = 0.12
+LABEL_MAX_W = 0.4
+LABEL_DENSITY = 0.08
 
 
 def _label_boxes(
@@ -144,12 +172,12 @@ def _label_boxes(
     out = np.zeros((h, w), bool)
     hi = chan_max(small) if hi is None else hi
     sat = hi - (chan_min(small) if lo is None else lo)
-    backing = (hi < 0.3) & (sat < 0.25)  # dark, unsaturated: not a palette colour
+    backing = (hi < BACKING_HI) & (sat < BACKING_SAT)
     for x, y, bw, bh in component_boxes(grouped):  # any order: the boxes are or-ed together
-        if bh > 0.12 * h or bw > 0.4 * w:
+        if bh > LABEL_MAX_H * h or bw > LABEL_MAX_W * w:
             continue
         density = strokes[y : y + bh, x : x + bw].mean()
-        if density < 0.08:
+        if density < LABEL_DENSITY:
             continue
         # the backing box: dark unsaturated pixels connected to the label and enclosed in a window around it
         # (dark sky would run out of the window; a label's box does not)
@@ -184,6 +212,13 @@ LEGEND_GAP_WIDTHS = 4.0
 LEGEND_GAP_SHARE = 0.1
 #: gap to the edge along the bar (share of the bar's length) that still belongs to the legend (unit label)
 LEGEND_END_SHARE = 0.15
+#: a legend's background is light (channel min above LEGEND_LO) and unsaturated (spread below LEGEND_SAT), or
+#: the bar's own colour (within LEGEND_BAR_DIFF in every channel)
+LEGEND_LO = 0.7
+LEGEND_SAT = 0.2
+LEGEND_BAR_DIFF = 0.15
+#: a column joins the panel while at least this share of it is legend (labels printed on it take the rest)
+LEGEND_COLUMN_SHARE = 0.5
 
 
 def _legend_panel(
@@ -213,7 +248,9 @@ def _legend_panel(
         """Legend pixels of the bar's rows in columns c0:c1 (only the columns the panel edge can reach)."""
         part = img[rows, c0:c1]
         lo, hi = chan_min(part), chan_max(part)
-        return ((lo > 0.7) & (hi - lo < 0.2)) | (np.abs(part - ref).max(axis=2) < 0.15)
+        return ((lo > LEGEND_LO) & (hi - lo < LEGEND_SAT)) | (
+            np.abs(part - ref).max(axis=2) < LEGEND_BAR_DIFF
+        )
 
     gap_limit = max(LEGEND_GAP_WIDTHS * width, LEGEND_GAP_SHARE * n_across)
     # in a panel, the strip search often stops short of the bar's scene-side edge (ticks, frame): one more
@@ -246,10 +283,16 @@ def _grow(
     block = plain(c0, c1) if c1 > c0 else None
     for _ in range(n):
         nxt = pos + (0 if step > 0 else -1)
-        if not 0 <= nxt < n_across or block[:, nxt - c0].mean() < 0.5:
+        if not 0 <= nxt < n_across or block[:, nxt - c0].mean() < LEGEND_COLUMN_SHARE:
             break
         pos += step
     return float(pos + 2 * step)  # and the panel's anti-aliased rim
+
+
+#: a bar's box is padded across by this share of its width (outline, frame) plus 2 px, and along by
+#: BAR_PAD_ALONG px (end caps), on the working copy
+BAR_PAD_ACROSS = 0.35
+BAR_PAD_ALONG = 3
 
 
 def overlay_mask(image: np.ndarray) -> np.ndarray:
@@ -279,8 +322,8 @@ def _overlay_mask(image: np.ndarray) -> np.ndarray:
         # pad across the bar for its outline/frame (about a third of its width, at least 2 px at 640 px)
         # and a little along it for end caps; coordinates go from the fine copy to the working copy
         across = (x1 - x0) if orient == "vertical" else (y1 - y0)
-        pa = (0.35 * across) * s2 + 2
-        pl = 3
+        pa = (BAR_PAD_ACROSS * across) * s2 + 2
+        pl = BAR_PAD_ALONG
         if orient == "vertical":
             bx0, by0, bx1, by1 = x0 * s2 - pa, y0 * s2 - pl, x1 * s2 + pa, y1 * s2 + pl
         else:

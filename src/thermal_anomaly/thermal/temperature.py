@@ -75,6 +75,13 @@ def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
 
 #: decoded position from which a pixel counts as the hot end of the scale (white next to it is "above")
 HOT_END = 0.8
+#: off-palette colours this dark (channel max) are below the scale, this light (channel min) above it: how
+#: cameras paint temperatures outside the scale, with room for JPEG noise around pure black and white
+BELOW_HI = 0.12
+ABOVE_LO = 0.85
+#: share of the palette pixels around a white component that must be at the hot end for it to be a
+#: saturated spot (its hottest colours around it) rather than a cable or label on the scene
+HOT_RING_SHARE = 0.5
 
 
 def out_of_range(
@@ -91,8 +98,8 @@ def out_of_range(
     white has a solid core (three pixels thick).
     """
     lo, hi = chan_min(rgb), chan_max(rgb)
-    below = bad & (hi < 0.12)
-    white = bad & (lo > 0.85)
+    below = bad & (hi < BELOW_HI)
+    white = bad & (lo > ABOVE_LO)
     above = white
     if white.any():
         core = None
@@ -125,7 +132,7 @@ def _ringed_by_hot_end(lab: np.ndarray, n: int, bad: np.ndarray, pos: np.ndarray
     ring = (lab == 0) & (grown > 0) & ~bad
     total = np.bincount(grown[ring], minlength=n)
     hot = np.bincount(grown[ring & (pos >= HOT_END)], minlength=n)
-    return hot >= 0.5 * np.maximum(total, 1)
+    return hot >= HOT_RING_SHARE * np.maximum(total, 1)
 
 
 #: how far (RGB, 0..1) a colour may lie from the line between a hot-end colour and white to count as a blend
@@ -164,6 +171,37 @@ def temperature_map(
     best-fitting named palette (relative). Black/white pixels off the bar's palette count as below/above the
     scale (clipped to its ends), as cameras draw them. Radiometric data that cannot be read (truncated,
     unknown layout, DJI) fall back to the picture, with the reason in ``note``.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3)
+        The picture as RGB, uint8, uint16 or float in [0, 1].
+    path : str or os.PathLike, optional
+        The file ``image`` was read from; a radiometric file (FLIR JPEG, 16-bit or float TIFF) is then
+        decoded from its raw data instead of its colours.
+    params : RadiometricParams, optional
+        Object parameters (emissivity, reflected temperature, distance, ...) that override a FLIR JPEG's
+        own; ignored for pictures without raw data.
+
+    Returns
+    -------
+    TemperatureMap
+        ``values`` in °C when ``unit == "C"``, else relative 0 (cold) .. 1 (hot); ``valid`` is False on
+        camera overlays and colours off the palette; ``source`` and ``reason`` say where the numbers
+        came from and why they are only relative.
+
+    See Also
+    --------
+    thermal_anomaly.thermal.analysis.ThermalAnalysis : the same decoding, with the overlays, the colour bar
+        and the scale it found.
+
+    Examples
+    --------
+    >>> from thermal_anomaly.io import read_image
+    >>> from thermal_anomaly.thermal.temperature import temperature_map
+    >>> tm = temperature_map(read_image("FLIR1234.jpg"), "FLIR1234.jpg")  # doctest: +SKIP
+    >>> tm.unit, tm.source  # doctest: +SKIP
+    ('C', 'radiometric')
     """
     from .analysis import ThermalAnalysis
 
