@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 LINT_PATHS := src tests benchmarks
 
-.PHONY: install demo test test-unit test-e2e lint format benchmark clean
+.PHONY: install demo test test-fast test-unit test-e2e lint format benchmark clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test-e2e: install
 
 test: lint
 	$(PY) -m pytest -q tests
+
+# everything but the tests marked slow (training, the CLI, whole-data-set sweeps): under a minute on 2 cores
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
 
 benchmark: install
 	$(PY) benchmarks/benchmark.py

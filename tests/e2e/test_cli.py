@@ -12,7 +12,7 @@ from PIL import Image
 from tests.conftest import link_subset, run_cli
 from thermal_anomaly.report import KNOWN_SEVERITIES, severity_rank
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NORMALS = [f"T1/normal/T1_normal_00{i}.jpg" for i in (1, 2, 3, 4, 5)] + ["T2/normal/T2_normal_001.png"]
 FAULTY = ["T1/faulty/T1_faulty_043.jpg", "T1/faulty/T1_faulty_044.jpg", "T2/faulty/T2_faulty_002.png.png"]

@@ -11,7 +11,7 @@ from PIL import Image
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CONTRACT = {"image", "unit", "source", "range", "reason", "size"}
 

@@ -36,6 +36,7 @@ def _count_calls(monkeypatch, module, name: str) -> list[int]:
     return calls
 
 
+@pytest.mark.slow
 def test_predict_decodes_colours_and_reads_the_scale_once_per_image(
     dev_data, t1_detector, monkeypatch, tmp_path
 ):
@@ -73,6 +74,7 @@ def test_detector_heat_evidence_is_the_report_scale_sampled(dev_data):
     assert np.array_equal(valid2, valid) and np.allclose(pos2[valid], pos[valid])
 
 
+@pytest.mark.slow
 def test_scores_are_the_same_from_an_analysis_or_from_pixels(dev_data, t1_detector):
     img = read_image(dev_data / "T1/faulty/T1_faulty_002.jpg")
     by_pixels = t1_detector.score([img], groups=["T1"])
@@ -81,6 +83,7 @@ def test_scores_are_the_same_from_an_analysis_or_from_pixels(dev_data, t1_detect
     assert np.allclose(by_pixels.anomaly_map[0], by_analysis.anomaly_map[0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_flir_jpeg_is_analysed_from_its_raw_data(flir_data, dev_data, t1_detector, tmp_path):
     import flyr
 

@@ -53,6 +53,7 @@ def _scenes(n: int, seed: int = 0, size: int = 64) -> list[np.ndarray]:
     return out
 
 
+@pytest.mark.slow
 def test_training_reduces_loss_and_flags_a_hot_spot(tmp_path):
     torch.manual_seed(0)
     normals = _scenes(10)

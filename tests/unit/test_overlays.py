@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -10,10 +9,6 @@ import numpy as np
 import pytest
 
 from thermal_anomaly.thermal.overlays import BORDER_SHARE, overlay_mask
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "transformer-thermal"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/datasets/transformer-thermal")
 
 
 def _scene(h: int = 480, w: int = 640, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -118,16 +113,11 @@ def test_accepts_float_rgba_grey_and_keeps_size():
     assert overlay_mask(grey).shape == grey.shape
 
 
-def test_large_image_downscaled_and_fast_on_640():
+def test_large_image_downscaled_finds_the_bar_again():
+    """The 640 px and 6 MP cases are timed in benchmarks/unit_speed.py; here only what they find."""
     rgb, _ = _scene(h=640, w=640)
     bar_rows, bar_cols = _add_ui(rgb)["bar"]
-    overlay_mask(rgb)
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        overlay_mask(rgb)
-        times.append(time.perf_counter() - t0)
-    assert np.median(times) < 0.1  # ~20 ms measured on an idle core; slack for a shared CI machine
+    assert overlay_mask(rgb)[bar_rows, bar_cols].mean() > 0.9  # the bar at the working size
     big = cv2.resize(rgb, (3077, 1920), interpolation=cv2.INTER_LINEAR)
     m = overlay_mask(big)
     assert m.shape == (1920, 3077)
@@ -137,10 +127,8 @@ def test_large_image_downscaled_and_fast_on_640():
     assert m[rows, cols].mean() > 0.9  # the bar, found again at the big scale
 
 
-def _dev_images() -> list[Path]:
-    if not DATA.is_dir():
-        pytest.skip(f"development dataset not found at {DATA}")
-    return sorted(p for p in DATA.glob("T*/*/*") if p.suffix.lower() in (".jpg", ".png"))
+def _dev_images(dev_data: Path) -> list[Path]:
+    return sorted(p for p in dev_data.glob("T*/*/*") if p.suffix.lower() in (".jpg", ".png"))
 
 
 def _read(p: Path) -> np.ndarray:
@@ -149,8 +137,8 @@ def _read(p: Path) -> np.ndarray:
     return read_image(p)
 
 
-def test_dev_t1_camera_ui_covered():
-    paths = [p for p in _dev_images() if p.parts[-3] == "T1"][::5]
+def test_dev_t1_camera_ui_covered(dev_data: Path):
+    paths = [p for p in _dev_images(dev_data) if p.parts[-3] == "T1"][::5]
     for p in paths:
         m = overlay_mask(_read(p))
         assert m[35:65, 530:605].mean() > 0.5, f"{p.name}: FLIR logo"  # logo strokes + surroundings
@@ -159,9 +147,10 @@ def test_dev_t1_camera_ui_covered():
         assert m.mean() < 0.25
 
 
-def test_dev_lab_colour_bar_right_and_faults_not_masked():
+@pytest.mark.slow
+def test_dev_lab_colour_bar_right_and_faults_not_masked(dev_data: Path):
     flagged = total = 0
-    for p in _dev_images():
+    for p in _dev_images(dev_data):
         img = _read(p)
         m = overlay_mask(img)
         h, w = m.shape
@@ -172,7 +161,7 @@ def test_dev_lab_colour_bar_right_and_faults_not_masked():
             # the whole legend panel (bar, labels painted on it, its white rim) to the right edge is covered
             panel = np.nonzero(cols > 0.95)[0]
             assert cols[panel.min() :].min() > 0.95, f"{p.name}: part of the legend panel left as scene"
-        gt = DATA / "masks" / p.parts[-3] / p.parts[-2] / (p.name.split(".")[0] + ".png")
+        gt = dev_data / "masks" / p.parts[-3] / p.parts[-2] / (p.name.split(".")[0] + ".png")
         if gt.exists():
             g = cv2.imread(str(gt), cv2.IMREAD_GRAYSCALE) > 127
             flagged += int((g & m).sum())
