@@ -33,7 +33,7 @@ def signal_linear_celsius(pos: np.ndarray, t_cold: float, t_hot: float, b: float
 
     A thermal camera colours its picture linearly in what its detector measures (radiance), not in
     temperature, unless set otherwise; over a wide scale a temperature-linear reading puts the middle of it
-    1-2 °C too low (FLIR_T640, 28-58 °C: median error 1.02 -> 0.42 °C; over 13 FLIR pictures of 10 cameras
+    1-2 °C too low (on a 28-58 °C scale, median error 1.02 -> 0.42 °C; over 13 FLIR pictures of 10 cameras
     the median of their median errors 0.52 -> 0.33 °C). On a narrow scale the two agree.
     """
     s0, s1 = _signal(t_cold, b), _signal(t_hot, b)

@@ -16,6 +16,9 @@ from .analysis import ThermalAnalysis, as_analysis
 
 #: standardised temperature range mapped onto the fixed colour map (scene median at 0)
 Z_RANGE = (-3.0, 7.0)
+#: invalid pixels (overlays) are filled from their surroundings only when more than this share of the
+#: picture is valid: with less, the fill would invent most of the image
+MIN_VALID_TO_FILL = 0.3
 
 
 def relative_temperature(
@@ -60,7 +63,7 @@ def render_fixed_scale(
     rgb = _CMAP[idx]
     rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     valid_s = cv2.resize(valid.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
-    if not valid_s.all() and valid_s.mean() > 0.3:
+    if not valid_s.all() and valid_s.mean() > MIN_VALID_TO_FILL:
         rgb = fill_holes(rgb, valid_s)
     return rgb.astype(np.float32), valid_s
 
