@@ -76,7 +76,7 @@ def build_inputs(data: Path, per_group: int) -> list[dict]:
                 "kw": {
                     "vmax": 2.7,
                     "title": f"{rec.path.name}  [FAULTY]  score 2.874 (threshold 1.356)  severity: "
-                    f"{report.get('severity', '')}",
+                    f"{report.severity}",
                 },
             }
         )

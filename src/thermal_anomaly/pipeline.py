@@ -19,6 +19,7 @@ from .detectors import Detector, create_detector, load_detector
 from .errors import DataError, ThermalAnomalyError
 from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
+from .records import ImageResult
 from .thermal.radiometric import RadiometricParams
 
 if TYPE_CHECKING:
@@ -80,34 +81,6 @@ def train(
 
 
 # ---------------------------------------------------------------------------------------------- predict
-@dataclass
-class ImageResult:
-    """What the tool says about one image (the JSON written per image)."""
-
-    image: str
-    name: str
-    score: float
-    is_anomalous: bool
-    threshold: float
-    model: str
-    regions: list[dict]
-    group: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        out = {
-            "image": self.image,
-            "score": float(self.score),
-            "is_anomalous": bool(self.is_anomalous),
-            "threshold": float(self.threshold),
-            "model": self.model,
-            "regions": self.regions,
-            "group": self.group,
-        }
-        out.update(self.extra)
-        return out
-
-
 @dataclass
 class BatchReport:
     results: list[ImageResult]
@@ -340,12 +313,13 @@ class Inspector:
                 is_anomalous=bool(pred.pred_label[0]),
                 threshold=float(pred.threshold),
                 model=self.model_name,
-                regions=rated["regions"],
+                regions=rated.regions,
                 group=grp,
-                extra={
-                    k: rated[k]
-                    for k in ("severity", "hotspot_severity", "temperature", "hotspots", "findings")
-                },
+                severity=rated.severity,
+                hotspot_severity=rated.hotspot_severity,
+                temperature=rated.temperature,
+                hotspots=rated.hotspots,
+                findings=rated.findings,
             )
             for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
                 stale = out / f"{name}.{suffix}"
@@ -361,17 +335,17 @@ class Inspector:
                     rated,
                     temp,
                     pred.parts[0] if pred.parts else None,
-                    rated["mask"],
+                    rated.mask,
                     vmax=2.0 * res.threshold,
                     title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
-                    f"severity: {rated['severity']}",
+                    f"severity: {rated.severity}",
                 )
             if save_maps:
                 from .thermal.export import save_temperature
                 from .visualize import save_mask_png
 
                 save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
-                save_mask_png(out / f"{name}.mask.png", rated["mask"])
+                save_mask_png(out / f"{name}.mask.png", rated.mask)
                 if temp is not None:
                     save_temperature(out, name, temp, path)
             results.append(res)
@@ -548,7 +522,7 @@ def batch_summary(results: Sequence[ImageResult], errors: Sequence[tuple[str, st
     (then score), errors."""
     from .report import summarize
 
-    return summarize([r.to_json() for r in results], errors)
+    return summarize(results, errors)
 
 
 def category_stats(rows: Sequence[dict]) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .records import Region
+
 
 def resize_map(amap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a 2-D float map to ``shape`` = (H, W)."""
@@ -90,9 +92,10 @@ def connected_components(mask: np.ndarray, connectivity: int = 8) -> tuple[int, 
     return n, labels, stats
 
 
-def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[dict]:
-    """Connected components of ``mask`` as boxes ``[x0, y0, x1, y1]`` (inclusive-exclusive),
-    with the peak map value inside as the region's score; highest score first."""
+def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[Region]:
+    """Connected components of ``mask`` as :class:`~thermal_anomaly.records.Region` s: boxes
+    ``[x0, y0, x1, y1]`` (inclusive-exclusive), pixel areas, and the peak map value inside as the region's
+    score; highest score first."""
     if not mask.any():
         return []
     n, labels, stats = connected_components(mask)
@@ -104,6 +107,6 @@ def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[
         # within the component's box only: a full-image comparison per region costs O(regions × pixels)
         box = (slice(y, y + h), slice(x, x + w))
         peak = float(amap[box][labels[box] == k].max())
-        regions.append({"box": [x, y, x + w, y + h], "score": peak, "area": area})
-    regions.sort(key=lambda r: r["score"], reverse=True)
+        regions.append(Region(box=[x, y, x + w, y + h], score=peak, area=area))
+    regions.sort(key=lambda r: r.score, reverse=True)
     return regions

@@ -8,12 +8,14 @@ model may have missed them), and a batch is ordered worst severity first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
 
 from .postprocess import find_regions
+from .records import Finding, HotSpot, ImageReport, ImageResult, Region
 from .thermal.severity import (  # noqa: F401 - re-exported: the report's vocabulary
     KNOWN_SEVERITIES,
     RELATIVE_PREFIX,
@@ -76,8 +78,8 @@ def _overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int, int, int] | 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _hotspot_key(h: dict) -> tuple[int, float]:
-    return severity_rank(h.get("severity")), float(h.get("delta_t") or 0.0)
+def _hotspot_key(h: HotSpot | Region) -> tuple[int, float]:
+    return severity_rank(h.severity), float(h.delta_t or 0.0)
 
 
 def _box_temperatures(
@@ -95,14 +97,14 @@ def _box_temperatures(
 
 
 def match_regions(
-    regions: Sequence[dict],
-    hotspots: Sequence[dict],
+    regions: Sequence[Region],
+    hotspots: Sequence[HotSpot],
     *,
     mask: np.ndarray | None = None,
     values: np.ndarray | None = None,
     valid: np.ndarray | None = None,
     unit: str | None = None,
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[Region], list[HotSpot]]:
     """Rate learned regions by the hot spots they overlap; flag hot spots outside every learned region.
 
     A hot spot belongs to a region when their boxes overlap and, if the learned ``mask`` is given, the
@@ -112,50 +114,52 @@ def match_regions(
     valid pixels in its box, severity ``"none"`` and fault type ``"unknown"``: the model finds it unusual,
     but it is not warmer than its surroundings or its peers.
 
-    Returns (regions, hotspots), new dicts; hot spots gain ``id``, ``region_ids`` (1-based region numbers)
-    and ``in_learned_region``.
+    Returns (regions, hotspots), new records; hot spots gain ``id``, ``region_ids`` (1-based region
+    numbers) and ``in_learned_region``.
     """
-    spots = [{**h, "id": k + 1, "region_ids": []} for k, h in enumerate(hotspots)]
+    spots = [dataclasses.replace(h, id=k + 1, region_ids=[]) for k, h in enumerate(hotspots)]
     out = []
     for ri, r in enumerate(regions):
-        box = [int(v) for v in r["box"]]
+        box = [int(v) for v in r.box]
         hits = []
         for h in spots:
-            ov = _overlap(box, h["box"])
+            ov = _overlap(box, h.box)
             if ov is None:
                 continue
             if mask is not None and not mask[ov[1] : ov[3], ov[0] : ov[2]].any():
                 continue
             hits.append(h)
-            h["region_ids"].append(ri + 1)
-        rated = dict(r)
+            h.region_ids.append(ri + 1)
         if hits:
             best = max(hits, key=_hotspot_key)
-            for key in HOTSPOT_FIELDS:
-                rated[key] = best.get(key)
-            rated["unit"] = best.get("unit", unit)
-            rated["hotspot_ids"] = [h["id"] for h in hits]
+            rated = dataclasses.replace(
+                r,
+                **{key: getattr(best, key) for key in HOTSPOT_FIELDS},
+                unit=best.unit,
+                hotspot_ids=[h.id for h in hits],
+            )
         else:
             tmax, tmean = _box_temperatures(box, values, valid)
-            rated.update(
-                {
-                    "max_temp": tmax,
-                    "mean_temp": tmean,
-                    "reference_temp": None,
-                    "reference": "none",
-                    "delta_t": None,
-                    "delta_t_ambient": None,
-                    "severity": NO_HOTSPOT,
-                    "severity_similar": NO_HOTSPOT,
-                    "severity_ambient": NO_HOTSPOT,
-                    "fault_type": UNKNOWN_FAULT,
-                    "unit": unit,
-                    "hotspot_ids": [],
-                }
+            rated = dataclasses.replace(
+                r,
+                max_temp=tmax,
+                mean_temp=tmean,
+                reference_temp=None,
+                reference="none",
+                delta_t=None,
+                delta_t_ambient=None,
+                severity=NO_HOTSPOT,
+                severity_similar=NO_HOTSPOT,
+                severity_ambient=NO_HOTSPOT,
+                severity_temperature=None,
+                decided_by=None,
+                fault_type=UNKNOWN_FAULT,
+                unit=unit,
+                hotspot_ids=[],
             )
         out.append(rated)
     for h in spots:
-        h["in_learned_region"] = bool(h["region_ids"])
+        h.in_learned_region = bool(h.region_ids)
     return out, spots
 
 
@@ -172,22 +176,22 @@ def _short_severity(severity: str | None) -> str:
     return sev.text + " (rel.)" if relative else sev.text
 
 
-def region_label(k: int, region: dict) -> str:
+def region_label(k: int, region: Region) -> str:
     """Short label for a picture, e.g. ``"1 major ΔT 23.4 °C loose joint"``."""
-    sev = _short_severity(region.get("severity"))
+    sev = _short_severity(region.severity)
     if sev == NO_HOTSPOT:
         sev = "not hot"
-    parts = [str(k), sev, _fmt_delta(region.get("delta_t"), region.get("unit"))]
-    fault = region.get("fault_type")
+    parts = [str(k), sev, _fmt_delta(region.delta_t, region.unit)]
+    fault = region.fault_type
     if fault and fault != UNKNOWN_FAULT:
         parts.append(fault.replace("_", " "))
     return " ".join(p for p in parts if p)
 
 
-def hotspot_label(h: dict) -> str:
+def hotspot_label(h: HotSpot) -> str:
     """Label of a hot spot that no learned region covers: ``"H2 probable deficiency ΔT 5.1 °C"``."""
-    sev = _short_severity(h.get("severity"))
-    return " ".join(p for p in (f"H{h['id']}", sev, _fmt_delta(h.get("delta_t"), h.get("unit"))) if p)
+    sev = _short_severity(h.severity)
+    return " ".join(p for p in (f"H{h.id}", sev, _fmt_delta(h.delta_t, h.unit)) if p)
 
 
 def temperature_block(temp) -> dict:
@@ -199,15 +203,16 @@ def temperature_block(temp) -> dict:
 
 
 def image_report(
-    regions: Sequence[dict],
-    hotspots: Sequence[dict],
+    regions: Sequence[Region],
+    hotspots: Sequence[HotSpot],
     temp=None,
     *,
     mask: np.ndarray | None = None,
     temperature_error: str | None = None,
-) -> dict:
-    """The temperature part of an image's JSON: rated ``regions``, all ``hotspots``, ``temperature``,
-    ``severity`` (worst learned region) and ``hotspot_severity`` (worst hot spot, learned region or not)."""
+) -> ImageReport:
+    """The temperature part of an image's result: rated ``regions``, all ``hotspots``, ``temperature``,
+    ``severity`` (worst learned region) and ``hotspot_severity`` (worst hot spot, learned region or not);
+    ``mask`` is the one given."""
     block = temperature_block(temp)
     if temperature_error:
         block["reason"] = temperature_error
@@ -219,14 +224,15 @@ def image_report(
         valid=None if temp is None else np.asarray(temp.valid, bool),
         unit=block["unit"],
     )
-    return {
-        "regions": rated,
-        "hotspots": spots,
-        "findings": ranked_findings(rated, spots),
-        "temperature": block,
-        "severity": worst_severity(r["severity"] for r in rated),
-        "hotspot_severity": worst_severity(h["severity"] for h in spots),
-    }
+    return ImageReport(
+        regions=rated,
+        hotspots=spots,
+        findings=ranked_findings(rated, spots),
+        temperature=block,
+        severity=worst_severity(r.severity for r in rated),
+        hotspot_severity=worst_severity(h.severity for h in spots),
+        mask=mask,
+    )
 
 
 def decode_temperatures(image, path=None):
@@ -265,7 +271,9 @@ def novelty_at(
     return float(sub.max()) / max(float(threshold), 1e-12) if sub.size else 0.0
 
 
-def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | None = None) -> list[dict]:
+def weigh_hotspots(
+    spots: Sequence[HotSpot], flagged: bool, peak_novelty: float | None = None
+) -> list[HotSpot]:
     """Rate hot spots on both witnesses a thermographer has: temperature and the learned model.
 
     Each spot's ``severity_temperature`` is its NETA rating (the worse of similar-component and ambient);
@@ -278,97 +286,118 @@ def weigh_hotspots(spots: Sequence[dict], flagged: bool, peak_novelty: float | N
     (:func:`_extreme`), keep their rating.
     Returned worst first (:func:`finding_key`).
     """
-    rated = [dict(h) for h in spots]
-    novel = [h for h in rated if h.get("novelty") is not None]
-    anchor = max(novel, key=lambda h: h["novelty"]) if (flagged and novel) else None
-    if anchor is not None and peak_novelty is not None and anchor["novelty"] < AT_PEAK * peak_novelty:
+    rated = [dataclasses.replace(h) for h in spots]
+    novel = [h for h in rated if h.novelty is not None]
+    anchor = max(novel, key=lambda h: h.novelty) if (flagged and novel) else None
+    if anchor is not None and peak_novelty is not None and anchor.novelty < AT_PEAK * peak_novelty:
         anchor = None  # the image's flag rests on a place that is not hot: no spot inherits it
     for h in rated:
-        sev = h.get("severity") or NO_HOTSPOT
-        h["severity_temperature"] = sev
-        sim, amb = (Severity.parse(h.get(k))[0] for k in ("severity_similar", "severity_ambient"))
-        h["decided_by"] = "similar" if sim >= amb else "ambient"
-        nov = h.get("novelty")
+        sev = h.severity or NO_HOTSPOT
+        h.severity_temperature = sev
+        sim, amb = (Severity.parse(s)[0] for s in (h.severity_similar, h.severity_ambient))
+        h.decided_by = "similar" if sim >= amb else "ambient"
+        nov = h.novelty
         cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
         if nov is not None and nov < LIKE_NORMAL and Severity.parse(sev)[0] > cap and not _extreme(h):
-            h["severity"] = capped(sev, cap)
-            h["decided_by"] = "learned"
+            h.severity = capped(sev, cap)
+            h.decided_by = "learned"
     return sorted(rated, key=finding_key, reverse=True)
 
 
-def _extreme(spot: dict) -> bool:
+def _extreme(spot: HotSpot) -> bool:
     """A rise beyond ``EXTREME_SIMILAR_FACTOR`` × NETA's major bound between similar components, or beyond
     its major bound over ambient (the °C tables, or their relative-scale versions)."""
     from .thermal.hotspots import AMBIENT_C, AMBIENT_REL, SIMILAR_C, SIMILAR_REL
 
-    rel = spot.get("unit") != "C"
+    rel = spot.unit != "C"
     similar_major = (SIMILAR_REL if rel else SIMILAR_C)[0][0]
     ambient_major = (AMBIENT_REL if rel else AMBIENT_C)[0][0]
-    dt, amb = spot.get("delta_t"), spot.get("delta_t_ambient")
+    dt, amb = spot.delta_t, spot.delta_t_ambient
     return (dt is not None and dt > EXTREME_SIMILAR_FACTOR * similar_major) or (
         amb is not None and amb > ambient_major
     )
 
 
-def finding_key(f: dict) -> tuple[int, float]:
+def finding_key(f: Finding | HotSpot) -> tuple[int, float]:
     """Worst first: severity, then the rise weighted by how unusual the place is (ΔT × novelty; ΔT alone
     without a learned map, novelty alone for a learned region that is not hot)."""
-    dt = f.get("delta_t")
-    nov = f.get("novelty")
+    dt = f.delta_t
+    nov = f.novelty
     if dt is None:
         evidence = 0.0 if nov is None else float(nov) * 1e-3  # below any hot spot of its severity
     else:
         evidence = float(dt) * (1.0 if nov is None else float(nov))
-    return severity_rank(f.get("severity")), evidence
+    return severity_rank(f.severity), evidence
 
 
-def ranked_findings(regions: Sequence[dict], hotspots: Sequence[dict]) -> list[dict]:
+def ranked_findings(regions: Sequence[Region], hotspots: Sequence[HotSpot]) -> list[Finding]:
     """One list of what the image shows, worst first (:func:`finding_key`): every hot spot, and every learned
     region no hot spot explains (unusual but not hot). Each: ``kind`` (``hotspot`` / ``region``), ``id``
     (H-number or region number), ``box``, ``severity``, ``decided_by``, ``delta_t``, ``novelty``, and what
     the rating compared it with (``reference``, ``reference_temp``, ``peers``)."""
-    keys = (
-        "box",
-        "peak",
-        "severity",
-        "severity_temperature",
-        "decided_by",
-        "delta_t",
-        "delta_t_ambient",
-        "max_temp",
-        "unit",
-        "novelty",
-        "reference",
-        "reference_temp",
-        "peers",
-        "fault_type",
-    )
-    out = [{"kind": "hotspot", "id": f"H{h['id']}", **{k: h.get(k) for k in keys}} for h in hotspots]
+    out = [
+        Finding(
+            kind="hotspot",
+            id=f"H{h.id}",
+            box=h.box,
+            peak=h.peak,
+            severity=h.severity,
+            severity_temperature=h.severity_temperature,
+            decided_by=h.decided_by,
+            delta_t=h.delta_t,
+            delta_t_ambient=h.delta_t_ambient,
+            max_temp=h.max_temp,
+            unit=h.unit,
+            novelty=h.novelty,
+            reference=h.reference,
+            reference_temp=h.reference_temp,
+            peers=h.peers,
+            fault_type=h.fault_type,
+        )
+        for h in hotspots
+    ]
     for k, r in enumerate(regions):
-        if not r.get("hotspot_ids"):
-            f = {"kind": "region", "id": str(k + 1), **{key: r.get(key) for key in keys}}
-            f["decided_by"] = "learned"
-            out.append(f)
+        if not r.hotspot_ids:
+            out.append(
+                Finding(
+                    kind="region",
+                    id=str(k + 1),
+                    box=r.box,
+                    peak=None,
+                    severity=r.severity,
+                    severity_temperature=r.severity_temperature,
+                    decided_by="learned",
+                    delta_t=r.delta_t,
+                    delta_t_ambient=r.delta_t_ambient,
+                    max_temp=r.max_temp,
+                    unit=r.unit,
+                    novelty=r.novelty,
+                    reference=r.reference,
+                    reference_temp=r.reference_temp,
+                    peers=None,
+                    fault_type=r.fault_type,
+                )
+            )
     return sorted(out, key=finding_key, reverse=True)
 
 
 def rate_image(
     image,
     path,
-    regions: Sequence[dict],
+    regions: Sequence[Region],
     mask: np.ndarray | None = None,
     *,
     anomaly_map: np.ndarray | None = None,
     threshold: float | None = None,
     flagged: bool = False,
-) -> tuple[dict, object]:
+) -> tuple[ImageReport, object]:
     """Decode temperatures once, find and rate hot spots, join them to the learned ``regions``.
 
     ``image``: a picture, or its analysis (see :func:`decode_temperatures`). With the detector's
     ``anomaly_map`` and pixel ``threshold``, each hot spot and region also gets its ``novelty``
     (:func:`novelty_at`) and hot spots are weighed on it (:func:`weigh_hotspots`; ``flagged``: the detector
-    flags the image). Returns (:func:`image_report` dict, the TemperatureMap or None) so pictures can reuse
-    the map.
+    flags the image). Returns (:func:`image_report`, whose ``mask`` is the outlined one; the TemperatureMap
+    or None) so pictures can reuse the map.
     """
     from .thermal.hotspots import find_hotspots
 
@@ -379,7 +408,7 @@ def rate_image(
     if learned:
         shape = anomaly_map.shape if temp is None else temp.values.shape
         for h in spots:
-            h["novelty"] = round(novelty_at(h["box"], anomaly_map, threshold, shape), 4)
+            h.novelty = round(novelty_at(h.box, anomaly_map, threshold, shape), 4)
         peak = novelty_at((0, 0, anomaly_map.shape[1], anomaly_map.shape[0]), anomaly_map, threshold, shape)
     spots = weigh_hotspots(spots, flagged, peak)
     if mask is not None and temp is not None and mask.any():
@@ -388,15 +417,15 @@ def rate_image(
             regions = find_regions(anomaly_map, mask)
     if learned:
         regions = [
-            {**r, "novelty": round(novelty_at(r["box"], anomaly_map, threshold, anomaly_map.shape), 4)}
+            dataclasses.replace(
+                r, novelty=round(novelty_at(r.box, anomaly_map, threshold, anomaly_map.shape), 4)
+            )
             for r in regions
         ]
-    report = image_report(regions, spots, temp, mask=mask, temperature_error=err)
-    report["mask"] = mask
-    return report, temp
+    return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
 
 
-def outline_mask(temp, spots: Sequence[dict], learned: np.ndarray) -> np.ndarray:
+def outline_mask(temp, spots: Sequence[HotSpot], learned: np.ndarray) -> np.ndarray:
     """The segmentation of a flagged image: the learned detector's decision ``learned`` (H×W bool, where the
     map passes the pixel threshold) grown by the isotherm outlines of its hot spots.
 
@@ -411,8 +440,8 @@ def outline_mask(temp, spots: Sequence[dict], learned: np.ndarray) -> np.ndarray
 
     out = np.asarray(learned, bool).copy()
     for h in spots:
-        x0, y0, x1, y1 = (int(v) for v in h["box"])
-        if Severity.parse(h.get("severity"))[0] < OUTLINED and not learned[y0:y1, x0:x1].any():
+        x0, y0, x1, y1 = (int(v) for v in h.box)
+        if Severity.parse(h.severity)[0] < OUTLINED and not learned[y0:y1, x0:x1].any():
             continue
         ring = isotherm(temp, h)
         if ring.shape != out.shape:
@@ -425,7 +454,7 @@ def save_pictures(
     out_dir,
     name: str,
     image: np.ndarray,
-    report: dict,
+    report: ImageReport,
     temp,
     parts: dict[str, np.ndarray] | None,
     mask: np.ndarray,
@@ -439,7 +468,6 @@ def save_pictures(
     while the annotated picture is drawn and written (OpenCV and numpy release the GIL; all text is drawn
     by this thread).
     """
-    import dataclasses
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
@@ -466,10 +494,10 @@ def save_pictures(
         )
 
     out = Path(out_dir)
-    regions = report["regions"]
+    regions = report.regions
     labels = [region_label(k + 1, r) for k, r in enumerate(regions)]
     # the picture shows the worst few hot spots outside the learned regions; the JSON lists them all
-    outside = [h for h in report["hotspots"] if not h["in_learned_region"]][:MAX_DRAWN_HOTSPOTS]
+    outside = [h for h in report.hotspots if not h.in_learned_region][:MAX_DRAWN_HOTSPOTS]
     outside_labels = [hotspot_label(h) for h in outside]
     annotated = out / f"{name}.annotated.png"
     panel = out / f"{name}.panel.png"
@@ -500,9 +528,9 @@ def save_pictures(
         mask,
         regions,
         labels=labels,
-        temperature_unit=report["temperature"]["unit"] or "relative",
+        temperature_unit=report.temperature["unit"] or "relative",
         temperature_valid=valid,
-        hotspot_boxes=report["hotspots"],
+        hotspot_boxes=report.hotspots,
         vmax=vmax,
         title=title,
         box_shape=image.shape,
@@ -511,20 +539,20 @@ def save_pictures(
 
 
 # ---------------------------------------------------------------------------------------------- batch
-def summarize(images: Sequence[dict], errors: Sequence[tuple[str, str]]) -> dict:
-    """Batch summary from per-image entries (``image``, ``score``, ``is_anomalous``, ``severity``,
-    ``regions``): counts, images per severity, flagged images worst first, errors."""
+def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
+    """Batch summary (the ``summary.json`` dict) from the images' results: counts, images per severity,
+    flagged images worst first, errors."""
     entries = []
     for d in images:
-        regions = d.get("regions") or []
+        regions = d.regions or []
         worst = max(range(len(regions)), key=lambda k: _hotspot_key(regions[k]), default=None)
         entries.append(
             {
-                "image": d["image"],
-                "score": float(d["score"]),
-                "is_anomalous": bool(d["is_anomalous"]),
-                "severity": d.get("severity") or NO_HOTSPOT,
-                "hotspot_severity": d.get("hotspot_severity") or NO_HOTSPOT,
+                "image": d.image,
+                "score": float(d.score),
+                "is_anomalous": bool(d.is_anomalous),
+                "severity": d.severity or NO_HOTSPOT,
+                "hotspot_severity": d.hotspot_severity or NO_HOTSPOT,
                 "n_regions": len(regions),
                 "label": "" if worst is None else region_label(worst + 1, regions[worst]),
             }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 from .io import save_png as io_save_png  # noqa: E402
+from .records import HotSpot, Region  # noqa: E402
 
 HEAT_CMAP = "jet"
 TEMP_CMAP = "inferno"
@@ -102,18 +103,20 @@ def resize_to(a: np.ndarray, size: tuple[int, int], *, nearest: bool = False) ->
     return a
 
 
-def scale_boxes(items: Sequence[dict], sx: float, sy: float, size: tuple[int, int]) -> list[dict]:
-    """Copies of dicts whose ``box`` [x0, y0, x1, y1] (x1, y1 exclusive) is scaled by (sx, sy) into a
+def scale_boxes(
+    items: Sequence[Region | HotSpot], sx: float, sy: float, size: tuple[int, int]
+) -> list[Region | HotSpot]:
+    """Copies of records whose ``box`` [x0, y0, x1, y1] (x1, y1 exclusive) is scaled by (sx, sy) into a
     picture of ``size`` (w, h): outward rounding, at least one pixel."""
     w, h = size
     out = []
     for r in items:
-        x0, y0, x1, y1 = (float(v) for v in r["box"])
+        x0, y0, x1, y1 = (float(v) for v in r.box)
         bx0 = min(w - 1, max(0, int(np.floor(x0 * sx))))
         by0 = min(h - 1, max(0, int(np.floor(y0 * sy))))
         bx1 = min(w, max(bx0 + 1, int(np.ceil(x1 * sx))))
         by1 = min(h, max(by0 + 1, int(np.ceil(y1 * sy))))
-        out.append({**r, "box": [bx0, by0, bx1, by1]})
+        out.append(replace(r, box=[bx0, by0, bx1, by1]))
     return out
 
 
@@ -191,7 +194,7 @@ def _font(px: int) -> ImageFont.ImageFont:
 
 def draw_boxes(
     image: np.ndarray,
-    regions: Sequence[dict],
+    regions: Sequence[Region | HotSpot],
     labels: Sequence[str] | None = None,
     color=(255, 255, 0),
     *,
@@ -199,10 +202,10 @@ def draw_boxes(
 ) -> np.ndarray:
     """Boxes ``[x0, y0, x1, y1]`` with a label each (default: the region's score) on a dark backing."""
     texts = [
-        labels[k] if labels is not None and k < len(labels) else f"{r.get('score', 0):.2f}"
+        labels[k] if labels is not None and k < len(labels) else f"{r.score:.2f}"
         for k, r in enumerate(regions)
     ]
-    return draw_labelled(image, [(r["box"], t, color) for r, t in zip(regions, texts, strict=True)], font_px)
+    return draw_labelled(image, [(r.box, t, color) for r, t in zip(regions, texts, strict=True)], font_px)
 
 
 def draw_labelled(
@@ -302,35 +305,35 @@ HOTSPOT_COLOR = (0, 255, 255)
 
 def annotate(
     image: np.ndarray,
-    regions: Sequence[dict],
+    regions: Sequence[Region],
     labels: Sequence[str] | None = None,
     *,
-    hotspots: Sequence[dict] = (),
+    hotspots: Sequence[HotSpot] = (),
     hotspot_labels: Sequence[str] | None = None,
     font_px: int | None = None,
 ) -> np.ndarray:
     """Learned regions in yellow with their labels; extra hot spots (outside every region) in cyan."""
     items = [
-        (r["box"], labels[k] if labels is not None and k < len(labels) else "", REGION_COLOR)
+        (r.box, labels[k] if labels is not None and k < len(labels) else "", REGION_COLOR)
         for k, r in enumerate(regions)
     ]
     items += [
         (
-            h["box"],
+            h.box,
             hotspot_labels[k] if hotspot_labels is not None and k < len(hotspot_labels) else "",
             HOTSPOT_COLOR,
         )
         for k, h in enumerate(hotspots)
     ]
-    return draw_labelled(image, items, font_px, keep_clear=[r["box"] for r in regions])
+    return draw_labelled(image, items, font_px, keep_clear=[r.box for r in regions])
 
 
 def annotated_picture(
     image: np.ndarray,
-    regions: Sequence[dict],
+    regions: Sequence[Region],
     labels: Sequence[str] | None = None,
     *,
-    hotspots: Sequence[dict] = (),
+    hotspots: Sequence[HotSpot] = (),
     hotspot_labels: Sequence[str] | None = None,
     side: int = SCREEN_SIDE,
     box_shape: Sequence[int] | None = None,
@@ -497,12 +500,12 @@ def six_panel(
     hotspots: np.ndarray | None,
     fused: np.ndarray,
     mask: np.ndarray,
-    regions: Sequence[dict],
+    regions: Sequence[Region],
     *,
     labels: Sequence[str] | None = None,
     temperature_unit: str = "relative",
     temperature_valid: np.ndarray | None = None,
-    hotspot_boxes: Sequence[dict] = (),
+    hotspot_boxes: Sequence[HotSpot] = (),
     hotspot_labels: Sequence[str] | None = None,
     vmax: float | None = None,
     title: str = "",
@@ -551,7 +554,7 @@ def six_panel(
             continue
         panel = _map_panel(name, a, size, HEAT_CMAP, top, what)
         if boxes:  # white outlines, drawn as the overlay's boxes are
-            panel.rgb = draw_labelled(panel.rgb, [(r["box"], "", (255, 255, 255)) for r in boxes])
+            panel.rgb = draw_labelled(panel.rgb, [(r.box, "", (255, 255, 255)) for r in boxes])
         panels.append(panel)
     over = annotate(
         blend_mask(small_img, mask),
@@ -580,7 +583,7 @@ def result_panel(
     score: float | None = None,
     threshold: float | None = None,
     vmax: float | None = None,
-    regions: Sequence[dict] = (),
+    regions: Sequence[Region] = (),
     box: tuple[int, int] = RESULT_BOX,
 ) -> Image.Image:
     """Four panels: original, reconstruction/reference, heatmap (shared scale ``vmax``), mask overlay with

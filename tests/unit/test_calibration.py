@@ -68,7 +68,7 @@ def test_scores_are_normalised_per_group_so_one_threshold_fits_both():
     pred = det.score([bad], groups=["quiet"])
     assert pred.pred_label[0] and pred.pred_score[0] > det.threshold_
     assert pred.pred_mask[0][11, 11] and not pred.pred_mask[0][0, 0]
-    assert pred.regions[0][0]["box"][0] <= 10 and pred.regions[0][0]["area"] >= 4
+    assert pred.regions[0][0].box[0] <= 10 and pred.regions[0][0].area >= 4
     # an unknown asset falls back to the pooled scale
     assert det._scale("elsewhere") == det.calibration_[ALL_GROUPS]
 
@@ -81,7 +81,7 @@ def test_flagged_image_is_outlined_even_when_its_map_stays_under_the_pixel_thres
     assert pred.pred_label[0]
     mask = pred.pred_mask[0]
     assert mask[11, 11] and not mask[0, 0] and mask.sum() < 0.1 * mask.size  # the half-maximum contour
-    assert len(pred.regions[0]) == 1 and pred.regions[0][0]["box"][0] <= 11
+    assert len(pred.regions[0]) == 1 and pred.regions[0][0].box[0] <= 11
 
 
 def test_threshold_override_and_label_consistency():

@@ -47,22 +47,22 @@ def test_hot_joint_on_one_of_three_bushings_is_rated_against_the_other_two():
     regions = find_hotspots(_render(_bushings(10.0)))
     assert len(regions) == 1  # the two healthy bushings are warm, but no warmer than their peers
     r = regions[0]
-    assert r["reference"] == "similar"
-    assert r["delta_t"] == pytest.approx(10.0, abs=1.5)
-    assert r["reference_temp"] == pytest.approx(25.0, abs=1.0)
-    assert r["delta_t_ambient"] == pytest.approx(15.0, abs=1.5)
-    assert r["severity_similar"] == "probable deficiency"
-    assert r["severity_ambient"] == "probable deficiency"
-    assert r["severity"] == "probable deficiency"
-    assert r["unit"] == "C" and r["score"] == r["delta_t"]
-    assert _inside(r["box"], 320, 205) and r["box"][3] < 260  # the joint, not the whole bushing
-    assert r["fault_type"] == "loose_joint"
+    assert r.reference == "similar"
+    assert r.delta_t == pytest.approx(10.0, abs=1.5)
+    assert r.reference_temp == pytest.approx(25.0, abs=1.0)
+    assert r.delta_t_ambient == pytest.approx(15.0, abs=1.5)
+    assert r.severity_similar == "probable deficiency"
+    assert r.severity_ambient == "probable deficiency"
+    assert r.severity == "probable deficiency"
+    assert r.unit == "C" and r.score == r.delta_t
+    assert _inside(r.box, 320, 205) and r.box[3] < 260  # the joint, not the whole bushing
+    assert r.fault_type == "loose_joint"
 
 
 def test_twenty_degree_joint_is_major():
     (r,) = find_hotspots(_render(_bushings(20.0)))
-    assert r["delta_t"] == pytest.approx(20.0, abs=1.5)
-    assert r["severity_similar"] == "major" and r["severity"] == "major"
+    assert r.delta_t == pytest.approx(20.0, abs=1.5)
+    assert r.severity_similar == "major" and r.severity == "major"
 
 
 def test_rise_map_is_in_degrees_and_zero_on_the_sky():
@@ -82,13 +82,13 @@ def test_hot_wire_is_full_wire_overload_and_small_spot_is_point_overload():
     t[(yy - 120) ** 2 + (xx - 520) ** 2 < 8**2] = 32.0
     regions = find_hotspots(_render(t))
     assert len(regions) == 2
-    wire = next(r for r in regions if _inside(r["box"], 205, 275))
-    spot = next(r for r in regions if _inside(r["box"], 520, 120))
-    assert wire["fault_type"] == "full_wire_overload"
-    assert spot["fault_type"] == "point_overload"
-    assert spot["reference"] == "local"  # nothing like it in the picture: compared with its surroundings
-    assert spot["delta_t"] == pytest.approx(12.0, abs=1.5)
-    assert wire["delta_t"] == pytest.approx(15.0, abs=1.5)
+    wire = next(r for r in regions if _inside(r.box, 205, 275))
+    spot = next(r for r in regions if _inside(r.box, 520, 120))
+    assert wire.fault_type == "full_wire_overload"
+    assert spot.fault_type == "point_overload"
+    assert spot.reference == "local"  # nothing like it in the picture: compared with its surroundings
+    assert spot.delta_t == pytest.approx(12.0, abs=1.5)
+    assert wire.delta_t == pytest.approx(15.0, abs=1.5)
     assert regions[0] is wire  # sorted by rise
 
 
@@ -104,11 +104,11 @@ def test_uniform_scene_and_large_warm_body_give_nothing():
 def test_relative_units_get_relative_severities():
     t = _bushings(0.3, ambient=0.2, body=0.4)  # positions on the colour scale, 0 cold .. 1 hot
     (r,) = find_hotspots(_render(t, unit="relative"))
-    assert r["unit"] == "relative"
-    assert r["delta_t"] == pytest.approx(0.3, abs=0.05)
-    assert r["severity"] == "relative: major"
-    assert r["severity_similar"] == "relative: major"
-    assert r["severity_ambient"].startswith("relative: ")
+    assert r.unit == "relative"
+    assert r.delta_t == pytest.approx(0.3, abs=0.05)
+    assert r.severity == "relative: major"
+    assert r.severity_similar == "relative: major"
+    assert r.severity_ambient.startswith("relative: ")
 
 
 def test_invalid_pixels_are_filled_before_and_zero_after():
@@ -121,8 +121,8 @@ def test_invalid_pixels_are_filled_before_and_zero_after():
     assert float(m[~valid].max()) == 0.0
     assert float(m[10:100, 10:220].max()) < 0.6  # its edges do not light up either
     (r,) = find_hotspots(temp)
-    assert r["delta_t"] == pytest.approx(10.0, abs=1.5)
-    assert r["delta_t_ambient"] == pytest.approx(15.0, abs=1.5)  # ambient from valid pixels only
+    assert r.delta_t == pytest.approx(10.0, abs=1.5)
+    assert r.delta_t_ambient == pytest.approx(15.0, abs=1.5)  # ambient from valid pixels only
 
 
 def test_severity_tables_follow_neta():
@@ -147,8 +147,8 @@ def test_large_image_keeps_small_spots():
     y, x = np.unravel_index(int(np.argmax(m)), m.shape)
     assert abs(y - 900) < 20 and abs(x - 1500) < 20
     (r,) = find_hotspots(temp)
-    assert r["max_temp"] == pytest.approx(45.0, abs=0.5)  # max-pooled: a 5 px spot keeps its peak
-    assert r["delta_t"] == pytest.approx(20.0, abs=2.0)
+    assert r.max_temp == pytest.approx(45.0, abs=0.5)  # max-pooled: a 5 px spot keeps its peak
+    assert r.delta_t == pytest.approx(20.0, abs=2.0)
 
 
 def test_bad_input_is_a_data_error():
@@ -176,8 +176,8 @@ def test_real_image_peak_is_on_the_annotated_fault(dev_data: Path):
     # the outline, under the camera's measuring line), and that is the hottest rated region: in °C, at least
     # 3 °C warmer than its peers, horizontally under the bushing and below it by less than 10 % of the height.
     regions = find_hotspots(temp)
-    assert regions and regions[0]["unit"] == "C" and regions[0]["delta_t"] >= 3.0
-    x0, y0, x1, y1 = regions[0]["box"]
+    assert regions and regions[0].unit == "C" and regions[0].delta_t >= 3.0
+    x0, y0, x1, y1 = regions[0].box
     cols = np.nonzero(mask[:, x0:x1].any(axis=0))[0]
     assert len(cols) and 0 <= y0 - np.nonzero(mask[:, x0 + cols[0]])[0].max() < 0.1 * mask.shape[0]
 
@@ -189,11 +189,11 @@ def test_a_drawn_speck_is_not_a_hot_spot_but_a_thin_hot_wire_is():
     marker = t.copy()
     marker[100:102, 500:502] = 60.0  # 2×2 px drawn in the hottest colour, no optics blur
     tm = TemperatureMap(marker, "C", np.ones(marker.shape, bool), "test")
-    assert not [r for r in find_hotspots(tm) if _inside(r["box"], 500, 100)]
+    assert not [r for r in find_hotspots(tm) if _inside(r.box, 500, 100)]
     wire = _bushings(joint_rise=0.0)
     wire[60, 100:400] = 45.0  # a long 1 px conductor 25 °C over the sky
     found = find_hotspots(_render(wire))
-    assert any(r["box"][0] <= 250 <= r["box"][2] and r["box"][1] <= 60 < r["box"][3] for r in found)
+    assert any(r.box[0] <= 250 <= r.box[2] and r.box[1] <= 60 < r.box[3] for r in found)
 
 
 def test_a_drawn_glyph_is_not_heat_but_the_same_shape_blurred_by_optics_is():
@@ -202,16 +202,16 @@ def test_a_drawn_glyph_is_not_heat_but_the_same_shape_blurred_by_optics_is():
     t = _bushings(joint_rise=0.0)[:, :512]  # the working copy's size: no resampling softens the glyph
     t[60:84, 470:486] = 60.0  # 24×16 px, 40 °C over the sky
     drawn = TemperatureMap(t, "C", np.ones(t.shape, bool), "test")
-    assert not [r for r in find_hotspots(drawn) if _inside(r["box"], 478, 70)]
-    blurred = [r for r in find_hotspots(_render(t)) if _inside(r["box"], 478, 70)]
-    assert len(blurred) == 1 and blurred[0]["edge_drop"] < 0.5
+    assert not [r for r in find_hotspots(drawn) if _inside(r.box, 478, 70)]
+    blurred = [r for r in find_hotspots(_render(t)) if _inside(r.box, 478, 70)]
+    assert len(blurred) == 1 and blurred[0].edge_drop < 0.5
 
 
 def test_a_hot_spot_names_the_peers_it_was_compared_with_and_its_peak():
     (r,) = find_hotspots(_render(_bushings(10.0)))
-    assert len(r["peers"]) == 2  # the two healthy bushings, nothing else
-    assert sorted(_inside(b, cx, 280) for b in r["peers"] for cx in (200, 440)).count(True) == 2
-    assert _inside(r["box"], *r["peak"]) and abs(r["peak"][0] - 320) <= 6 and abs(r["peak"][1] - 205) <= 8
+    assert len(r.peers) == 2  # the two healthy bushings, nothing else
+    assert sorted(_inside(b, cx, 280) for b in r.peers for cx in (200, 440)).count(True) == 2
+    assert _inside(r.box, *r.peak) and abs(r.peak[0] - 320) <= 6 and abs(r.peak[1] - 205) <= 8
 
 
 def test_sister_components_in_the_same_row_are_the_peers_not_a_similar_shape_elsewhere():
@@ -220,9 +220,9 @@ def test_sister_components_in_the_same_row_are_the_peers_not_a_similar_shape_els
     t = _bushings(10.0)
     for cx in (520, 590):  # two warm posts of the bushings' shape, below their row, cooler
         t[366:462, cx - 10 : cx + 10] = 22.5
-    (r,) = [h for h in find_hotspots(_render(t)) if _inside(h["box"], 320, 205)]
-    assert len(r["peers"]) == 2 and all(b[3] < 366 for b in r["peers"])  # only the sister bushings
-    assert r["reference_temp"] > 25.0  # the bushings' level, not pulled toward the posts' 22.5 °C
+    (r,) = [h for h in find_hotspots(_render(t)) if _inside(h.box, 320, 205)]
+    assert len(r.peers) == 2 and all(b[3] < 366 for b in r.peers)  # only the sister bushings
+    assert r.reference_temp > 25.0  # the bushings' level, not pulled toward the posts' 22.5 °C
 
 
 def test_isotherm_outlines_the_hot_joint_half_way_down_its_rise():

@@ -50,7 +50,7 @@ def test_find_regions_boxes_areas_and_peaks():
         for k in range(1, n)
     )[::-1]
     assert n > 5
-    assert [(r["score"], r["box"], r["area"]) for r in regions] == expected
+    assert [(r.score, r.box, r.area) for r in regions] == expected
 
 
 def test_connected_components_many_speckles():

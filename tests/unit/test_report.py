@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
+from thermal_anomaly.records import HotSpot, ImageResult, Region
 from thermal_anomaly.report import (
     KNOWN_SEVERITIES,
     decode_temperatures,
@@ -22,23 +25,23 @@ from thermal_anomaly.report import (
 from thermal_anomaly.thermal.temperature import TemperatureMap
 
 
-def _spot(box, severity, delta_t, unit="C", **kw) -> dict:
-    return {
-        "box": box,
-        "area": (box[2] - box[0]) * (box[3] - box[1]),
-        "max_temp": 40.0 + delta_t,
-        "mean_temp": 35.0 + delta_t,
-        "reference_temp": 40.0,
-        "reference": "similar",
-        "delta_t": delta_t,
-        "delta_t_ambient": delta_t + 5.0,
-        "unit": unit,
-        "severity": severity,
-        "severity_similar": severity,
-        "severity_ambient": "none",
-        "fault_type": kw.get("fault_type", "loose_joint"),
-        "score": delta_t,
-    }
+def _spot(box, severity, delta_t, unit="C", **kw) -> HotSpot:
+    return HotSpot(
+        box=box,
+        area=(box[2] - box[0]) * (box[3] - box[1]),
+        max_temp=40.0 + delta_t,
+        mean_temp=35.0 + delta_t,
+        reference_temp=40.0,
+        reference="similar",
+        delta_t=delta_t,
+        delta_t_ambient=delta_t + 5.0,
+        unit=unit,
+        severity=severity,
+        severity_similar=severity,
+        severity_ambient="none",
+        fault_type=kw.get("fault_type", "loose_joint"),
+        score=delta_t,
+    )
 
 
 def test_severities_order_worst_last_and_relative_just_below_the_same_class():
@@ -66,8 +69,8 @@ def test_severities_order_worst_last_and_relative_just_below_the_same_class():
 
 def test_region_takes_the_worst_overlapping_hot_spot_and_lists_them_all():
     regions = [
-        {"box": [10, 10, 60, 60], "score": 2.0, "area": 2500},
-        {"box": [100, 0, 120, 20], "score": 1.5},
+        Region(box=[10, 10, 60, 60], score=2.0, area=2500),
+        Region(box=[100, 0, 120, 20], score=1.5),
     ]
     spots = [
         _spot([20, 20, 25, 25], "probable deficiency", 8.0),  # in region 1
@@ -81,55 +84,64 @@ def test_region_takes_the_worst_overlapping_hot_spot_and_lists_them_all():
     valid[0, 100] = False
     rated, hot = match_regions(regions, spots, values=values, valid=valid, unit="C")
     r1, r2 = rated
-    assert r1["severity"] == "major" and r1["delta_t"] == 20.0 and r1["fault_type"] == "point_overload"
-    assert r1["hotspot_ids"] == [1, 2] and r1["unit"] == "C" and r1["score"] == 2.0  # learned fields kept
-    assert r2["severity"] == "none" and r2["fault_type"] == "unknown" and r2["hotspot_ids"] == []
-    assert r2["delta_t"] is None and r2["max_temp"] == 31.0
-    assert r2["mean_temp"] == pytest.approx((100 * 31.0 + 299 * 20.0) / 399)
-    assert [h["id"] for h in hot] == [1, 2, 3]
-    assert [h["in_learned_region"] for h in hot] == [True, True, False]
-    assert hot[1]["region_ids"] == [1] and "id" not in spots[0]  # inputs are not modified
+    assert r1.severity == "major" and r1.delta_t == 20.0 and r1.fault_type == "point_overload"
+    assert r1.hotspot_ids == [1, 2] and r1.unit == "C" and r1.score == 2.0  # learned fields kept
+    assert r2.severity == "none" and r2.fault_type == "unknown" and r2.hotspot_ids == []
+    assert r2.delta_t is None and r2.max_temp == 31.0
+    assert r2.mean_temp == pytest.approx((100 * 31.0 + 299 * 20.0) / 399)
+    assert [h.id for h in hot] == [1, 2, 3]
+    assert [h.in_learned_region for h in hot] == [True, True, False]
+    assert hot[1].region_ids == [1] and spots[0].id is None  # inputs are not modified
 
 
 def test_a_hot_spot_in_a_box_corner_but_off_the_learned_mask_does_not_count():
-    regions = [{"box": [0, 0, 40, 40], "score": 2.0}]
+    regions = [Region(box=[0, 0, 40, 40], score=2.0)]
     mask = np.zeros((50, 50), bool)
     mask[0:10, 0:10] = True  # an L-shaped region would leave its box's far corner empty
     mask[0:40, 0:3] = True
     spots = [_spot([30, 30, 36, 36], "major", 30.0)]
     rated, hot = match_regions(regions, spots, mask=mask)
-    assert rated[0]["severity"] == "none" and not hot[0]["in_learned_region"]
+    assert rated[0].severity == "none" and not hot[0].in_learned_region
     rated, hot = match_regions(regions, spots)  # boxes alone would have matched
-    assert rated[0]["severity"] == "major"
+    assert rated[0].severity == "major"
 
 
 def test_image_report_has_temperature_block_and_worst_severities():
     temp = TemperatureMap(
         np.full((30, 40), 25.0, np.float32), "C", np.ones((30, 40), bool), "colorbar+ocr", "", (18.0, 57.0)
     )
-    regions = [{"box": [0, 0, 10, 10], "score": 1.2}, {"box": [20, 0, 30, 10], "score": 3.0}]
+    regions = [Region(box=[0, 0, 10, 10], score=1.2), Region(box=[20, 0, 30, 10], score=3.0)]
     spots = [_spot([2, 2, 4, 4], "possible deficiency", 2.0), _spot([35, 20, 38, 25], "major", 25.0)]
     rep = image_report(regions, spots, temp)
-    assert rep["temperature"] == {"unit": "C", "source": "colorbar+ocr", "reason": "", "range": [18.0, 57.0]}
-    assert rep["severity"] == "possible deficiency"  # the worst *learned* region
-    assert rep["hotspot_severity"] == "major"  # a major hot spot the model did not flag stays visible
-    assert rep["regions"][1]["max_temp"] == 25.0 and rep["regions"][1]["unit"] == "C"
+    assert rep.temperature == {"unit": "C", "source": "colorbar+ocr", "reason": "", "range": [18.0, 57.0]}
+    assert rep.severity == "possible deficiency"  # the worst *learned* region
+    assert rep.hotspot_severity == "major"  # a major hot spot the model did not flag stays visible
+    assert rep.regions[1].max_temp == 25.0 and rep.regions[1].unit == "C"
     empty = image_report([], [], None, temperature_error="temperature decoding failed: x")
-    assert empty["severity"] == "none" and empty["temperature"]["unit"] is None
-    assert empty["temperature"]["reason"].startswith("temperature decoding failed")
+    assert empty.severity == "none" and empty.temperature["unit"] is None
+    assert empty.temperature["reason"].startswith("temperature decoding failed")
 
 
 def test_labels_name_severity_delta_and_fault():
-    r = {"severity": "major", "delta_t": 23.44, "unit": "C", "fault_type": "loose_joint"}
+    r = Region(
+        box=[0, 0, 1, 1], score=1.0, severity="major", delta_t=23.44, unit="C", fault_type="loose_joint"
+    )
     assert region_label(1, r) == "1 major ΔT 23.4 °C loose joint"
-    rel = {"severity": "relative: probable deficiency", "delta_t": 0.12, "unit": "relative"}
+    rel = Region(
+        box=[0, 0, 1, 1], score=1.0, severity="relative: probable deficiency", delta_t=0.12, unit="relative"
+    )
     assert region_label(2, rel) == "2 probable deficiency (rel.) ΔT 12% of scale"
-    assert region_label(3, {"severity": "none", "delta_t": None, "fault_type": "unknown"}) == "3 not hot"
+    assert (
+        region_label(3, Region(box=[0, 0, 1, 1], score=1.0, severity="none", fault_type="unknown"))
+        == "3 not hot"
+    )
 
 
 def _entry(name, score, severity, flagged=True):
-    regions = [] if severity == "none" else [{"severity": severity, "delta_t": 5.0, "unit": "C"}]
-    return {"image": name, "score": score, "is_anomalous": flagged, "severity": severity, "regions": regions}
+    regions = (
+        [] if severity == "none" else [Region([0, 0, 1, 1], 1.0, severity=severity, delta_t=5.0, unit="C")]
+    )
+    return ImageResult(name, name, score, flagged, 1.0, "m", regions, severity=severity)
 
 
 def test_batch_is_ordered_worst_severity_first_then_score():
@@ -172,9 +184,9 @@ def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
     image = np.zeros((8, 8, 3), np.float32)
     temp, err = decode_temperatures(image)
     assert temp is None and err == "temperature decoding failed: tesseract failed"
-    rep, temp = rate_image(image, None, [{"box": [0, 0, 2, 2], "score": 2.0}])
-    assert temp is None and rep["regions"][0]["severity"] == "none" and rep["hotspots"] == []
-    assert rep["temperature"]["reason"] == err and rep["regions"][0]["max_temp"] is None
+    rep, temp = rate_image(image, None, [Region(box=[0, 0, 2, 2], score=2.0)])
+    assert temp is None and rep.regions[0].severity == "none" and rep.hotspots == []
+    assert rep.temperature["reason"] == err and rep.regions[0].max_temp is None
 
 
 def _scene(seed: int, blob: bool = False) -> np.ndarray:
@@ -226,10 +238,10 @@ def test_annotated_picture_labels_only_the_hottest_spots_outside_the_regions(tmp
     image = np.zeros((60, 200, 3), np.float32)
     temp = TemperatureMap(np.full((60, 200), 25.0, np.float32), "C", np.ones((60, 200), bool), "x", "", None)
     spots = [_spot([20 * k, 40, 20 * k + 5, 45], "probable deficiency", 12.0 - k) for k in range(1, 9)]
-    rep = image_report([{"box": [0, 0, 10, 10], "score": 2.0}], spots, temp)
-    assert len(rep["hotspots"]) == 8
+    rep = image_report([Region(box=[0, 0, 10, 10], score=2.0)], spots, temp)
+    assert len(rep.hotspots) == 8
     report_mod.save_pictures(tmp_path, "x", image, rep, temp, None, np.zeros((60, 200), bool))
-    assert [h["delta_t"] for h in drawn["hotspots"]] == [11.0, 10.0, 9.0, 8.0, 7.0]
+    assert [h.delta_t for h in drawn["hotspots"]] == [11.0, 10.0, 9.0, 8.0, 7.0]
     assert drawn["hotspot_labels"][0].startswith("H1 ")
 
 
@@ -237,23 +249,23 @@ def test_a_hot_spot_the_learned_model_finds_normal_is_capped_and_says_so():
     from thermal_anomaly.report import weigh_hotspots
 
     spots = [
-        {**_spot([0, 0, 4, 4], "major", 20.0), "severity_similar": "major", "novelty": 0.5},
-        {**_spot([10, 10, 14, 14], "probable deficiency", 6.0), "novelty": 1.6},
+        replace(_spot([0, 0, 4, 4], "major", 20.0), severity_similar="major", novelty=0.5),
+        replace(_spot([10, 10, 14, 14], "probable deficiency", 6.0), novelty=1.6),
     ]
     quiet = weigh_hotspots(spots, flagged=False)
     # the unusual, probable spot now ranks first; the major-by-temperature one looks like normal images
-    assert [h["severity"] for h in quiet] == ["probable deficiency", "possible deficiency"]
-    assert quiet[1]["severity_temperature"] == "major" and quiet[1]["decided_by"] == "learned"
-    assert quiet[0]["decided_by"] == "similar"
+    assert [h.severity for h in quiet] == ["probable deficiency", "possible deficiency"]
+    assert quiet[1].severity_temperature == "major" and quiet[1].decided_by == "learned"
+    assert quiet[0].decided_by == "similar"
     # in a flagged image whose map peaks on the major spot, that spot keeps up to "probable"
     flagged = weigh_hotspots(spots[:1], flagged=True, peak_novelty=0.52)
-    assert flagged[0]["severity"] == "probable deficiency" and flagged[0]["decided_by"] == "learned"
+    assert flagged[0].severity == "probable deficiency" and flagged[0].decided_by == "learned"
     # ... but not when the map peaks elsewhere (the flag rests on something that is not hot)
     elsewhere = weigh_hotspots(spots[:1], flagged=True, peak_novelty=2.0)
-    assert elsewhere[0]["severity"] == "possible deficiency"
+    assert elsewhere[0].severity == "possible deficiency"
     # without a learned map the temperature decides alone
-    bare = weigh_hotspots([{k: v for k, v in spots[0].items() if k != "novelty"}], flagged=False)
-    assert bare[0]["severity"] == "major"
+    bare = weigh_hotspots([replace(spots[0], novelty=None)], flagged=False)
+    assert bare[0].severity == "major"
 
 
 def test_findings_list_hot_spots_and_unexplained_learned_regions_worst_first():
@@ -261,25 +273,25 @@ def test_findings_list_hot_spots_and_unexplained_learned_regions_worst_first():
 
     spots = weigh_hotspots(
         [
-            {**_spot([0, 0, 4, 4], "probable deficiency", 5.0), "novelty": 1.2},
-            {**_spot([20, 20, 24, 24], "probable deficiency", 4.0), "novelty": 3.0},
+            replace(_spot([0, 0, 4, 4], "probable deficiency", 5.0), novelty=1.2),
+            replace(_spot([20, 20, 24, 24], "probable deficiency", 4.0), novelty=3.0),
         ],
         flagged=True,
     )
-    rep = image_report([{"box": [40, 40, 50, 50], "score": 2.0, "novelty": 2.5}], spots)
-    found = rep["findings"]
-    assert [f["kind"] for f in found] == ["hotspot", "hotspot", "region"]
-    assert found[0]["box"] == [20, 20, 24, 24]  # 4 °C × 3.0 beats 5 °C × 1.2
-    assert found[2]["severity"] == "none" and found[2]["decided_by"] == "learned"
+    rep = image_report([Region(box=[40, 40, 50, 50], score=2.0, novelty=2.5)], spots)
+    found = rep.findings
+    assert [f.kind for f in found] == ["hotspot", "hotspot", "region"]
+    assert found[0].box == [20, 20, 24, 24]  # 4 °C × 3.0 beats 5 °C × 1.2
+    assert found[2].severity == "none" and found[2].decided_by == "learned"
 
 
 def test_an_extreme_rise_keeps_its_rating_whatever_the_learned_map_says():
     from thermal_anomaly.report import weigh_hotspots
 
-    extreme = {**_spot([0, 0, 4, 4], "major", 35.0), "novelty": 0.3}  # 35 °C over its sister components
-    hot_air = {**_spot([0, 0, 4, 4], "major", 10.0), "delta_t_ambient": 45.0, "novelty": 0.3}
-    ordinary = {**_spot([0, 0, 4, 4], "major", 18.0), "novelty": 0.3}
-    rated = {h["delta_t"]: h for h in weigh_hotspots([extreme, hot_air, ordinary], flagged=False)}
-    assert rated[35.0]["severity"] == "major" and rated[35.0]["decided_by"] == "similar"
-    assert rated[10.0]["severity"] == "major"
-    assert rated[18.0]["severity"] == "possible deficiency" and rated[18.0]["decided_by"] == "learned"
+    extreme = replace(_spot([0, 0, 4, 4], "major", 35.0), novelty=0.3)  # 35 °C over its sister components
+    hot_air = replace(_spot([0, 0, 4, 4], "major", 10.0), delta_t_ambient=45.0, novelty=0.3)
+    ordinary = replace(_spot([0, 0, 4, 4], "major", 18.0), novelty=0.3)
+    rated = {h.delta_t: h for h in weigh_hotspots([extreme, hot_air, ordinary], flagged=False)}
+    assert rated[35.0].severity == "major" and rated[35.0].decided_by == "similar"
+    assert rated[10.0].severity == "major"
+    assert rated[18.0].severity == "possible deficiency" and rated[18.0].decided_by == "learned"

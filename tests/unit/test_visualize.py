@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from thermal_anomaly.records import Region
 from thermal_anomaly.visualize import (
     draw_boxes,
     heatmap_rgb,
@@ -40,7 +41,7 @@ def test_result_and_six_panels_are_wide_pngs(tmp_path):
     amap = np.zeros((120, 200), np.float32)
     amap[40:60, 80:100] = 3.0
     mask = amap > 1
-    regions = [{"box": [80, 40, 100, 60], "score": 3.0, "area": 400}]
+    regions = [Region(box=[80, 40, 100, 60], score=3.0, area=400)]
     save_result_panel(
         tmp_path / "r.png",
         img,
@@ -62,7 +63,7 @@ def test_result_and_six_panels_are_wide_pngs(tmp_path):
 
 def test_boxes_are_drawn_where_the_region_is():
     img = np.zeros((50, 50, 3), np.float32)
-    out = draw_boxes(img, [{"box": [10, 20, 30, 40], "score": 1.0}], labels=[""])
+    out = draw_boxes(img, [Region(box=[10, 20, 30, 40], score=1.0)], labels=[""])
     assert out[20, 15].any() and out[39, 15].any() and not out[30, 20].any()
 
 
@@ -92,7 +93,7 @@ def _scene(h: int, w: int):
     img[y0:y1, x0:x1] = 0.9
     amap = np.zeros((h, w), np.float32)
     amap[y0:y1, x0:x1] = 3.0
-    return img, amap, amap > 1, [{"box": box, "score": 3.0, "area": (x1 - x0) * (y1 - y0)}]
+    return img, amap, amap > 1, [Region(box=box, score=3.0, area=(x1 - x0) * (y1 - y0))]
 
 
 def test_annotated_picture_of_a_large_photo_fits_a_screen_and_boxes_land_on_the_regions(tmp_path):
@@ -103,7 +104,7 @@ def test_annotated_picture_of_a_large_photo_fits_a_screen_and_boxes_land_on_the_
     h, w = out.shape[:2]
     assert max(h, w) <= SCREEN_SIDE and abs(w / h - 3077 / 1920) < 0.01
     s = w / 3077
-    x0, y0, x1, y1 = (v * s for v in regions[0]["box"])
+    x0, y0, x1, y1 = (v * s for v in regions[0].box)
     # the yellow outline lies on the scaled box's edges, not in its middle nor far outside
     yellow = np.all(out == REGION_COLOR, axis=2)
     assert yellow[round((y0 + y1) / 2), round(x0) : round(x0) + 3].any()
@@ -165,7 +166,7 @@ def test_six_panel_overlay_tint_is_where_the_mask_is():
     cell = panel[ph // 2 :, 2 * pw // 3 :]  # the final overlay
     red = (cell[..., 0] > 150) & (cell[..., 1] < 120) & (cell[..., 2] < 120)
     ys, xs = np.nonzero(red)
-    x0, y0, x1, y1 = regions[0]["box"]
+    x0, y0, x1, y1 = regions[0].box
     assert abs((xs.max() - xs.min() + 1) - (x1 - x0) * fw / 3077) <= 3
     assert abs((ys.max() - ys.min() + 1) - (y1 - y0) * fh / 1920) <= 3
     # and it lies where the region is within the overlay's picture (found by its grey, 0.3 × 255)
@@ -234,7 +235,7 @@ def test_six_panel_outlines_hot_spots_on_the_hot_spot_map():
     fw, fh = fit_size(img.shape, PANEL_BOX, upscale=True)
     assert pic.shape[:2] == (fh, fw)
     wy, wx = np.nonzero(np.all(pic == 255, axis=2))
-    x0, y0, x1, y1 = regions[0]["box"]
+    x0, y0, x1, y1 = regions[0].box
     assert abs(wx.min() - x0 * fw / 3077) <= 2 and abs(wx.max() + 1 - x1 * fw / 3077) <= 2
     assert abs(wy.min() - y0 * fh / 1920) <= 2 and abs(wy.max() + 1 - y1 * fh / 1920) <= 2
     assert not np.all(pic[(wy.min() + wy.max()) // 2, (wx.min() + wx.max()) // 2] == 255)  # an outline
@@ -244,7 +245,7 @@ def test_a_sensor_size_frame_is_enlarged_so_its_labels_do_not_cover_it():
     from thermal_anomaly.visualize import MIN_SCREEN_SIDE, annotated_picture
 
     frame = np.zeros((60, 80, 3), np.float32)  # an 80×60 radiometric sensor
-    out = annotated_picture(frame, [{"box": [20, 10, 40, 30]}], ["1 major ΔT 20.0 °C"])
+    out = annotated_picture(frame, [Region(box=[20, 10, 40, 30], score=0.0)], ["1 major ΔT 20.0 °C"])
     assert out.shape[:2] == (MIN_SCREEN_SIDE * 60 // 80, MIN_SCREEN_SIDE)
     # the box is drawn where the frame's box is, scaled by 8
     assert out[80:240, 160].any() and not out[300:, 400:].any()

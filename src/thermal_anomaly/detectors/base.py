@@ -26,6 +26,7 @@ import torch
 
 from ..errors import DataError, NotFittedError
 from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
+from ..records import Region
 from ..thermal.analysis import ThermalAnalysis
 from .calibration import CALIBRATION_FOLDS, Calibration, kfold_maps, learn_calibration, scale_for
 from .maps import resize_batch
@@ -57,7 +58,8 @@ class Prediction:
     anomaly_map: list[np.ndarray]
     pred_label: np.ndarray
     pred_mask: list[np.ndarray]
-    regions: list[list[dict]]
+    #: per image, the learned mask's connected parts (see :func:`~thermal_anomaly.postprocess.find_regions`)
+    regions: list[list[Region]]
     reference: list[np.ndarray | None] = field(default_factory=list)
     threshold: float = float("nan")
     #: with ``score(..., explain=True)``: per image, the maps the detector combined (see ``Detector.explain``)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
+from ..records import HotSpot
 from .severity import RELATIVE_PREFIX, SEVERITIES, Severity  # noqa: F401 - SEVERITIES re-exported
 from .temperature import TemperatureMap
 
@@ -369,16 +370,18 @@ def _edge_drop(work: _Work, hot: np.ndarray, x: int, y: int, rise: float) -> flo
 
 def find_hotspots(
     temp: TemperatureMap, *, min_rise: float | None = None, max_regions: int = 10, scale: float | None = None
-) -> list[dict]:
+) -> list[HotSpot]:
     """Regions warmer than their surroundings and than similar components, hottest rise first.
 
     ``min_rise`` (°C, or span fraction for relative maps; default ``MIN_RISE_C`` / ``MIN_RISE_REL``) is
-    required both of the rise over the local background and of ``delta_t``. Each region: ``box``
+    required both of the rise over the local background and of ``delta_t``. Each a
+    :class:`~thermal_anomaly.records.HotSpot`: ``box``
     [x0, y0, x1, y1] and ``area`` in original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``,
     ``reference`` ("similar" or "local"), ``peers`` (boxes of the similar components compared with,
     closest in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``, ``unit``,
     ``severity`` (the worse of ``severity_similar`` and ``severity_ambient``), ``fault_type``, ``score``
-    (= ``delta_t``) and ``edge_drop`` (see :func:`_edge_drop`).
+    (= ``delta_t``), ``edge_drop`` (see :func:`_edge_drop`), and ``isotherm`` and ``component_box`` (see
+    :func:`isotherm`).
     """
     work = _Work(temp, scale)
     unit = "C" if temp.unit == "C" else "relative"
@@ -463,8 +466,8 @@ def find_hotspots(
         d_amb = peak - work.ambient
         sev, sev_sim, sev_amb = severity(delta_t, d_amb, unit)
         out.append(
-            {
-                "box": _box_of(
+            HotSpot(
+                box=_box_of(
                     x + int(xs.min()),
                     y + int(ys.min()),
                     x + int(xs.max()) + 1,
@@ -472,44 +475,44 @@ def find_hotspots(
                     inv,
                     work.shape,
                 ),
-                "area": int(round(hot.sum() * inv * inv)),
-                "max_temp": float(peak),
-                "mean_temp": float(work.values[y : y + bh, x : x + bw][hot].mean()),
-                "reference_temp": reference,
-                "reference": ref_kind,
-                "delta_t": float(delta_t),
-                "delta_t_ambient": float(d_amb),
-                "unit": unit,
-                "severity": sev,
-                "severity_similar": sev_sim,
-                "severity_ambient": sev_amb,
-                "fault_type": _structure_fault(hot, x, y, structures),
-                "score": float(delta_t),
-                "peak": [int((x + xs[top]) * inv), int((y + ys[top]) * inv)],
-                "peers": peers,
-                "edge_drop": None if drop is None else round(drop, 3),
+                area=int(round(hot.sum() * inv * inv)),
+                max_temp=float(peak),
+                mean_temp=float(work.values[y : y + bh, x : x + bw][hot].mean()),
+                reference_temp=reference,
+                reference=ref_kind,
+                delta_t=float(delta_t),
+                delta_t_ambient=float(d_amb),
+                unit=unit,
+                severity=sev,
+                severity_similar=sev_sim,
+                severity_ambient=sev_amb,
+                fault_type=_structure_fault(hot, x, y, structures),
+                score=float(delta_t),
+                peak=[int((x + xs[top]) * inv), int((y + ys[top]) * inv)],
+                peers=peers,
+                edge_drop=None if drop is None else round(drop, 3),
                 # the outline a thermographer draws: the isotherm half way down the rise (see isotherm)
-                "isotherm": float(peak - ISOTHERM_SHARE * max(peak_rise, delta_t)),
-                "component_box": _box_of(x, y, x + bw, y + bh, inv, work.shape),
-            }
+                isotherm=float(peak - ISOTHERM_SHARE * max(peak_rise, delta_t)),
+                component_box=_box_of(x, y, x + bw, y + bh, inv, work.shape),
+            )
         )
-    out.sort(key=lambda d: -d["score"])
+    out.sort(key=lambda d: -d.score)
     return out[: max(0, int(max_regions))]
 
 
-def isotherm(temp: TemperatureMap, spot: dict) -> np.ndarray:
+def isotherm(temp: TemperatureMap, spot: HotSpot) -> np.ndarray:
     """H×W bool outline of a hot spot from :func:`find_hotspots`, at the map's own resolution: the connected
     region around its peak that is at least as warm as its ``isotherm`` level (``ISOTHERM_SHARE`` of its
     rise over the local background below the peak), within its warm component (``component_box``),
     overlays and other non-temperatures excluded. The same on a relative scale."""
     values, valid = _check(temp)
     out = np.zeros(values.shape, bool)
-    x0, y0, x1, y1 = (int(v) for v in spot["component_box"])
-    warm = valid[y0:y1, x0:x1] & (values[y0:y1, x0:x1] >= float(spot["isotherm"]))
+    x0, y0, x1, y1 = (int(v) for v in spot.component_box)
+    warm = valid[y0:y1, x0:x1] & (values[y0:y1, x0:x1] >= float(spot.isotherm))
     if not warm.any():
         return out
     _n, lab = cv2.connectedComponents(warm.view(np.uint8), connectivity=8)
-    px, py = (int(v) for v in spot.get("peak") or ((x0 + x1) // 2, (y0 + y1) // 2))
+    px, py = (int(v) for v in spot.peak or ((x0 + x1) // 2, (y0 + y1) // 2))
     k = lab[py - y0, px - x0] if (y0 <= py < y1 and x0 <= px < x1) else 0
     if k == 0:  # the peak fell on a resampled edge: the warmest piece
         k = lab.flat[int(np.argmax(np.where(warm, values[y0:y1, x0:x1], -np.inf)))]
