@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .thermal.severity import Severity, severity_rank
+
 #: a box [x0, y0, x1, y1] in the image's pixels (x1, y1 exclusive)
 Box = list[int]
 
@@ -30,8 +32,25 @@ def _fields_json(record, omit_if_none: frozenset[str] = frozenset()) -> dict:
     return out
 
 
+class _Rated:
+    """What a record with a ``severity`` string offers for comparisons."""
+
+    severity: str | None
+
+    @property
+    def level(self) -> Severity:
+        """The NETA class of ``severity`` (``Severity.NONE`` when unset), relative scale or not."""
+        return Severity.parse(self.severity)[0]
+
+    @property
+    def rank(self) -> int:
+        """The order of ``severity`` among all severities (see :func:`~thermal_anomaly.thermal.severity.severity_rank`:
+        a relative rating just below the same class in °C)."""
+        return severity_rank(self.severity)
+
+
 @dataclass
-class Region:
+class Region(_Rated):
     """A connected part of the learned detector's decision mask, and once rated (see
     :func:`thermal_anomaly.report.match_regions`) the temperature rating of the worst hot spot it overlaps.
 
@@ -95,7 +114,7 @@ _HOTSPOT_LATER = frozenset(
 
 
 @dataclass
-class HotSpot:
+class HotSpot(_Rated):
     """A part of the scene warmer than its surroundings and than similar components, NETA-rated (see
     :func:`thermal_anomaly.thermal.hotspots.find_hotspots` for the measured fields).
 
@@ -139,7 +158,7 @@ class HotSpot:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(_Rated):
     """One line of an image's ranked findings: a hot spot (``kind="hotspot"``, ``id`` ``"H<n>"``) or a
     learned region no hot spot explains (``kind="region"``, ``id`` its number)."""
 

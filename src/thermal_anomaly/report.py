@@ -79,7 +79,7 @@ def _overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int, int, int] | 
 
 
 def _hotspot_key(h: HotSpot | Region) -> tuple[int, float]:
-    return severity_rank(h.severity), float(h.delta_t or 0.0)
+    return h.rank, float(h.delta_t or 0.0)
 
 
 def _box_temperatures(
@@ -298,7 +298,7 @@ def weigh_hotspots(
         h.decided_by = "similar" if sim >= amb else "ambient"
         nov = h.novelty
         cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
-        if nov is not None and nov < LIKE_NORMAL and Severity.parse(sev)[0] > cap and not _extreme(h):
+        if nov is not None and nov < LIKE_NORMAL and h.level > cap and not _extreme(h):
             h.severity = capped(sev, cap)
             h.decided_by = "learned"
     return sorted(rated, key=finding_key, reverse=True)
@@ -327,7 +327,7 @@ def finding_key(f: Finding | HotSpot) -> tuple[int, float]:
         evidence = 0.0 if nov is None else float(nov) * 1e-3  # below any hot spot of its severity
     else:
         evidence = float(dt) * (1.0 if nov is None else float(nov))
-    return severity_rank(f.severity), evidence
+    return f.rank, evidence
 
 
 def ranked_findings(regions: Sequence[Region], hotspots: Sequence[HotSpot]) -> list[Finding]:
@@ -441,7 +441,7 @@ def outline_mask(temp, spots: Sequence[HotSpot], learned: np.ndarray) -> np.ndar
     out = np.asarray(learned, bool).copy()
     for h in spots:
         x0, y0, x1, y1 = (int(v) for v in h.box)
-        if Severity.parse(h.severity)[0] < OUTLINED and not learned[y0:y1, x0:x1].any():
+        if h.level < OUTLINED and not learned[y0:y1, x0:x1].any():
             continue
         ring = isotherm(temp, h)
         if ring.shape != out.shape:
