@@ -389,6 +389,8 @@ class Inspector:
         from tqdm.auto import tqdm
 
         from .metrics import evaluate
+        from .report import rate_image
+        from .thermal.analysis import as_analysis
         from .visualize import save_error_analysis, save_mask_png, save_result_panel
 
         dataset = (
@@ -408,8 +410,20 @@ class Inspector:
                 errors.append((str(rec.path), str(exc)))
                 continue
             grp = self.infer_group(Path(rec.name).parts[:-1], rec.group)
-            pred = self.detector.score([image], groups=[grp], threshold=threshold)
-            amap, pmask = pred.anomaly_map[0], pred.pred_mask[0]
+            analysis = as_analysis(image)
+            pred = self.detector.score([analysis], groups=[grp], threshold=threshold)
+            amap = pred.anomaly_map[0]
+            # the same decision predict writes: the learned mask grown by its hot spots' isotherms
+            rated, _temp = rate_image(
+                analysis,
+                rec.path,
+                pred.regions[0],
+                pred.pred_mask[0],
+                anomaly_map=amap,
+                threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
+                flagged=bool(pred.pred_label[0]),
+            )
+            pmask = rated.mask
             stem = _strip_ext(rec.name)
             if save_pictures:
                 save_result_panel(
@@ -422,7 +436,7 @@ class Inspector:
                     score=float(pred.pred_score[0]),
                     threshold=float(thr),
                     vmax=vmax,
-                    regions=pred.regions[0],
+                    regions=rated.regions,
                 )
                 save_mask_png(out / f"{stem}_mask.png", pmask)
             rows.append(
