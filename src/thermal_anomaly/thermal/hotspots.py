@@ -373,15 +373,36 @@ def find_hotspots(
 ) -> list[HotSpot]:
     """Regions warmer than their surroundings and than similar components, hottest rise first.
 
-    ``min_rise`` (°C, or span fraction for relative maps; default ``MIN_RISE_C`` / ``MIN_RISE_REL``) is
-    required both of the rise over the local background and of ``delta_t``. Each a
-    :class:`~thermal_anomaly.records.HotSpot`: ``box``
-    [x0, y0, x1, y1] and ``area`` in original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``,
-    ``reference`` ("similar" or "local"), ``peers`` (boxes of the similar components compared with,
-    closest in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``, ``unit``,
-    ``severity`` (the worse of ``severity_similar`` and ``severity_ambient``), ``fault_type``, ``score``
-    (= ``delta_t``), ``edge_drop`` (see :func:`_edge_drop`), and ``isotherm`` and ``component_box`` (see
-    :func:`isotherm`).
+    Parameters
+    ----------
+    temp : TemperatureMap
+        °C (``unit == "C"``) or relative (0 cold .. 1 hot over the colour scale) per pixel, with its
+        ``valid`` mask (overlays and colours off the palette are not temperatures).
+    min_rise : float, optional
+        Required both of the rise over the local background and of ``delta_t``: °C, or a share of the
+        scale for relative maps (default ``MIN_RISE_C`` / ``MIN_RISE_REL``).
+    max_regions : int, default 10
+        At most this many hot spots, the largest ``delta_t`` first.
+    scale : float, optional
+        The local background's disc as a share of the long side (default ``DEFAULT_SCALE``).
+
+    Returns
+    -------
+    list of HotSpot
+        Each a :class:`~thermal_anomaly.records.HotSpot`: ``box`` [x0, y0, x1, y1] and ``area`` in
+        original pixels, ``max_temp``, ``mean_temp``, ``reference_temp``, ``reference`` ("similar" or
+        "local"), ``peers`` (boxes of the similar components in its row, or elsewhere, compared with,
+        closest in size first), ``peak`` [x, y] (the hottest pixel), ``delta_t``, ``delta_t_ambient``,
+        ``unit``, ``severity`` (the worse of ``severity_similar`` and ``severity_ambient``, NETA MTS),
+        ``fault_type``, ``score`` (= ``delta_t``), ``edge_drop`` (see :func:`_edge_drop`), and
+        ``isotherm`` and ``component_box`` (see :func:`isotherm`).
+
+    Examples
+    --------
+    >>> from thermal_anomaly.thermal.analysis import ThermalAnalysis
+    >>> spots = find_hotspots(ThermalAnalysis.from_file("T1_faulty_001.jpg").temperature)  # doctest: +SKIP
+    >>> spots[0].severity, round(spots[0].delta_t, 1)  # doctest: +SKIP
+    ('deficiency', 11.3)
     """
     work = _Work(temp, scale)
     unit = "C" if temp.unit == "C" else "relative"
