@@ -1,4 +1,4 @@
-"""Time of the pictures ``predict`` writes per image (``report.save_pictures``: annotated + six-panel PNGs).
+"""Time of the pictures ``predict`` writes per image (``pictures.save_pictures``: annotated + six-panel PNGs).
 
 Inputs per development image, built once without a model: the photo, its decoded temperatures and rated
 hot spots (``report.rate_image``), the ground-truth mask as the decision, its components as the learned
@@ -85,7 +85,10 @@ def build_inputs(data: Path, per_group: int) -> list[dict]:
 
 def worker(inputs: Path, rounds: int, out: Path | None) -> None:
     """Time save_pictures of whatever ``thermal_anomaly`` this process imports; JSON lines on stdout."""
-    from thermal_anomaly import report as report_mod
+    try:  # older checkouts (compared against) drew them in report
+        from thermal_anomaly import pictures as report_mod
+    except ImportError:
+        from thermal_anomaly import report as report_mod
 
     items = pickle.loads(inputs.read_bytes())
     with tempfile.TemporaryDirectory() as tmp:

@@ -129,7 +129,7 @@ def predict(
     summary.json and summary.md (worst first), and maps with --save-maps (anomaly map, mask, temperature
     TIFF). FLIR radiometric JPEGs are analysed from their raw temperatures."""
     from .pipeline import Inspector
-    from .report import summary_lines
+    from .summary import summary_lines
 
     _threads()
     inspector = Inspector.load(model_path)

@@ -288,7 +288,9 @@ class Inspector:
         """
         from tqdm.auto import tqdm
 
-        from .report import rate_image, save_pictures, summary_markdown
+        from .pictures import save_pictures
+        from .report import rate_image
+        from .summary import summary_markdown
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -553,7 +555,7 @@ def experiment(
 def batch_summary(results: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
     """A short summary of a batch: counts, images per severity, the flagged images worst severity first
     (then score), errors."""
-    from .report import summarize
+    from .summary import summarize
 
     return summarize(results, errors)
 

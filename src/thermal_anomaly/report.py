@@ -3,7 +3,8 @@
 The learned detector says *where* an image is unlike normal; :func:`thermal.hotspots.find_hotspots` says
 *how hot* things are and rates them (NETA MTS). This module joins the two: each learned region takes the
 rating of the worst hot spot it overlaps, hot spots that no learned region covers are reported too (the
-model may have missed them), and a batch is ordered worst severity first.
+model may have missed them). The pictures are drawn by :mod:`thermal_anomaly.pictures`, a batch is
+summarised by :mod:`thermal_anomaly.summary`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from .postprocess import find_regions
-from .records import Finding, HotSpot, ImageReport, ImageResult, Region
+from .records import Finding, HotSpot, ImageReport, Region
 from .thermal.severity import (  # noqa: F401 - re-exported: the report's vocabulary
     KNOWN_SEVERITIES,
     RELATIVE_PREFIX,
@@ -28,8 +29,6 @@ from .thermal.severity import (  # noqa: F401 - re-exported: the report's vocabu
 #: what a region gets when no hot spot overlaps it: it is unlike normal, but not hotter than its surroundings
 NO_HOTSPOT = Severity.NONE.text
 UNKNOWN_FAULT = "unknown"
-#: hot spots outside the learned regions drawn on the annotated picture, hottest first (more would bury it)
-MAX_DRAWN_HOTSPOTS = 5
 #: fields copied from the matched hot spot onto a learned region
 HOTSPOT_FIELDS = (
     "max_temp",
@@ -76,7 +75,7 @@ def _overlap(a: Sequence[int], b: Sequence[int]) -> tuple[int, int, int, int] | 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-def _hotspot_key(h: HotSpot | Region) -> tuple[int, float]:
+def hotspot_key(h: HotSpot | Region) -> tuple[int, float]:
     return h.rank, float(h.delta_t or 0.0)
 
 
@@ -129,7 +128,7 @@ def match_regions(
             hits.append(h)
             h.region_ids.append(ri + 1)
         if hits:
-            best = max(hits, key=_hotspot_key)
+            best = max(hits, key=hotspot_key)
             rated = dataclasses.replace(
                 r,
                 **{key: getattr(best, key) for key in HOTSPOT_FIELDS},
@@ -159,37 +158,6 @@ def match_regions(
     for h in spots:
         h.in_learned_region = bool(h.region_ids)
     return out, spots
-
-
-def _fmt_delta(dt: float | None, unit: str | None) -> str:
-    if dt is None:
-        return ""
-    if unit == "C":
-        return f"ΔT {dt:.1f} °C"
-    return f"ΔT {100 * dt:.0f}% of scale"
-
-
-def _short_severity(severity: str | None) -> str:
-    sev, relative = Severity.parse(severity)
-    return sev.text + " (rel.)" if relative else sev.text
-
-
-def region_label(k: int, region: Region) -> str:
-    """Short label for a picture, e.g. ``"1 major ΔT 23.4 °C loose joint"``."""
-    sev = _short_severity(region.severity)
-    if sev == NO_HOTSPOT:
-        sev = "not hot"
-    parts = [str(k), sev, _fmt_delta(region.delta_t, region.unit)]
-    fault = region.fault_type
-    if fault and fault != UNKNOWN_FAULT:
-        parts.append(fault.replace("_", " "))
-    return " ".join(p for p in parts if p)
-
-
-def hotspot_label(h: HotSpot) -> str:
-    """Label of a hot spot that no learned region covers: ``"H2 probable deficiency ΔT 5.1 °C"``."""
-    sev = _short_severity(h.severity)
-    return " ".join(p for p in (f"H{h.id}", sev, _fmt_delta(h.delta_t, h.unit)) if p)
 
 
 def temperature_block(temp) -> dict:
@@ -449,215 +417,15 @@ def outline_mask(temp, spots: Sequence[HotSpot], learned: np.ndarray) -> np.ndar
     return out
 
 
-def save_pictures(
-    out_dir,
-    name: str,
-    image: np.ndarray,
-    report: ImageReport,
-    temp,
-    parts: dict[str, np.ndarray] | None,
-    mask: np.ndarray,
-    *,
-    vmax: float | None = None,
-    title: str = "",
-) -> list:
-    """``<name>.annotated.png`` (screen size, labelled boxes) and ``<name>.panel.png`` (six panels).
-
-    The photo is shrunk once for both. The temperature panels' maps are computed by a second thread
-    while the annotated picture is drawn and written (OpenCV and numpy release the GIL; all text is drawn
-    by this thread).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-    from pathlib import Path
-
-    from .thermal.hotspots import hotspot_map
-    from .visualize import (
-        PANEL_BOX,
-        fit_picture,
-        fit_size,
-        save_annotated,
-        save_six_panel,
-        shrink_temperature,
-    )
-
-    def temperature_maps():
-        """Temperatures and hot-spot rise at the panel's size: the rise map as the panel shows it, without
-        the analysis' full-size passes (~0.1 s on a 6 MP photo)."""
-        if temp is None:
-            return None, None, None
-        values, valid = shrink_temperature(temp.values, temp.valid, fit_size(temp.values.shape, PANEL_BOX))
-        return (
-            values,
-            valid,
-            hotspot_map(dataclasses.replace(temp, values=np.nan_to_num(values), valid=valid)),
-        )
-
-    out = Path(out_dir)
-    regions = report.regions
-    labels = [region_label(k + 1, r) for k, r in enumerate(regions)]
-    # the picture shows the worst few hot spots outside the learned regions; the JSON lists them all
-    outside = [h for h in report.hotspots if not h.in_learned_region][:MAX_DRAWN_HOTSPOTS]
-    outside_labels = [hotspot_label(h) for h in outside]
-    annotated = out / f"{name}.annotated.png"
-    panel = out / f"{name}.panel.png"
-    with ThreadPoolExecutor(1) as pool:
-        maps = pool.submit(temperature_maps)
-        shown = fit_picture(image)  # screen size, for both pictures
-        save_annotated(
-            annotated,
-            shown,
-            regions,
-            labels,
-            hotspots=outside,
-            hotspot_labels=outside_labels,
-            box_shape=image.shape,
-        )
-        temperature, valid, rise = maps.result()
-    parts = parts or {}
-    fused = parts.get("fused")
-    if fused is None:
-        fused = np.zeros(image.shape[:2], np.float32)
-    save_six_panel(
-        panel,
-        shown,
-        temperature,
-        parts.get("learned", fused),
-        rise,
-        fused,
-        mask,
-        regions,
-        labels=labels,
-        temperature_unit=report.temperature["unit"] or "relative",
-        temperature_valid=valid,
-        hotspot_boxes=report.hotspots,
-        vmax=vmax,
-        title=title,
-        box_shape=image.shape,
-    )
-    return [annotated, panel]
-
-
-# ---------------------------------------------------------------------------------------------- batch
-def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
-    """Batch summary (the ``summary.json`` dict) from the images' results: counts, images per severity,
-    flagged images worst first, errors."""
-    entries = []
-    for d in images:
-        regions = d.regions or []
-        worst = max(range(len(regions)), key=lambda k: _hotspot_key(regions[k]), default=None)
-        entries.append(
-            {
-                "image": d.image,
-                "score": float(d.score),
-                "is_anomalous": bool(d.is_anomalous),
-                "severity": d.severity or NO_HOTSPOT,
-                "hotspot_severity": d.hotspot_severity or NO_HOTSPOT,
-                "n_regions": len(regions),
-                "label": "" if worst is None else region_label(worst + 1, regions[worst]),
-            }
-        )
-    flagged = order_flagged([e for e in entries if e["is_anomalous"]])
-    for e in flagged:
-        del e["is_anomalous"]
-    return {
-        "n_images": len(entries) + len(errors),
-        "n_scored": len(entries),
-        "n_flagged": len(flagged),
-        "n_errors": len(errors),
-        "severity_counts": severity_counts(e["severity"] for e in entries),
-        "flagged_severity_counts": severity_counts(e["severity"] for e in flagged),
-        "flagged": flagged,
-        "errors": [{"image": p, "error": e} for p, e in errors],
-    }
-
-
-def order_flagged(items: Sequence[dict]) -> list[dict]:
-    """Flagged images worst first: severity, then score (both descending), then name for a stable order."""
-    return sorted(
-        items, key=lambda d: (-severity_rank(d.get("severity")), -float(d.get("score", 0.0)), d["image"])
-    )
-
-
-def severity_counts(severities: Iterable[str | None]) -> dict[str, int]:
-    """Images per severity, worst first; only severities that occur."""
-    counts: dict[str, int] = {}
-    for s in severities:
-        s = s or NO_HOTSPOT
-        counts[s] = counts.get(s, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -severity_rank(kv[0])))
-
-
-def summary_markdown(summary: dict, top: int | None = None) -> str:
-    """A small human-readable table of a batch summary (``summary.md``)."""
-    lines = [
-        "# Batch summary",
-        "",
-        f"{summary['n_images']} images: {summary['n_scored']} scored, "
-        f"{summary['n_flagged']} flagged as faulty, {summary['n_errors']} failed.",
-        "",
-    ]
-    if summary.get("severity_counts"):
-        lines.append(
-            "Images by severity: "
-            + ", ".join(f"{k}: {v}" for k, v in summary["severity_counts"].items())
-            + "."
-        )
-        lines.append("")
-    flagged = summary.get("flagged", [])
-    if flagged:
-        lines += [
-            "| # | image | severity | score | regions | worst region |",
-            "|---|---|---|---|---|---|",
-        ]
-        for k, f in enumerate(flagged[:top] if top else flagged, 1):
-            lines.append(
-                f"| {k} | {_md(f['image'])} | {f.get('severity', NO_HOTSPOT)} | {f['score']:.3f} | "
-                f"{f['n_regions']} | {_md(f.get('label', ''))} |"
-            )
-        lines.append("")
-    if summary.get("errors"):
-        lines += ["## Errors", ""] + [f"- {_md(e['image'])}: {_md(e['error'])}" for e in summary["errors"]]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def summary_lines(summary: dict, top: int = 5) -> list[str]:
-    """A few lines for the terminal: counts, then the worst flagged images."""
-    out = [
-        f"{summary['n_images']} images: {summary['n_scored']} scored, {summary['n_flagged']} flagged, "
-        f"{summary['n_errors']} failed"
-    ]
-    if summary.get("severity_counts"):
-        out.append("by severity: " + ", ".join(f"{k} {v}" for k, v in summary["severity_counts"].items()))
-    flagged = summary.get("flagged", [])
-    if flagged:
-        out.append(f"worst first (top {min(top, len(flagged))} of {len(flagged)}):")
-        for f in flagged[:top]:
-            label = f"  [{f['label']}]" if f.get("label") else ""
-            out.append(f"  {f.get('severity', NO_HOTSPOT):<22} score {f['score']:7.3f}  {f['image']}{label}")
-    return out
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 __all__ = [
     "KNOWN_SEVERITIES",
     "decode_temperatures",
+    "hotspot_key",
     "rate_image",
-    "save_pictures",
     "SEVERITIES",
-    "hotspot_label",
     "image_report",
     "match_regions",
-    "order_flagged",
-    "region_label",
-    "severity_counts",
     "severity_rank",
-    "summary_lines",
-    "summary_markdown",
-    "summarize",
     "temperature_block",
     "worst_severity",
 ]

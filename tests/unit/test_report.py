@@ -7,21 +7,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from thermal_anomaly.pictures import region_label
 from thermal_anomaly.records import HotSpot, ImageResult, Region
 from thermal_anomaly.report import (
     KNOWN_SEVERITIES,
     decode_temperatures,
     image_report,
     match_regions,
-    order_flagged,
     rate_image,
-    region_label,
     severity_rank,
-    summarize,
-    summary_lines,
-    summary_markdown,
     worst_severity,
 )
+from thermal_anomaly.summary import order_flagged, summarize, summary_lines, summary_markdown
 from thermal_anomaly.thermal.temperature import TemperatureMap
 
 
@@ -229,7 +226,7 @@ def test_patchcore_explains_its_fused_map_from_the_same_pass():
 
 def test_annotated_picture_labels_only_the_hottest_spots_outside_the_regions(tmp_path, monkeypatch):
     """Eight hot spots outside the learned region: the picture draws the five hottest, the JSON keeps all."""
-    from thermal_anomaly import report as report_mod
+    from thermal_anomaly import pictures as pictures_mod
     from thermal_anomaly import visualize
 
     drawn = {}
@@ -240,7 +237,7 @@ def test_annotated_picture_labels_only_the_hottest_spots_outside_the_regions(tmp
     spots = [_spot([20 * k, 40, 20 * k + 5, 45], "probable deficiency", 12.0 - k) for k in range(1, 9)]
     rep = image_report([Region(box=[0, 0, 10, 10], score=2.0)], spots, temp)
     assert len(rep.hotspots) == 8
-    report_mod.save_pictures(tmp_path, "x", image, rep, temp, None, np.zeros((60, 200), bool))
+    pictures_mod.save_pictures(tmp_path, "x", image, rep, temp, None, np.zeros((60, 200), bool))
     assert [h.delta_t for h in drawn["hotspots"]] == [11.0, 10.0, 9.0, 8.0, 7.0]
     assert drawn["hotspot_labels"][0].startswith("H1 ")
 
