@@ -243,7 +243,8 @@ def weigh_hotspots(
     """Rate hot spots on both witnesses a thermographer has: temperature and the learned model.
 
     Each spot's ``severity_temperature`` is its NETA rating (the worse of similar-component and ambient);
-    ``decided_by`` names the comparison that set it (``similar`` or ``ambient``). Where the learned map says
+    ``decided_by`` names the comparison that set it (``similar``: sister components, ``local``: the local
+    background where it has none, or ``ambient``). Where the learned map says
     the place looks normal (``novelty``, see :func:`novelty_at`, below ``LIKE_NORMAL``), ``severity`` is
     capped at ``LIKE_NORMAL_CAP`` and ``decided_by`` is ``learned``: normal equipment is warm too (a loaded
     clamp, the top of a tank), and a hot spot the normal images also have is not a fault. The spot a
@@ -261,7 +262,8 @@ def weigh_hotspots(
         sev = h.severity or NO_HOTSPOT
         h.severity_temperature = sev
         sim, amb = (Severity.parse(s)[0] for s in (h.severity_similar, h.severity_ambient))
-        h.decided_by = "similar" if sim >= amb else "ambient"
+        # the ΔT's own reference when it rated worse: sister components, or the local background
+        h.decided_by = (h.reference or "similar") if sim >= amb else "ambient"
         nov = h.novelty
         cap = FLAG_ANCHOR_CAP if h is anchor else LIKE_NORMAL_CAP
         if nov is not None and nov < LIKE_NORMAL and h.level > cap and not _extreme(h):
