@@ -194,6 +194,59 @@ def experiment(
     typer.echo(str(out / "test" / "metrics.json"))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="the service's state: database and files")
+    ] = Path("runs/service"),
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", help="SQLAlchemy URL (postgresql+psycopg://...); SQLite in DATA_DIR by default"
+        ),
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", help="largest upload accepted")] = 50.0,
+    max_megapixels: Annotated[
+        float, typer.Option("--max-megapixels", help="largest image accepted (decompression bombs)")
+    ] = 50.0,
+    fit_wait: Annotated[
+        float, typer.Option("--fit-wait", help="seconds an inspection waits for its asset's model to fit")
+    ] = 60.0,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="load the built-in demo data as a first asset when there is none")
+    ] = False,
+) -> None:
+    """Serve the JSON API (/api/v1) and the web pages (/); the token comes from THERMAL_ANOMALY_TOKEN or is
+    generated and printed."""
+    import uvicorn
+
+    from .service import Service, Settings, create_app
+
+    _threads()
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_pixels=int(max_megapixels * 1e6),
+        fit_wait_s=fit_wait,
+    )
+    try:
+        svc = Service(settings)
+    except Exception as exc:  # a database that cannot be reached or is newer than this program
+        raise typer.BadParameter(" ".join(str(exc).split())[:300], param_hint="--database-url") from None
+    if demo:
+        from .service.demo import load_demo
+
+        load_demo(svc)
+    if not os.environ.get("THERMAL_ANOMALY_TOKEN"):
+        typer.echo(f"token: {settings.token}")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"open http://{shown}:{port}/login?token={settings.token}")
+    uvicorn.run(create_app(settings, svc), host=host, port=port, log_level="info")
+
+
 def _print_metrics(metrics: dict) -> None:
     if metrics.get("table"):
         typer.echo(metrics["table"].rstrip())
