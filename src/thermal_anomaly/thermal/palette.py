@@ -234,25 +234,43 @@ def to_u8(rgb: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.ascontiguousarray(rgb, dtype=np.float32), alpha=255.0)
 
 
+#: one slot per 24-bit colour (64 MB of address space, touched only where an image's colours fall), shared by
+#: every decoding in the process under a lock: finding an image's distinct colours is then two scatters and
+#: two gathers instead of a sort
+_COLOUR_SLOTS: np.ndarray | None = None
+_SLOTS_LOCK = threading.Lock()
+
+
+def _colour_codes(pixels: np.ndarray) -> np.ndarray:
+    """(M,) uint32 24-bit code of each (M, 3) uint8 colour (red in the high byte)."""
+    flat = np.asarray(pixels, np.uint8).reshape(-1, 3)
+    code = flat[:, 0].astype(np.uint32) << 16
+    code |= flat[:, 1].astype(np.uint32) << 8
+    code |= flat[:, 2]
+    return code
+
+
 def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct colours of (M, 3) uint8 ``pixels`` as (U, 3) float32 in [0, 1], and each pixel's index
     among them, so per-colour work is done once per colour rather than once per pixel.
 
-    A two-pass radix sort (blue, then red-green as 16 bits: numpy's stable sort of 8/16-bit keys is a radix
-    sort), ~4x faster than ``np.unique``'s argsort on an image.
+    Through a process-wide table with a slot per 24-bit colour: every pixel writes its index into its
+    colour's slot, the pixels that read their own index back are the first of their colour (one per
+    colour), which then number the colours. Linear in the pixels: ~3x faster than a radix sort on a 640 px
+    picture, more on a 3000 px photo. Colours come in no particular order.
     """
-    flat = np.asarray(pixels, np.uint8).reshape(-1, 3)
-    by_blue = np.argsort(flat[:, 2], kind="stable")
-    red_green = (flat[:, 0].astype(np.uint16) << 8) | flat[:, 1]
-    order = by_blue[np.argsort(red_green[by_blue], kind="stable")]
-    packed = (red_green.astype(np.uint32) << 8) | flat[:, 2]
-    ordered = packed[order]
-    first = np.empty(len(ordered), bool)
-    first[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    uniq = ordered[first]
-    inverse = np.empty(len(ordered), np.intp)
-    inverse[order] = np.cumsum(first) - 1
+    global _COLOUR_SLOTS
+    code = _colour_codes(pixels)
+    n = len(code)
+    with _SLOTS_LOCK:
+        if _COLOUR_SLOTS is None:
+            _COLOUR_SLOTS = np.empty(1 << 24, np.int32)
+        slots = _COLOUR_SLOTS
+        index = np.arange(n, dtype=np.int32)
+        slots[code] = index
+        uniq = code[slots[code] == index]
+        slots[uniq] = np.arange(len(uniq), dtype=np.int32)
+        inverse = slots[code].astype(np.intp)
     cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
     return cols, inverse
 

@@ -84,6 +84,13 @@ ABOVE_LO = 0.85
 HOT_RING_SHARE = 0.5
 
 
+#: how far beyond a white component its test looks: the 5×5 ring of :func:`_ringed_by_hot_end` (2 px) and
+#: the 3×3 touch and core (1 px), so the test run on the box around the white plus this margin is exact
+RING_REACH = 3
+#: the ring around a white component whose colours say whether it is a saturated spot (px)
+RING_RADIUS = 2
+
+
 def out_of_range(
     rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray, lut: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -96,43 +103,87 @@ def out_of_range(
     touch may be through the rim the optics and JPEG blur between the two: off-palette colours on the line
     from a hot-end colour to white (pale pinks, salmon) join the white and are above the scale too, when the
     white has a solid core (three pixels thick).
+
+    Only the off-palette pixels are looked at, and the component tests run on the box around the white and
+    its blends, so a 3000 px photo costs what its off-palette pixels cost.
     """
-    lo, hi = chan_min(rgb), chan_max(rgb)
-    below = bad & (hi < BELOW_HI)
-    white = bad & (lo > ABOVE_LO)
+    below = np.zeros(bad.shape, bool)
+    white = np.zeros(bad.shape, bool)
+    light = np.zeros(bad.shape, bool)
+    if bad.any():
+        off = rgb[bad]
+        lo, hi = chan_min(off), chan_max(off)
+        below[bad] = hi < BELOW_HI
+        white[bad] = lo > ABOVE_LO
+        light[bad] = lo > BLEND_MIN_LO
     above = white
     if white.any():
-        core = None
         if lut is not None:
-            above = white | _hot_blend(rgb, bad & (lo > BLEND_MIN_LO), lut)
-            # a saturated spot has a solid white core; the blend colours also paint text (a camera's salmon
-            # max-marker label), whose strokes are too thin to hold one
-            core = cv2.erode(white.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        hot_end = cv2.dilate((~bad & (pos >= HOT_END)).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
-        touching = np.zeros(n, bool)
-        touching[lab[hot_end & above]] = True
-        if core is not None and touching.any():
-            solid = np.zeros(n, bool)
-            solid[lab[core]] = True
-            touching &= solid & _ringed_by_hot_end(lab, n, bad, pos)
-        touching[0] = False
-        above = touching[lab]
-    pos = np.where(below, 0.0, np.where(above, 1.0, pos)).astype(np.float32)
+            above = white | _hot_blend(rgb, light, lut)
+        box = _box_around(above, RING_REACH)
+        spots = _saturated(white[box], above[box], pos[box], bad[box], blends=lut is not None)
+        above = np.zeros(bad.shape, bool)
+        above[box] = spots
+    pos = pos.astype(np.float32)  # a copy: the caller's positions stay as decoded
+    pos[below] = 0.0
+    pos[above] = 1.0
     return pos, bad & ~(below | above)
 
 
-def _ringed_by_hot_end(lab: np.ndarray, n: int, bad: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Per component of ``lab``: are most palette pixels just around it at the hot end of the scale?
+def _box_around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Slices of the bounding box of a non-empty ``mask``, grown by ``margin`` and clipped to the image."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(0, rows[0] - margin), min(h, rows[-1] + margin + 1)),
+        slice(max(0, cols[0] - margin), min(w, cols[-1] + margin + 1)),
+    )
+
+
+def _saturated(
+    white: np.ndarray, above: np.ndarray, pos: np.ndarray, bad: np.ndarray, *, blends: bool
+) -> np.ndarray:
+    """The components of ``above`` (white, and its blends with the hot end when ``blends``) that are
+    saturated spots: touching the hot end of the scale and, with blends, holding a solid white core and
+    ringed by the hot end."""
+    core = None
+    if blends:
+        # a saturated spot has a solid white core; the blend colours also paint text (a camera's salmon
+        # max-marker label), whose strokes are too thin to hold one
+        core = cv2.erode(white.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    hot_end = cv2.dilate((~bad & (pos >= HOT_END)).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(above.view(np.uint8), connectivity=8)
+    touching = np.zeros(n, bool)
+    touching[lab[hot_end & above]] = True
+    if core is not None and touching.any():
+        solid = np.zeros(n, bool)
+        solid[lab[core]] = True
+        touching &= solid
+        for k in np.flatnonzero(touching):
+            touching[k] = _ringed_by_hot_end(lab, k, stats[k], bad, pos)
+    touching[0] = False
+    return touching[lab]
+
+
+def _ringed_by_hot_end(lab: np.ndarray, k: int, stat: np.ndarray, bad: np.ndarray, pos: np.ndarray) -> bool:
+    """Are most palette pixels just around component ``k`` of ``lab`` at the hot end of the scale?
 
     A saturated spot is surrounded by its hottest colours; a white cable or a label that merely meets one hot
-    pixel (a marker's crosshair) is surrounded by the cold scene.
+    pixel (a marker's crosshair) is surrounded by the cold scene. The ring is the pixels within 2 px whose
+    neighbouring component (the highest label in their 5×5 neighbourhood) is ``k``; it is
+    measured on the component's box grown by twice that reach, which holds every ring pixel's neighbourhood.
     """
-    grown = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int64)
-    ring = (lab == 0) & (grown > 0) & ~bad
-    total = np.bincount(grown[ring], minlength=n)
-    hot = np.bincount(grown[ring & (pos >= HOT_END)], minlength=n)
-    return hot >= HOT_RING_SHARE * np.maximum(total, 1)
+    x, y, w, h = (int(v) for v in stat[:4])
+    reach = 2 * RING_RADIUS
+    ys = slice(max(0, y - reach), min(lab.shape[0], y + h + reach))
+    xs = slice(max(0, x - reach), min(lab.shape[1], x + w + reach))
+    sub = lab[ys, xs]
+    size = 2 * RING_RADIUS + 1
+    grown = cv2.dilate(sub.astype(np.float32), np.ones((size, size), np.uint8))
+    ring = (sub == 0) & (grown == k) & ~bad[ys, xs]
+    hot = np.count_nonzero(ring & (pos[ys, xs] >= HOT_END))
+    return hot >= HOT_RING_SHARE * max(np.count_nonzero(ring), 1)
 
 
 #: how far (RGB, 0..1) a colour may lie from the line between a hot-end colour and white to count as a blend
