@@ -250,6 +250,7 @@ class Inspector:
         on_error: Callable[[str, str], None] | None = None,
         pictures: bool = True,
         params: RadiometricParams | None = None,
+        on_result: Callable[[ImageResult], None] | None = None,
     ) -> BatchReport:
         """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
 
@@ -279,6 +280,9 @@ class Inspector:
             Write the annotated picture and the panel of each image.
         params : RadiometricParams, optional
             Object parameters that override a radiometric file's own.
+        on_result : callable, optional
+            Called with each image's :class:`ImageResult` once its files are written (progress for a
+            caller that shows its own, such as the service).
 
         Returns
         -------
@@ -370,6 +374,8 @@ class Inspector:
                     if temp is not None:
                         save_temperature(out, name, temp, path)
                 results.append(res)
+                if on_result:
+                    on_result(res)
         summary = batch_summary(results, errors)
         write_json(out / "summary.json", summary)
         write_text(out / "summary.md", summary_markdown(summary))
