@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 LINT_PATHS := src tests benchmarks
 
-.PHONY: install demo test test-fast test-unit test-e2e lint format benchmark clean
+.PHONY: install demo test test-fast test-unit test-e2e lint format benchmark clean serve screenshots
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,14 @@ test-fast: install
 
 benchmark: install
 	$(PY) benchmarks/benchmark.py
+
+# the service on http://127.0.0.1:8000 (prints the sign-in link); the demo data are its first asset
+serve: install
+	$(BIN)/thermal-anomaly serve --data-dir runs/service --demo
+
+# the browser test (Debian's chromium) saves its screenshots under docs/screenshots/
+screenshots: install
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/service/test_browser.py
 
 clean:
 	rm -rf runs models .pytest_cache .ruff_cache

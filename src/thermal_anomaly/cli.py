@@ -220,11 +220,18 @@ def serve(
 ) -> None:
     """Serve the JSON API (/api/v1) and the web pages (/); the token comes from THERMAL_ANOMALY_TOKEN or is
     generated and printed."""
+    import logging
+
     import uvicorn
 
     from .service import Service, Settings, create_app
 
     _threads()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    service_log = logging.getLogger("thermal_anomaly.service")
+    service_log.addHandler(handler)
+    service_log.setLevel(logging.INFO)
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
