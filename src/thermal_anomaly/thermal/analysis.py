@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
+from . import readouts
 from .colorbar import ColorBar, find_colorbar
 from .overlays import overlay_mask
 from .palette import as_rgb_float, image_scope
@@ -126,6 +127,8 @@ class ThermalAnalysis:
         if self._given is not None:
             return self._given
         temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale)
+        # the camera's own spot read-out, where it prints one, must agree with the decoded °C
+        temp = readouts.checked(self.rgb, self.bar, temp)
         temp.note = self.note
         return temp
 

@@ -578,11 +578,23 @@ def printed_units(image: np.ndarray) -> set[str]:
     open at mid-height. Light and dark text, on the plain strokes and on the saturated ones only (white UI text
     over a textured scene). A unit letter ends its word, so the F of "FLIR" is not one.
     """
+    return {u for u, *_rest in unit_marks(image)}
+
+
+def unit_marks(image: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], int, bool]]:
+    """Every "°C" / "°F" printed in the picture: (letter, (x, y, w, h) of ring and letter, letter height,
+    light text) in the picture's pixels (found on a copy at most ``UNIT_SIDE`` long, see ``printed_units``)."""
     img = to_u8(as_rgb_float(image))
     scale = min(1.0, UNIT_SIDE / max(img.shape[:2]))
     if scale < 1.0:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return {u for u, *_rest in _unit_glyphs(img)}
+    marks = _unit_glyphs(img)
+    if scale == 1.0:
+        return marks
+    return [
+        (u, tuple(int(round(v / scale)) for v in box), int(round(h / scale)), light)  # type: ignore[misc]
+        for u, box, h, light in marks
+    ]
 
 
 def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], int, bool]]:
@@ -869,3 +881,65 @@ def _fit(
     if n < 3 and hi_t - lo_t > MAX_TWO_LABEL_SPAN:  # two labels only
         return None, f"implausible scale from 2 labels ({lo_t:.1f}..{hi_t:.1f} °C); not trusted"
     return ScaleReading(start=start, stop=stop, n_labels=n, labels=tuple(used)), ""
+
+
+#: a read-out's number stands within this many of its digits' heights before the unit sign (a camera may put
+#: the unit in a box of its own: "Punkt [6.2] [°C]")
+READOUT_GAP = 3.0
+
+
+def number_before(
+    image: np.ndarray, unit_box: tuple[int, int, int, int], letter_h: int
+) -> tuple[str, float] | None:
+    """The number printed just before a unit sign (``unit_box``: x, y, w, h of "°C"), read like a bar's end
+    label (three sizes that must agree, glyph checks, a minus sign seen before it); (text, confidence) or None
+    when nothing number-shaped stands there. The text is "" when it could not be read."""
+    rgb = as_rgb_float(image)
+    H, W = rgb.shape[:2]
+    ux, uy, _uw, uh = unit_box
+    reach = int(READOUT_GAP * 4 * letter_h)
+    x0, y0, y1 = max(0, ux - reach), max(0, uy - letter_h), min(H, uy + uh + 2 * letter_h)
+    if ux - x0 < letter_h or y1 - y0 < letter_h:
+        return None
+    crop = (rgb[y0:y1, x0:ux] * 255.0 + 0.5).astype(np.uint8)
+    lo, hi = np.ascontiguousarray(chan_min(crop)), np.ascontiguousarray(chan_max(crop))
+    k = int(np.clip(letter_h, 9, 41)) | 1
+    line = uy + uh / 2 - y0
+    words = [
+        w
+        for w in find_words(lo, hi, k, (False, line))
+        if w.box[3] >= max(6, 0.6 * letter_h)
+        and w.box[2] >= 0.5 * w.box[3]
+        and abs(w.cy - line) <= 0.5 * w.box[3]
+        and (ux - x0) - (w.box[0] + w.box[2]) <= READOUT_GAP * w.box[3]
+    ]
+    if not words:
+        return None
+    word = max(words, key=lambda w: w.box[0] + w.box[2])  # the nearest before the unit
+    return _read_end_like(lo, hi, word)
+
+
+def _read_end_like(lo: np.ndarray, hi: np.ndarray, word: _Word) -> tuple[str, float]:
+    """One word read the way end labels are: at three sizes, each checked against its glyphs, voted; the
+    more number-like of it and its two largest other-polarity views; a minus sign seen before it kept."""
+    views = [word, *sorted(word.alts, key=lambda o: -o.box[2] * o.box[3])[:2]]
+    jobs = [(v, z) for v in views for z in _END_PX]
+    tiles = [_normalised(lo, hi, v, z) for v, z in jobs]
+    n_big = [_glyphs(t)[0] for t in tiles]
+    tiles = [_despeckled(t) if n == 1 else t for t, n in zip(tiles, n_big, strict=True)]
+    texts = _ocr(tiles)
+    reads: dict[int, list[tuple[str, float]]] = {}
+    for (v, _z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
+        reads.setdefault(id(v), []).append((_checked(text, tile, strict=True), conf))
+    cands = [(v, *_vote(reads[id(v)])) for v in views]
+    _v, text, conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
+    if max(n_big) < 2 or _value(text) is None:  # one digit-sized blob: an icon or a lone digit, not trusted
+        return "", -1.0
+    if any(o.minus for o in views) and re.fullmatch(r"\d+(?:\.\d+)?", text):
+        text = "-" + text
+    return text, conf
+
+
+def label_window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) in image pixels where the bar's labels are looked for: text there is the scale's."""
+    return _window(bar, shape)[:4]
