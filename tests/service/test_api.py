@@ -264,6 +264,8 @@ def test_files_are_moved_into_place_not_written_in_place(tmp_path):
     from thermal_anomaly.service.storage import safe_filename
 
     assert safe_filename("C:\\photos\\IR_0042.JPG", ".jpg") == "IR_0042.jpg"
-    assert safe_filename(".hidden.png", ".png") == "image.png"
+    assert safe_filename(".hidden.png", ".png") == "hidden.png"
+    assert safe_filename("..", ".png") == "image.png"
+    assert safe_filename("T2_faulty_002.png.png", ".png") == "T2_faulty_002.png.png"
     assert safe_filename("a b;rm -rf.tif", ".tiff") == "a_b_rm_-rf.tiff"
     assert Path(safe_filename(None, ".png")).suffix == ".png"

@@ -49,9 +49,9 @@ class StoredUpload:
 
 def safe_filename(name: str | None, ext: str) -> str:
     """The client's file name reduced to a harmless base name, with the extension its content has."""
-    base = Path((name or "").replace("\\", "/")).name
-    stem = base.split(".")[0] if base and not base.startswith(".") else ""
-    stem = re.sub(r"[^A-Za-z0-9_\-]+", "_", stem).strip("_")[:80] or "image"
+    base = Path((name or "").replace("\\", "/")).name.lstrip(".")
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = re.sub(r"[^A-Za-z0-9_.\-]+", "_", stem).strip("_.")[:120] or "image"
     return stem + ext
 
 
