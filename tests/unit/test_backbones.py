@@ -49,9 +49,9 @@ def test_forward_stops_at_the_deepest_tap():
     calls = []
     hook = model._blocks[3].register_forward_hook(lambda *a: calls.append(1))
     try:
-        FeatureExtractor("efficientnet-lite0", ("stage1",))(torch.rand(1, 3, 64, 64))
+        FeatureExtractor("efficientnet-lite0", ("stage1",), engine="torch")(torch.rand(1, 3, 64, 64))
         assert calls == []  # block 3 starts stage 2: never run
-        FeatureExtractor("efficientnet-lite0", ("stage2",))(torch.rand(1, 3, 64, 64))
+        FeatureExtractor("efficientnet-lite0", ("stage2",), engine="torch")(torch.rand(1, 3, 64, 64))
         assert calls == [1]
     finally:
         hook.remove()
@@ -103,3 +103,82 @@ def test_missing_weights_package_is_a_model_error(monkeypatch):
 def test_unknown_layer_is_a_model_error():
     with pytest.raises(ModelError, match="unknown backbone layer"):
         FeatureExtractor("efficientnet-lite0", ("stage9",))
+
+
+# ---------------------------------------------------------------------------------------- engines
+@pytest.fixture
+def onnx_cache(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.setenv(backbones.CACHE_ENV, str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("size", [256, 100])
+def test_onnxruntime_gives_torch_features_to_float_rounding(onnx_cache, size):
+    layers = ("stage1", "stage2", "stage4")
+    x = torch.rand(3, 3, size, size, generator=torch.Generator().manual_seed(size))
+    fast = FeatureExtractor("efficientnet-lite0", layers, engine="onnxruntime")
+    ref = FeatureExtractor("efficientnet-lite0", layers, engine="torch")(x)
+    got = fast(x)
+    assert fast.engine == "onnxruntime" and list(got) == list(layers)
+    for n in layers:
+        assert got[n].shape == ref[n].shape and got[n].dtype == torch.float32
+        # measured ~2e-6 of the largest feature (batch-norm folded into the convolutions)
+        assert (got[n] - ref[n]).abs().max() <= 1e-4 * ref[n].abs().max()
+    assert len(list(onnx_cache.glob("*.onnx"))) == 1  # one graph per input size
+
+
+def test_exported_graph_is_reused_from_the_cache(onnx_cache, monkeypatch):
+    x = torch.rand(1, 3, 64, 64)
+    first = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")(x)
+
+    def no_export(*_a, **_k):
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(backbones.OnnxTaps, "_export", no_export)
+    again = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")(x)
+    assert all(torch.equal(first[n], again[n]) for n in first)
+
+
+def test_onnxruntime_follows_the_torch_thread_count(onnx_cache):
+    fe = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            fe(torch.rand(1, 3, 64, 64))
+    finally:
+        torch.set_num_threads(before)
+    assert {k[2] for k in fe._onnx._sessions} == {1, 2}
+
+
+def test_auto_engine_falls_back_to_torch(monkeypatch):
+    monkeypatch.setattr(backbones, "onnxruntime_available", lambda: False)
+    assert FeatureExtractor("efficientnet-lite0").engine == "torch"
+    with pytest.raises(ModelError, match="onnx"):
+        FeatureExtractor("efficientnet-lite0", engine="onnxruntime")
+
+
+def test_a_failing_export_falls_back_to_torch(onnx_cache, monkeypatch):
+    def broken(*_a, **_k):
+        raise RuntimeError("exporter broken")
+
+    monkeypatch.setattr(backbones.OnnxTaps, "_export", broken)
+    fe = FeatureExtractor("efficientnet-lite0", engine="auto")
+    x = torch.rand(1, 3, 64, 64)
+    with pytest.warns(UserWarning, match="runs on torch"):
+        got = fe(x)
+    assert fe.engine == "torch"
+    ref = FeatureExtractor("efficientnet-lite0", engine="torch")(x)
+    assert all(torch.equal(got[n], ref[n]) for n in ref)
+
+
+def test_engine_is_chosen_by_name_or_environment(monkeypatch):
+    monkeypatch.setenv(backbones.ENGINE_ENV, "torch")
+    assert FeatureExtractor("efficientnet-lite0").engine == "torch"
+    monkeypatch.setenv(backbones.ENGINE_ENV, "tensorrt")
+    with pytest.raises(ModelError, match="THERMAL_ANOMALY_ENGINE"):
+        FeatureExtractor("efficientnet-lite0")
+    with pytest.raises(ModelError, match="unknown engine"):
+        FeatureExtractor("efficientnet-lite0", engine="tensorrt")

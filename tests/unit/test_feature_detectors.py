@@ -95,6 +95,20 @@ def test_nearest_distance_in_blocks_matches_brute_force(monkeypatch):
     assert np.allclose(nearest_distance(q, b, exclude=drop).numpy(), expect2, atol=1e-5)
 
 
+def test_nearest_distance_with_a_kept_index_is_the_same(monkeypatch):
+    import thermal_anomaly.detectors.patchcore as pc
+
+    rng = np.random.default_rng(2)
+    q = torch.from_numpy(rng.normal(size=(700, 16)).astype(np.float32))
+    b = torch.from_numpy(rng.normal(size=(90, 16)).astype(np.float32))
+    whole = nearest_distance(q, b)
+    assert torch.equal(nearest_distance(q, b, index=pc.index_bank(b)), whole)
+    monkeypatch.setattr(pc, "_QUERY_BLOCK", 7)  # query blocks change a distance by float rounding at most
+    assert torch.allclose(nearest_distance(q, b, index=pc.index_bank(b)), whole, rtol=1e-5)
+    with pytest.raises(ValueError, match="empty"):
+        nearest_distance(q, b, exclude=torch.ones(90, dtype=torch.bool))
+
+
 # ---------------------------------------------------------------------------------------- PatchCore
 def test_patchcore_finds_the_hot_blob(patchcore):
     pred = patchcore.score([HELD_OUT, FAULTY])

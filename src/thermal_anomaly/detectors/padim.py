@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..backbones import TAP_STRIDES, FeatureExtractor, embed_taps
+from ..backbones import FIT_ENGINE, TAP_STRIDES, FeatureExtractor, embed_taps
 from ..errors import ModelError
 from . import register
 from .base import Detector
@@ -102,7 +102,8 @@ class Padim(Detector):
         self.seed = int(seed)
         self.mean_: torch.Tensor | None = None
         self.inv_cov_: torch.Tensor | None = None
-        self._extractor: FeatureExtractor | None = None
+        #: one extractor per engine (``None``: the default engine, for scoring; ``FIT_ENGINE``)
+        self._extractors: dict[str | None, FeatureExtractor] = {}
         self._channels: torch.Tensor | None = None
         if not self.layers or any(n not in TAP_STRIDES for n in self.layers):
             raise ValueError(
@@ -113,14 +114,18 @@ class Padim(Detector):
         g = math.ceil(self.img_size / self.grid_stride)
         return g, g
 
-    def _embed(self, x: torch.Tensor, batch_size: int = 8, progress: bool = False) -> torch.Tensor:
-        """(N, 3, S, S) -> (N, P, d) features at the grid positions (a fixed random channel subset)."""
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(self.backbone, self.layers)
+    def _embed(
+        self, x: torch.Tensor, batch_size: int = 8, progress: bool = False, *, engine: str | None = None
+    ) -> torch.Tensor:
+        """(N, 3, S, S) -> (N, P, d) features at the grid positions (a fixed random channel subset).
+        ``engine``: the backbone's (see :class:`FeatureExtractor`; None: the default)."""
+        if engine not in self._extractors:
+            self._extractors[engine] = FeatureExtractor(self.backbone, self.layers, engine=engine)
+        extractor = self._extractors[engine]
         out = []
         for s in tqdm(range(0, len(x), batch_size), desc="padim features", disable=not progress, leave=False):
             with torch.no_grad():
-                e = embed_taps(self._extractor(x[s : s + batch_size]), self._grid())
+                e = embed_taps(extractor(x[s : s + batch_size]), self._grid())
             if self._channels is None:
                 c = e.shape[1]
                 gen = torch.Generator().manual_seed(self.seed)
@@ -138,7 +143,7 @@ class Padim(Detector):
 
     def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> torch.Tensor:
         """Fit the Gaussians; return the training features (N, P, d) for the k-fold calibration."""
-        feats = self._embed(x, progress=progress)
+        feats = self._embed(x, progress=progress, engine=FIT_ENGINE)
         mean, inv = self._gaussians(feats)
         big = inv.numel() * 4 > _FLOAT16_ABOVE
         self.mean_ = mean

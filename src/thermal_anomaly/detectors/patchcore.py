@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..backbones import TAP_STRIDES, FeatureExtractor, embed_taps
+from ..backbones import FIT_ENGINE, TAP_STRIDES, FeatureExtractor, embed_taps
 from ..errors import ModelError
 from ..thermal.analysis import ThermalAnalysis
 from . import register
@@ -25,6 +25,9 @@ from .base import Detector
 
 #: most elements of one query-by-bank distance block (bounds the memory of nearest-neighbour search)
 _DIST_BLOCK = 1 << 22
+#: most queries per distance block: a block of 256 × a ~2,000-row bank stays in cache for the minimum
+#: (one 1024-query block measured 12.2 -> 7.8 ms at one thread, 5.1 -> 3.6 ms at two, same distances)
+_QUERY_BLOCK = 256
 #: each patch feature is the mean over this square of its tap's cells (PatchCore's "locally aware" features)
 FEATURE_POOL = 3
 #: the random projection used for coreset selection is seeded ``seed + this``, apart from the coreset's seed
@@ -73,28 +76,44 @@ def greedy_coreset(features: torch.Tensor, n: int, *, seed: int = 0) -> tuple[to
     return selected, float(mind.max().clamp(min=0).sqrt())
 
 
-def nearest_distance(
-    queries: torch.Tensor, bank: torch.Tensor, *, exclude: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Distance of each query row to its nearest bank row, in blocks so memory stays bounded.
+class BankIndex(NamedTuple):
+    """A memory bank laid out for nearest-neighbour search (computed once per bank, not per query)."""
 
-    ``exclude`` (bank-length bool) removes bank rows from the search.
-    """
-    q = queries.float()
+    #: the bank transposed, (D, M) contiguous: the right operand of the distance product
+    rows_t: torch.Tensor
+    #: squared norm of each bank row, (M,)
+    sq: torch.Tensor
+
+
+def index_bank(bank: torch.Tensor) -> BankIndex:
+    """``bank`` (M, D) as a :class:`BankIndex`."""
     b = bank.float()
-    if exclude is not None:
-        b = b[~exclude]
     if len(b) == 0:
         raise ValueError("the memory bank is empty")
-    step = max(1, _DIST_BLOCK // len(b))
+    return BankIndex(b.t().contiguous(), (b * b).sum(1))
+
+
+def nearest_distance(
+    queries: torch.Tensor,
+    bank: torch.Tensor,
+    *,
+    exclude: torch.Tensor | None = None,
+    index: BankIndex | None = None,
+) -> torch.Tensor:
+    """Distance of each query row to its nearest bank row (exact), in blocks so memory stays bounded.
+
+    ``exclude`` (bank-length bool) removes bank rows from the search; ``index`` is ``index_bank(bank)``
+    when the caller keeps it (ignored with ``exclude``).
+    """
+    q = queries.float()
+    if exclude is not None or index is None:
+        index = index_bank(bank if exclude is None else bank[~exclude])
+    step = max(1, min(_QUERY_BLOCK, _DIST_BLOCK // index.sq.numel()))
     out = torch.empty(len(q))
-    b_sq = (b * b).sum(1)[None, :]
     for s in range(0, len(q), step):
-        qs = q[s : s + step]
         # |q - b|² = |q|² + |b|² - 2 q·b: the minimum over the bank first, one square root per query
-        d2 = torch.addmm(b_sq, qs, b.t(), alpha=-2.0).min(dim=1).values
-        out[s : s + step] = (d2 + (qs * qs).sum(1)).clamp_min_(0).sqrt_()
-    return out
+        out[s : s + step] = torch.addmm(index.sq, q[s : s + step], index.rows_t, alpha=-2.0).amin(dim=1)
+    return out.add_((q * q).sum(1)).clamp_min_(0).sqrt_()
 
 
 @register
@@ -159,7 +178,9 @@ class PatchCore(Detector):
             raise ValueError("novelty_weight and score_novelty_weight must be positive")
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
-        self._extractor: FeatureExtractor | None = None
+        self._index: BankIndex | None = None
+        #: one extractor per engine (``None``: the default engine, for scoring; ``FIT_ENGINE``)
+        self._extractors: dict[str | None, FeatureExtractor] = {}
 
     # ------------------------------------------------------------------ features
     @property
@@ -170,16 +191,23 @@ class PatchCore(Detector):
         g = math.ceil(self.img_size / self.stride)
         return g, g
 
-    def _embed(self, x: torch.Tensor, batch_size: int = 8, progress: bool = False) -> torch.Tensor:
-        """(N, 3, S, S) -> patch features (N, h, w, D); a 4th (evidence) channel is not the picture."""
+    def _extractor(self, engine: str | None) -> FeatureExtractor:
+        if engine not in self._extractors:
+            self._extractors[engine] = FeatureExtractor(self.backbone, self.layers, engine=engine)
+        return self._extractors[engine]
+
+    def _embed(
+        self, x: torch.Tensor, batch_size: int = 8, progress: bool = False, *, engine: str | None = None
+    ) -> torch.Tensor:
+        """(N, 3, S, S) -> patch features (N, h, w, D); a 4th (evidence) channel is not the picture.
+        ``engine``: the backbone's (see :class:`FeatureExtractor`; None: the default)."""
         x = x[:, :3]
-        if self._extractor is None:
-            self._extractor = FeatureExtractor(self.backbone, self.layers)
+        extractor = self._extractor(engine)
         out = []
         starts = range(0, len(x), batch_size)
         for s in tqdm(starts, desc="patchcore features", disable=not progress, leave=False):
             with torch.no_grad():
-                e = embed_taps(self._extractor(x[s : s + batch_size]), self._grid(), pool=FEATURE_POOL)
+                e = embed_taps(extractor(x[s : s + batch_size]), self._grid(), pool=FEATURE_POOL)
             if self.feature_dim is not None and e.shape[1] != self.feature_dim:
                 n, c, h, w = e.shape
                 flat = e.permute(0, 2, 3, 1).reshape(-1, 1, c)
@@ -206,7 +234,7 @@ class PatchCore(Detector):
     # ------------------------------------------------------------------ hooks
     def _fit(self, x: torch.Tensor, valid: torch.Tensor, *, progress: bool) -> TrainPatches:
         """Build the memory bank; return the training patches and bank origins for leave-one-out calibration."""
-        patches = self._embed(x, progress=progress)
+        patches = self._embed(x, progress=progress, engine=FIT_ENGINE)
         n, h, w, d = patches.shape
         keep = self._patch_valid(valid).reshape(-1)
         if not keep.any():  # all overlay: better some bank than none
@@ -219,8 +247,7 @@ class PatchCore(Detector):
             idx, _ = greedy_coreset(flat if proj is None else flat @ proj, size, seed=self.seed)
         else:
             idx = torch.arange(len(flat))
-        self.memory_bank_ = flat[idx].to(torch.float16)
-        self._bank32 = self.memory_bank_.float()
+        self._set_bank(flat[idx])
         return TrainPatches(patches, source[idx])
 
     def _novelty(self, x: torch.Tensor) -> torch.Tensor:
@@ -231,7 +258,7 @@ class PatchCore(Detector):
         n, h, w, d = patches.shape
         if d != self._bank32.shape[1]:
             raise ModelError(f"memory bank has {self._bank32.shape[1]} features, the backbone gives {d}")
-        return nearest_distance(patches.reshape(-1, d), self._bank32).reshape(n, h, w)
+        return nearest_distance(patches.reshape(-1, d), self._bank32, index=self._index).reshape(n, h, w)
 
     def _raw_maps(self, x: torch.Tensor) -> torch.Tensor:
         return self._fuse(x, self._novelty(x))
@@ -319,8 +346,13 @@ class PatchCore(Detector):
         bank = state["memory_bank"]
         if not isinstance(bank, torch.Tensor) or bank.ndim != 2 or len(bank) == 0:
             raise ValueError("memory_bank must be a non-empty (M, D) tensor")
+        self._set_bank(bank)
+
+    def _set_bank(self, bank: torch.Tensor) -> None:
+        """Keep the bank as float16 (the model file's) and its float32 search index."""
         self.memory_bank_ = bank.to(torch.float16)
         self._bank32 = self.memory_bank_.float()
+        self._index = index_bank(self._bank32)
 
     def _parts(self, x: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """One pass, three maps: ``learned`` (nearest-neighbour novelty), ``evidence`` (the 4th input channel,
@@ -332,4 +364,4 @@ class PatchCore(Detector):
         return parts
 
 
-__all__ = ["PatchCore", "TrainPatches", "greedy_coreset", "nearest_distance"]
+__all__ = ["BankIndex", "PatchCore", "TrainPatches", "greedy_coreset", "index_bank", "nearest_distance"]
