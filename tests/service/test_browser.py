@@ -125,6 +125,6 @@ def test_the_web_page_in_chromium(browser, tmp_path, dev_data, t1_normals, t1_fa
         findings = page.locator("table.findings tbody tr")
         assert findings.count() >= 1 and "hotspot H1" in findings.first.inner_text()
         assert "°C" in page.locator("dl.facts").inner_text()
-        page.screenshot(path=str(shots / "inspection.png"), full_page=True)
+        page.screenshot(path=str(shots / "inspection.jpg"), full_page=True, type="jpeg", quality=70)
     finally:
         server.stop()

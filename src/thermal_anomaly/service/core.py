@@ -482,6 +482,8 @@ class Service:
             "created": _iso(row.created),
             "model_id": row.model_id,
             "note": row.note,
+            "worst_severity": row.severity,
+            "hottest_delta_t": row.hottest_delta_t,
         }
 
     def _inspection(self, inspection_id: int) -> tuple[Inspection, str]:

@@ -75,7 +75,14 @@ def history_png(points: list[dict], title: str) -> bytes:
                 zorder=2,
                 edgecolors="k",
             )
-            fig.autofmt_xdate()
+            import matplotlib.dates as mdates
+
+            locator = mdates.AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            if len(times) == 1 or max(times) - min(times) < dt.timedelta(minutes=2):
+                pad = dt.timedelta(minutes=1)
+                ax.set_xlim(min(times) - pad, max(times) + pad)
         else:
             ax.text(0.5, 0.5, "no inspections yet", ha="center", va="center", transform=ax.transAxes)
         unit = next((p.get("unit") for p in points if p.get("unit")), "C")

@@ -34,14 +34,17 @@ const TA = (() => {
 
     async function run(files) {
       if (!files.length) return;
+      const box = document.createElement("div");
+      box.className = "batch-run";
+      list.prepend(box);  // the newest batch on top, each with its own rows
       const total = document.createElement("div");
       total.className = "total";
-      list.prepend(total);
+      box.append(total);
       const rows = files.map((f) => {
         const row = document.createElement("div");
         row.className = "item";
         row.innerHTML = `<span>${esc(f.name)}</span><progress max="1" value="0"></progress><span class="status muted">waiting</span>`;
-        list.append(row);
+        box.append(row);
         return row;
       });
       let ok = 0, failed = 0;
@@ -64,7 +67,7 @@ const TA = (() => {
           if (kind === "inspection") {
             const b = res.body;
             status.className = "status";
-            status.innerHTML = `<a href="/inspections/${b.id}">#${b.id}</a> <span class="sev sev${sevClass(b.severity)}">${esc(b.severity)}</span>` +
+            status.innerHTML = `<a href="/inspections/${b.id}">#${b.id}</a> <span class="sev sev${sevClass(b.worst_severity)}">${esc(b.worst_severity)}</span>` +
               (b.note ? ' <span class="note" title="' + esc(b.note) + '">fallback model</span>' : "");
           } else {
             status.className = "status"; status.textContent = "stored; the model refits";
