@@ -250,3 +250,24 @@ def test_outline_mask_grows_a_learned_region_to_its_hot_spots_isotherm():
     elsewhere[400:410, 100:110] = True  # a learned region away from the "probable" joint
     # the joint stays a finding, but the mask is the learned decision: it is not pulled in
     assert np.array_equal(outline_mask(temp, spots, elsewhere), elsewhere)
+
+
+@pytest.mark.parametrize("shape", [(640, 640), (1920, 3077), (347, 450), (1024, 1536), (300, 900)])
+def test_downscaled_copy_equals_separate_area_resizes(shape):
+    """One two-channel area resize gives exactly the two single-channel ones it replaced (an OpenCV
+    upgrade that broke this would change every hot spot by float rounding)."""
+    from thermal_anomaly.thermal.hotspots import WORK_SIDE, _downscaled
+
+    rng = np.random.default_rng(shape[1])
+    h, w = shape
+    values = (rng.random(shape, dtype=np.float32) * 40 + 10).astype(np.float32)
+    valid = rng.random(shape) > 0.1
+    f = min(1.0, WORK_SIDE / max(h, w))
+    size, k = (max(1, round(w * f)), max(1, round(h * f))), int(np.ceil(1.0 / f))
+    vz, wt, vmax, lo = _downscaled(values, valid, size, k)
+    weight = valid.astype(np.float32)
+    plain = (values - lo) * weight
+    assert np.array_equal(vz, cv2.resize(plain, size, interpolation=cv2.INTER_AREA))
+    assert np.array_equal(wt, cv2.resize(weight, size, interpolation=cv2.INTER_AREA))
+    pooled = cv2.dilate(plain, np.ones((k, k), np.uint8))
+    assert np.array_equal(vmax, cv2.resize(pooled, size, interpolation=cv2.INTER_NEAREST))

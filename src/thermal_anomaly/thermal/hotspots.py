@@ -188,6 +188,28 @@ def _near_big_overlay(valid: np.ndarray) -> np.ndarray:
     return near
 
 
+def _downscaled(
+    values: np.ndarray, valid: np.ndarray, size: tuple[int, int], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(valid-weighted sum of ``values - lo``, valid weight, their ``k``×``k`` max-pooled peaks, ``lo``):
+    area averages at ``size`` (W, H), so the caller can divide the first by the second.
+
+    Invalid pixels carry no weight; a cheap lower bound ``lo`` keeps them out of the max-pooled peaks,
+    where the peaks of spots smaller than a working pixel survive. Both averages come from one area
+    resize of a two-channel copy: OpenCV sums each channel the same way, in half the passes (a 6 MP map:
+    two resizes 24 ms, the copy and one resize 15-21 ms).
+    """
+    lo = float(values[::8, ::8].min())
+    vz = values - lo
+    vz *= valid  # the same as multiplying by the 0/1 weight
+    vmax = cv2.resize(cv2.dilate(vz, np.ones((k, k), np.uint8)), size, interpolation=cv2.INTER_NEAREST)
+    both = np.empty((*values.shape, 2), np.float32)
+    both[..., 0] = vz
+    both[..., 1] = valid
+    small = cv2.resize(both, size, interpolation=cv2.INTER_AREA)
+    return small[..., 0], small[..., 1], vmax, lo
+
+
 class _Work:
     """The downscaled, filled temperatures and their rise map, shared by both public functions."""
 
@@ -197,19 +219,10 @@ class _Work:
         h, w = values.shape
         self.f = min(1.0, WORK_SIDE / max(h, w))
         size = (max(1, round(w * self.f)), max(1, round(h * self.f)))
-        wt = valid.astype(np.float32)
         if self.f < 1.0:
-            # invalid pixels carry no weight; a cheap lower bound keeps them out of the max-pooled peaks
-            lo = float(values[::8, ::8].min())
-            vz = (values - lo) * wt
-            k = int(np.ceil(1.0 / self.f))
-            # peaks of spots smaller than a working pixel survive in a max-pooled copy
-            vmax = cv2.resize(
-                cv2.dilate(vz, np.ones((k, k), np.uint8)), size, interpolation=cv2.INTER_NEAREST
-            )
-            vz = cv2.resize(vz, size, interpolation=cv2.INTER_AREA)
-            wt = cv2.resize(wt, size, interpolation=cv2.INTER_AREA)
+            vz, wt, vmax, lo = _downscaled(values, valid, size, int(np.ceil(1.0 / self.f)))
         else:
+            wt = valid.astype(np.float32)
             lo = 0.0
             vz = values * wt
             vmax = vz
