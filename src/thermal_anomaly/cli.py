@@ -247,10 +247,12 @@ def serve(
         from .service.demo import load_demo
 
         load_demo(svc)
-    if not os.environ.get("THERMAL_ANOMALY_TOKEN"):
-        typer.echo(f"token: {settings.token}")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    typer.echo(f"open http://{shown}:{port}/login?token={settings.token}")
+    if os.environ.get("THERMAL_ANOMALY_TOKEN"):
+        typer.echo(f"open http://{shown}:{port}/ (sign in with THERMAL_ANOMALY_TOKEN)")
+    else:
+        typer.echo(f"token: {settings.token}")
+        typer.echo(f"open http://{shown}:{port}/login?token={settings.token}")
     uvicorn.run(create_app(settings, svc), host=host, port=port, log_level="info")
 
 

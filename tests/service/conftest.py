@@ -88,10 +88,15 @@ def free_port() -> int:
 class ServerProcess:
     """``thermal-anomaly serve`` in a subprocess (as a user starts it), stopped by the test."""
 
-    def __init__(self, data_dir: Path, *args: str, log: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *args: str, log: Path | None = None, token: str | None = TOKEN
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "THERMAL_ANOMALY_TOKEN": TOKEN, "THERMAL_ANOMALY_THREADS": "2"}
+        env = {**os.environ, "THERMAL_ANOMALY_THREADS": "2", "PYTHONUNBUFFERED": "1"}
+        env.pop("THERMAL_ANOMALY_TOKEN", None)
+        if token is not None:
+            env["THERMAL_ANOMALY_TOKEN"] = token
         self.log_path = log or data_dir.parent / f"server-{self.port}.log"
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

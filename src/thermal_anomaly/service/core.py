@@ -441,7 +441,14 @@ class Service:
             out = work / "out"
             with self._score_slots:
                 inspector = self._inspector(model)
-                report = inspector.predict([src.parent], out, group=asset.name, progress=False)
+                try:
+                    report = inspector.predict([src.parent], out, group=asset.name, progress=False)
+                except Exception as exc:  # an image the analysis cannot handle: the client's file, not a 5xx
+                    log.exception("inspection of %s failed", upload.filename)
+                    reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                    raise ServiceError(
+                        422, f"cannot analyse this image ({type(exc).__name__}: {reason})"
+                    ) from None
             if report.errors:
                 raise ServiceError(400, f"cannot read the image: {report.errors[0][1].split(': ', 1)[-1]}")
             result = json.loads((out / f"{upload.filename}.json").read_text())
