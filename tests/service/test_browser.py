@@ -106,10 +106,19 @@ def test_the_web_page_in_chromium(browser, tmp_path, dev_data, t1_normals, t1_fa
         )
         assert "415: not an image" in page.locator("#batch-inspections").inner_text()
         assert page.locator("#batch-inspections progress").count() == 5
+        assert page.locator("#inspections tbody tr").count() == 7  # the table grew without a reload
+        # T1 had 1-3 and T7 4: the drop got 5, the batch 6-8, the newest on top
+        assert page.locator("#inspections tbody tr").first.locator("a").inner_text() == "8"
         page.screenshot(path=str(shots / "upload.png"), full_page=True)
         page.reload()
         assert page.locator("#inspections tbody tr").count() == 7
         page.screenshot(path=str(shots / "asset.png"), full_page=True)
+
+        # a new baseline: the model state turns to fitting, then ready, in place
+        page.set_input_files("#drop-baselines input[type=file]", [str(t1_normals[5])])
+        page.locator("#batch-baselines .total", has_text="1 of 1 done: 1 stored").wait_for(timeout=60_000)
+        page.locator("#model-state .state-ready", has_text="ready").wait_for(timeout=120_000)
+        assert "fitted on 4 baselines" in page.locator("#model-state").inner_text()
 
         page.click("#inspections tbody tr:has-text('T1_faulty_001') a")
         page.wait_for_url(f"{base}/inspections/*")

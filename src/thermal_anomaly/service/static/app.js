@@ -66,19 +66,52 @@ const TA = (() => {
           ok++;
           if (kind === "inspection") {
             const b = res.body;
+            addInspectionRow(b);
             status.className = "status";
             status.innerHTML = `<a href="/inspections/${b.id}">#${b.id}</a> <span class="sev sev${sevClass(b.worst_severity)}">${esc(b.worst_severity)}</span>` +
               (b.note ? ' <span class="note" title="' + esc(b.note) + '">fallback model</span>' : "");
           } else {
             status.className = "status"; status.textContent = "stored; the model refits";
+            const state = document.getElementById("model-state");
+            if (state && state.dataset.status !== "fitting") { state.dataset.status = "fitting"; setModelState(state, { status: "fitting" }); watchModel(state); }
           }
         } else {
           failed++; status.className = "status error"; status.textContent = `${res.status || "error"}: ${res.body.detail}`;
         }
         show();
       }
-      total.innerHTML += ' · <a href="">reload the page</a> to see them in the lists';
+      const plot = document.querySelector("img.plot");
+      if (plot && ok) plot.src = plot.src.split("?")[0] + "?t=" + Date.now();
     }
+  }
+
+  function fmt(v, unit) {
+    if (v === null || v === undefined) return "–";
+    return v.toFixed(1) + (unit === "C" ? " °C" : " (rel.)");
+  }
+
+  // the new inspection on top of the history table, as the server renders it
+  function addInspectionRow(b) {
+    const body = document.querySelector("#inspections tbody");
+    if (!body) return;
+    const empty = body.querySelector("td[colspan]");
+    if (empty) empty.parentElement.remove();
+    const unit = (b.temperature || {}).unit;
+    const tr = document.createElement("tr");
+    tr.className = "new";
+    tr.innerHTML = `<td><a href="/inspections/${b.id}">${b.id}</a></td><td>${esc((b.created || "").replace("T", " ").replace("Z", ""))}</td>` +
+      `<td>${esc(b.image)}</td><td><span class="sev sev${sevClass(b.worst_severity)}">${esc(b.worst_severity)}</span>` +
+      (b.note ? ' <span class="note" title="' + esc(b.note) + '">fallback model</span>' : "") + "</td>" +
+      `<td>${fmt(b.hottest_delta_t, unit)}</td><td>${b.score.toFixed(2)}${b.is_anomalous ? " <b>flagged</b>" : ""}</td><td>${(b.findings || []).length}</td>`;
+    body.prepend(tr);
+  }
+
+  function setModelState(el, m) {
+    const span = el.querySelector(".state");
+    span.className = `state state-${m.status}`;
+    span.textContent = m.status;
+    const extra = el.querySelector(".muted");
+    if (extra) extra.textContent = m.status === "ready" ? `fitted on ${m.n_baselines} baselines + ${m.n_fleet} fleet normals` : (m.reason ? `(${m.reason})` : "");
   }
 
   function sevClass(s) {
@@ -86,13 +119,17 @@ const TA = (() => {
     return { "possible deficiency": 1, "probable deficiency": 2, deficiency: 3, major: 4 }[s] || 0;
   }
 
+  // while the asset's model fits, ask every 2 s and show the state in place
   function watchModel(el) {
-    if (!el || el.dataset.status !== "fitting") return;
+    if (!el || el.dataset.status !== "fitting" || el.dataset.watching) return;
+    el.dataset.watching = "1";
     const tick = async () => {
       try {
         const r = await fetch(`/api/v1/assets/${encodeURIComponent(el.dataset.asset)}`);
         const a = await r.json();
-        if (a.model && a.model.status !== "fitting") { location.reload(); return; }
+        if (a.model && a.model.status !== "fitting") {
+          el.dataset.status = a.model.status; delete el.dataset.watching; setModelState(el, a.model); return;
+        }
       } catch (e) { /* try again */ }
       setTimeout(tick, 2000);
     };
