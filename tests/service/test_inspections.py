@@ -154,6 +154,10 @@ def test_reports_and_the_findings_csv(fitted, t1_faulty):
         for i in c.get(f"/api/v1/assets/{a['name']}/inspections", headers=AUTH).json()
     )
     assert len(rows) == n_total
+    only_t1 = list(csv.DictReader(io.StringIO(c.get("/api/v1/findings.csv?asset=T1", headers=AUTH).text)))
+    assert only_t1 and {r["asset"] for r in only_t1} == {"T1"}
+    assert len(only_t1) == sum(r["asset"] == "T1" for r in rows)
+    assert c.get("/api/v1/findings.csv?asset=nope", headers=AUTH).status_code == 404
     mine = [r for r in rows if r["inspection_id"] == str(rid)]
     assert [r["finding"] for r in mine] == [f["id"] for f in full["findings"]]
     assert [r["severity"] for r in mine] == [f["severity"] for f in full["findings"]]
