@@ -54,15 +54,33 @@ def fill_holes(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return result
 
 
+def foreground_box(mask: np.ndarray, margin: int = 0) -> tuple[slice, slice] | None:
+    """(rows, cols) slices around the nonzero pixels of a 2-D mask, grown by ``margin`` within the image;
+    None when it is empty. OpenCV's bounding rectangle of a mask is one vectorised pass."""
+    m = (mask if mask.dtype == bool else mask != 0).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(m)
+    if w == 0 or h == 0:
+        return None
+    y0, x0 = max(0, y - margin), max(0, x - margin)
+    return slice(y0, min(mask.shape[0], y + h + margin)), slice(x0, min(mask.shape[1], x + w + margin))
+
+
 def clean_mask(mask: np.ndarray, kernel_size: int = 3) -> np.ndarray:
-    """Morphological opening then closing: drops speckle, fills pinholes."""
-    if kernel_size <= 1 or not mask.any():
+    """Morphological opening then closing: drops speckle, fills pinholes.
+
+    Only the box around the mask's pixels, grown by twice the kernel, is filtered: nothing farther can
+    change, and the full-size passes cost ~10 ms on a 6 MP map whose regions are a few hundred pixels.
+    """
+    box = foreground_box(mask, 2 * kernel_size) if kernel_size > 1 else None
+    if box is None:
         return mask.astype(bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
-    m = mask.astype(np.uint8)
+    m = mask[box].astype(np.uint8)
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, kernel)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel)
-    return m.astype(bool)
+    out = np.zeros(mask.shape, bool)
+    out[box] = m.view(bool)
+    return out
 
 
 #: above this many components the per-component box loop costs more than OpenCV's own statistics
@@ -96,9 +114,13 @@ def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[
     """Connected components of ``mask`` as :class:`~thermal_anomaly.records.Region` s: boxes
     ``[x0, y0, x1, y1]`` (inclusive-exclusive), pixel areas, and the peak map value inside as the region's
     score; highest score first."""
-    if not mask.any():
+    crop = foreground_box(mask)
+    if crop is None:
         return []
-    n, labels, stats = connected_components(mask)
+    # labelled within the mask's own box: the same components, a fraction of a 6 MP map's pixels
+    n, labels, stats = connected_components(mask[crop])
+    y0, x0 = crop[0].start, crop[1].start
+    sub = amap[crop]
     regions = []
     for k in range(1, n):
         x, y, w, h, area = (int(v) for v in stats[k])
@@ -106,7 +128,7 @@ def find_regions(amap: np.ndarray, mask: np.ndarray, min_area: int = 1) -> list[
             continue
         # within the component's box only: a full-image comparison per region costs O(regions × pixels)
         box = (slice(y, y + h), slice(x, x + w))
-        peak = float(amap[box][labels[box] == k].max())
-        regions.append(Region(box=[x, y, x + w, y + h], score=peak, area=area))
+        peak = float(sub[box][labels[box] == k].max())
+        regions.append(Region(box=[x0 + x, y0 + y, x0 + x + w, y0 + y + h], score=peak, area=area))
     regions.sort(key=lambda r: r.score, reverse=True)
     return regions

@@ -84,6 +84,21 @@ def test_flagged_image_is_outlined_even_when_its_map_stays_under_the_pixel_thres
     assert len(pred.regions[0]) == 1 and pred.regions[0][0].box[0] <= 11
 
 
+def test_half_maximum_outline_is_the_peak_component_of_the_whole_map():
+    """Labelled within the core's box: the same component as labelling the whole map."""
+    import cv2
+
+    det = MeanDetector()
+    rng = np.random.default_rng(4)
+    for i in range(100):
+        h, w = (int(v) for v in rng.integers(2, 60, 2))
+        amap = rng.random((h, w)).astype(np.float32) ** (1 + i % 5)
+        core = (amap >= 0.5 * amap.max()).view(np.uint8)
+        _n, labels = cv2.connectedComponents(core, connectivity=8)
+        want = labels == labels.flat[int(np.argmax(amap))]
+        assert np.array_equal(det._outline(amap, pixel_threshold=1e9), want)
+
+
 def test_threshold_override_and_label_consistency():
     imgs = [_flat(0.5, 0.02, i) for i in range(8)]
     det = MeanDetector().fit(imgs, progress=False)

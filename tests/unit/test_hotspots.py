@@ -237,6 +237,18 @@ def test_isotherm_outlines_the_hot_joint_half_way_down_its_rise():
     assert not outline[:, :300].any() and not outline[:, 340:].any()  # not the sister bushings
 
 
+def test_isotherm_parts_are_the_isotherms_within_their_boxes():
+    from thermal_anomaly.thermal.hotspots import isotherm, isotherm_parts
+
+    temp = _render(_bushings(10.0))
+    spots = find_hotspots(temp) * 2  # the map is checked once for every spot
+    assert spots
+    for spot, (box, ring) in zip(spots, isotherm_parts(temp, spots), strict=True):
+        whole = np.zeros(temp.values.shape, bool)
+        whole[box] = ring
+        assert np.array_equal(whole, isotherm(temp, spot)) and ring.any()
+
+
 def test_outline_mask_grows_a_learned_region_to_its_hot_spots_isotherm():
     from thermal_anomaly.report import outline_mask, weigh_hotspots
 

@@ -6,7 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_anomaly.postprocess import connected_components, fill_holes, find_regions
+from thermal_anomaly.postprocess import (
+    clean_mask,
+    connected_components,
+    fill_holes,
+    find_regions,
+    foreground_box,
+)
 from thermal_anomaly.thermal.render import open_disc
 
 
@@ -86,3 +92,50 @@ def test_overlay_fill_keeps_the_scene_and_fills_holes_from_their_surroundings():
     assert np.allclose(out[40, 40], (0.2, 0.3, 0.4), atol=0.1) and np.allclose(
         out[40, 55], (0.8, 0.6, 0.1), atol=0.1
     )
+
+
+def _masks_near_edges(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    out = []
+    for i in range(n):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        m = rng.random((h, w)) < rng.random() * 0.3
+        if i % 3 == 0:  # a few pixels only, often at the border
+            m[:] = False
+            m[rng.integers(0, h), [0, w - 1][i % 2]] = True
+            m[rng.integers(0, h), rng.integers(0, w)] = True
+        out.append(m)
+    return out
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+def test_clean_mask_within_the_mask_box_equals_the_full_image_filter(kernel):
+    rng = np.random.default_rng(kernel)
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
+    for m in _masks_near_edges(rng, 200):
+        want = m.astype(np.uint8)
+        if kernel > 1:
+            want = cv2.morphologyEx(cv2.morphologyEx(want, cv2.MORPH_OPEN, se), cv2.MORPH_CLOSE, se)
+        assert np.array_equal(clean_mask(m, kernel), want.astype(bool))
+
+
+def test_find_regions_within_the_mask_box_equals_whole_image_labelling():
+    rng = np.random.default_rng(3)
+    for m in _masks_near_edges(rng, 200):
+        amap = rng.random(m.shape).astype(np.float32)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(m.view(np.uint8), connectivity=8)
+        want = sorted(
+            ([x, y, x + w, y + h], float(amap[labels == k].max()), a)
+            for k, (x, y, w, h, a) in enumerate(stats.tolist())
+            if k > 0
+        )
+        got = sorted((r.box, r.score, r.area) for r in find_regions(amap, m))
+        assert got == want
+
+
+def test_foreground_box_grows_within_the_image():
+    m = np.zeros((10, 20), bool)
+    assert foreground_box(m) is None
+    m[2, 18] = True
+    assert foreground_box(m) == (slice(2, 3), slice(18, 19))
+    assert foreground_box(m, 3) == (slice(0, 6), slice(15, 20))
+    assert foreground_box(m.astype(np.float32) * 0.5) == (slice(2, 3), slice(18, 19))

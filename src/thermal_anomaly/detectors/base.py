@@ -25,7 +25,15 @@ import numpy as np
 import torch
 
 from ..errors import DataError, NotFittedError
-from ..postprocess import clean_mask, fill_holes, fill_invalid, find_regions, resize_map, smooth
+from ..postprocess import (
+    clean_mask,
+    fill_holes,
+    fill_invalid,
+    find_regions,
+    foreground_box,
+    resize_map,
+    smooth,
+)
 from ..records import Region
 from ..thermal.analysis import ThermalAnalysis
 from .calibration import CALIBRATION_FOLDS, Calibration, kfold_maps, learn_calibration, scale_for
@@ -447,9 +455,13 @@ class Detector(ABC):
             return np.zeros(amap.shape, dtype=bool)
         if peak >= pixel_threshold:
             return clean_mask(amap >= pixel_threshold, self.mask_kernel)
-        core = (amap >= OUTLINE_PEAK_SHARE * peak).view(np.uint8)
-        _n, labels = cv2.connectedComponents(core, connectivity=8)
-        return labels == labels.flat[int(np.argmax(amap))]
+        core = amap >= OUTLINE_PEAK_SHARE * peak
+        rows, cols = foreground_box(core)  # labelled within its own box: a 6 MP map's core is small
+        _n, labels = cv2.connectedComponents(core[rows, cols].view(np.uint8), connectivity=8)
+        py, px = np.unravel_index(int(np.argmax(amap)), amap.shape)
+        out = np.zeros(amap.shape, dtype=bool)
+        out[rows, cols] = labels == labels[py - rows.start, px - cols.start]
+        return out
 
     def explain(
         self, images: Sequence[np.ndarray | ThermalAnalysis], *, groups: Sequence[str | None] | None = None

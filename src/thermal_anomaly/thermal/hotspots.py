@@ -19,6 +19,8 @@ buckets scaled for an assumed 60 °C camera span and are prefixed ``"relative: "
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -565,14 +567,31 @@ def isotherm(temp: TemperatureMap, spot: HotSpot) -> np.ndarray:
     overlays and other non-temperatures excluded. The same on a relative scale."""
     values, valid = _check(temp)
     out = np.zeros(values.shape, bool)
+    box, ring = _isotherm_in_box(values, valid, spot)
+    out[box] = ring
+    return out
+
+
+def isotherm_parts(
+    temp: TemperatureMap, spots: Sequence[HotSpot]
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    """Each spot's :func:`isotherm` as (its ``component_box`` as slices, the outline within it): the map is
+    checked once for all of them and nothing is allocated at full size (a 6 MP map: ~3 ms a spot less)."""
+    values, valid = _check(temp)
+    return [_isotherm_in_box(values, valid, spot) for spot in spots]
+
+
+def _isotherm_in_box(
+    values: np.ndarray, valid: np.ndarray, spot: HotSpot
+) -> tuple[tuple[slice, slice], np.ndarray]:
     x0, y0, x1, y1 = (int(v) for v in spot.component_box)
-    warm = valid[y0:y1, x0:x1] & (values[y0:y1, x0:x1] >= float(spot.isotherm))
+    box = (slice(y0, y1), slice(x0, x1))
+    warm = valid[box] & (values[box] >= float(spot.isotherm))
     if not warm.any():
-        return out
+        return box, warm
     _n, lab = cv2.connectedComponents(warm.view(np.uint8), connectivity=8)
     px, py = (int(v) for v in spot.peak or ((x0 + x1) // 2, (y0 + y1) // 2))
     k = lab[py - y0, px - x0] if (y0 <= py < y1 and x0 <= px < x1) else 0
     if k == 0:  # the peak fell on a resampled edge: the warmest piece
-        k = lab.flat[int(np.argmax(np.where(warm, values[y0:y1, x0:x1], -np.inf)))]
-    out[y0:y1, x0:x1] = lab == k
-    return out
+        k = lab.flat[int(np.argmax(np.where(warm, values[box], -np.inf)))]
+    return box, lab == k
