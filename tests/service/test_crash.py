@@ -81,18 +81,3 @@ def test_killing_the_server_mid_batch_loses_no_inspection_that_got_a_201(tmp_pat
         assert len(list((data / "inspections").iterdir())) == len(listed)
     finally:
         server.stop()
-
-
-def test_serve_without_a_token_generates_one_and_prints_it(tmp_path):
-    server = ServerProcess(tmp_path / "data", token=None)
-    try:
-        lines = server.log_path.read_text().splitlines()
-        token = next(line.split(": ", 1)[1] for line in lines if line.startswith("token: "))
-        assert len(token) >= 24 and any(f"/login?token={token}" in line for line in lines)
-        assert (
-            httpx.get(server.url + "/api/v1/assets", headers={"Authorization": f"Bearer {token}"}).json()
-            == []
-        )
-        assert httpx.get(server.url + "/api/v1/assets", headers=AUTH).status_code == 401
-    finally:
-        server.stop()
