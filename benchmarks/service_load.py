@@ -39,11 +39,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def start_server(data: Path, log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "THERMAL_ANOMALY_TOKEN": TOKEN, "THERMAL_ANOMALY_THREADS": "2"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "thermal_anomaly.cli", "serve", "--data-dir", str(data), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "thermal_anomaly.cli",
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            *extra,
+        ],
         stdout=open(log, "wb"),
         stderr=subprocess.STDOUT,
         env=env,
@@ -71,6 +81,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--inspections", type=int, default=200)
     ap.add_argument("--baselines", type=int, default=4)
+    ap.add_argument("--concurrency", type=int, default=1, help="the server's --concurrency")
     ap.add_argument("--no-check", action="store_true", help="skip the comparison with Inspector.predict")
     ap.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = ap.parse_args()
@@ -84,7 +95,7 @@ def main() -> None:
         if p.parent.name in ("normal", "faulty") and p not in baselines
     ]
     work = Path(tempfile.mkdtemp(prefix="service-load-"))
-    proc, url = start_server(work / "data", work / "server.log")
+    proc, url = start_server(work / "data", work / "server.log", "--concurrency", str(args.concurrency))
     try:
         assert httpx.post(url + "/api/v1/assets", json={"name": "T1"}, headers=AUTH).status_code == 201
         for p in baselines:
@@ -133,6 +144,7 @@ def main() -> None:
     lat = np.array([r[2] for r in ok]) * 1000
     figures = {
         "clients": args.clients,
+        "concurrency": args.concurrency,
         "inspections": args.inspections,
         "distinct_images": min(len(images), args.inspections),
         "baselines": len(baselines),

@@ -217,6 +217,9 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="load the built-in demo data as a first asset when there is none")
     ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="inspections scored at once (1: one after another)")
+    ] = 1,
 ) -> None:
     """Serve the JSON API (/api/v1) and the web pages (/); the token comes from THERMAL_ANOMALY_TOKEN or is
     generated and printed."""
@@ -238,6 +241,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         max_pixels=int(max_megapixels * 1e6),
         fit_wait_s=fit_wait,
+        concurrency=max(1, concurrency),
     )
     try:
         svc = Service(settings)
