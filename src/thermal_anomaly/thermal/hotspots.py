@@ -99,7 +99,7 @@ def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
         num = cv2.blur(vw, (k, k))
         den = cv2.blur(w, (k, k))
         ok = todo & (den > 1e-3)
-        out[ok] = num[ok] / den[ok]
+        np.divide(num, den, out=out, where=ok)  # one pass, no gathered copies
         todo &= ~ok
         if not todo.any():
             return out
