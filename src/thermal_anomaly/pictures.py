@@ -124,7 +124,7 @@ def save_pictures(
         mask,
         regions,
         labels=labels,
-        temperature_unit=report.temperature["unit"] or "relative",
+        temperature_unit=report.temperature.unit or "relative",
         temperature_valid=valid,
         hotspot_boxes=report.hotspots,
         vmax=vmax,

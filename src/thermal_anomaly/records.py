@@ -12,6 +12,7 @@ goes through :class:`~thermal_anomaly.thermal.severity.Severity` (``Severity.par
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -184,6 +185,48 @@ class Finding(_Rated):
 
 
 @dataclass
+class TemperatureInfo:
+    """What an image's temperatures are and how they were read: the JSON's ``temperature`` block.
+
+    ``unit`` is ``"C"`` or ``"relative"`` (None when there is no temperature map), ``source`` where the
+    numbers came from (``radiometric``, ``colorbar+ocr``, ``colorbar``, ``palette:NAME``), ``range`` the
+    scale's ends in °C when known, ``reason`` why the map is only relative. The extras appear in the JSON only
+    when set: the object ``params`` and ``camera`` of a radiometric read, a ``note`` on raw data that could not
+    be used, ``converted_from`` ``"F"`` when the printed scale was °F.
+    """
+
+    unit: str | None
+    source: str | None
+    range: list[float] | None = None
+    reason: str = ""
+    params: dict | None = None
+    camera: str | None = None
+    note: str = ""
+    converted_from: str = ""
+
+    #: optional fields: in the JSON only when they hold something
+    EXTRAS: ClassVar[tuple[str, ...]] = ("params", "camera", "note", "converted_from")
+
+    @classmethod
+    def missing(cls, reason: str = "no temperature map") -> TemperatureInfo:
+        """The block of an image without a temperature map, saying why."""
+        return cls(unit=None, source=None, reason=reason)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "unit": self.unit,
+            "source": self.source,
+            "range": self.range,
+            "reason": self.reason,
+        }
+        for key in self.EXTRAS:
+            value = getattr(self, key)
+            if value:
+                doc[key] = value
+        return doc
+
+
+@dataclass
 class ImageReport:
     """The temperature part of an image's result: rated ``regions``, all ``hotspots``, the ranked
     ``findings``, the ``temperature`` block (what the temperatures are and how they were read), ``severity``
@@ -193,7 +236,7 @@ class ImageReport:
     regions: list[Region]
     hotspots: list[HotSpot]
     findings: list[Finding]
-    temperature: dict
+    temperature: TemperatureInfo
     severity: str
     hotspot_severity: str
     mask: np.ndarray | None = field(default=None, repr=False)
@@ -213,7 +256,7 @@ class ImageResult:
     group: str | None = None
     severity: str | None = None
     hotspot_severity: str | None = None
-    temperature: dict | None = None
+    temperature: TemperatureInfo | None = None
     hotspots: list[HotSpot] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
@@ -228,10 +271,10 @@ class ImageResult:
             "group": self.group,
             "severity": self.severity,
             "hotspot_severity": self.hotspot_severity,
-            "temperature": self.temperature,
+            "temperature": None if self.temperature is None else self.temperature.to_json(),
             "hotspots": [h.to_json() for h in self.hotspots],
             "findings": [f.to_json() for f in self.findings],
         }
 
 
-__all__ = ["Box", "Finding", "HotSpot", "ImageReport", "ImageResult", "Region"]
+__all__ = ["Box", "Finding", "HotSpot", "ImageReport", "ImageResult", "Region", "TemperatureInfo"]

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .postprocess import find_regions
-from .records import Finding, HotSpot, ImageReport, Region
+from .records import Finding, HotSpot, ImageReport, Region, TemperatureInfo
 from .thermal.severity import (  # noqa: F401 - re-exported: the report's vocabulary
     KNOWN_SEVERITIES,
     RELATIVE_PREFIX,
@@ -160,10 +160,10 @@ def match_regions(
     return out, spots
 
 
-def temperature_block(temp) -> dict:
+def temperature_block(temp) -> TemperatureInfo:
     """The image-level ``temperature`` entry of a report: what the temperatures are, how they were read."""
     if temp is None:
-        return {"unit": None, "source": None, "reason": "no temperature map", "range": None}
+        return TemperatureInfo.missing()
     # the scale ends as printed (one decimal on every camera seen), not the float noise of the fit
     return temp.describe(digits=2)
 
@@ -181,14 +181,14 @@ def image_report(
     ``mask`` is the one given."""
     block = temperature_block(temp)
     if temperature_error:
-        block["reason"] = temperature_error
+        block.reason = temperature_error
     rated, spots = match_regions(
         regions,
         hotspots,
         mask=mask,
         values=None if temp is None else np.asarray(temp.values),
         valid=None if temp is None else np.asarray(temp.valid, bool),
-        unit=block["unit"],
+        unit=block.unit,
     )
     return ImageReport(
         regions=rated,

@@ -48,7 +48,7 @@ def test_predict_decodes_colours_and_reads_the_scale_once_per_image(
     assert decodes[0] == 2  # the detector's heat evidence and the report's °C came from one decoding
     assert readings[0] == 2
     for r in report.results:
-        assert r.temperature["unit"] == "C"
+        assert r.temperature.unit == "C"
 
 
 def test_detector_heat_evidence_is_the_report_scale_sampled(dev_data):
@@ -102,8 +102,8 @@ def test_flir_jpeg_is_analysed_from_its_raw_data(flir_data, dev_data, t1_detecto
     assert a.rgb[hot].sum() > a.rgb[cold].sum() + 1.0
     report = Inspector(t1_detector).predict([path], tmp_path, progress=False, pictures=False, save_maps=True)
     res = report.results[0]
-    assert res.temperature["source"] == "radiometric"
-    assert res.temperature["params"]["emissivity"] == pytest.approx(0.95)
+    assert res.temperature.source == "radiometric"
+    assert res.temperature.params["emissivity"] == pytest.approx(0.95)
     assert np.load(tmp_path / "FLIR_T640.jpg.anomaly_map.npy").shape == truth.shape
     from PIL import Image
 
@@ -123,6 +123,6 @@ def test_a_fahrenheit_scale_says_so_in_the_report(flir_data):
     from thermal_anomaly.report import temperature_block
 
     temp = ThermalAnalysis(read_image(flir_data / "pictures" / "15_-_Linear_load.png")).temperature
-    block = temperature_block(temp)
+    block = temperature_block(temp).to_json()  # as the JSON says it
     assert block["unit"] == "C" and block["converted_from"] == "F"
     assert 25 < block["range"][0] < 40 and 60 < block["range"][1] < 90  # 88..171 °F printed

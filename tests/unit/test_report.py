@@ -110,13 +110,18 @@ def test_image_report_has_temperature_block_and_worst_severities():
     regions = [Region(box=[0, 0, 10, 10], score=1.2), Region(box=[20, 0, 30, 10], score=3.0)]
     spots = [_spot([2, 2, 4, 4], "possible deficiency", 2.0), _spot([35, 20, 38, 25], "major", 25.0)]
     rep = image_report(regions, spots, temp)
-    assert rep.temperature == {"unit": "C", "source": "colorbar+ocr", "reason": "", "range": [18.0, 57.0]}
+    assert rep.temperature.to_json() == {
+        "unit": "C",
+        "source": "colorbar+ocr",
+        "range": [18.0, 57.0],
+        "reason": "",
+    }
     assert rep.severity == "possible deficiency"  # the worst *learned* region
     assert rep.hotspot_severity == "major"  # a major hot spot the model did not flag stays visible
     assert rep.regions[1].max_temp == 25.0 and rep.regions[1].unit == "C"
     empty = image_report([], [], None, temperature_error="temperature decoding failed: x")
-    assert empty.severity == "none" and empty.temperature["unit"] is None
-    assert empty.temperature["reason"].startswith("temperature decoding failed")
+    assert empty.severity == "none" and empty.temperature.unit is None
+    assert empty.temperature.reason.startswith("temperature decoding failed")
 
 
 def test_labels_name_severity_delta_and_fault():
@@ -183,7 +188,7 @@ def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
     assert temp is None and err == "temperature decoding failed: tesseract failed"
     rep, temp = rate_image(image, None, [Region(box=[0, 0, 2, 2], score=2.0)])
     assert temp is None and rep.regions[0].severity == "none" and rep.hotspots == []
-    assert rep.temperature["reason"] == err and rep.regions[0].max_temp is None
+    assert rep.temperature.reason == err and rep.regions[0].max_temp is None
 
 
 def _scene(seed: int, blob: bool = False) -> np.ndarray:

@@ -28,7 +28,7 @@ def temperature_json(tm: TemperatureMap, image_path: str | os.PathLike) -> dict[
     """The contract's fields, plus what a radiometric read used (``params``, ``camera``) and any note on it
     (``note``: raw data unreadable; ``converted_from``: the scale was °F) when the map carries them."""
     h, w = tm.values.shape[:2]
-    return {"image": os.fspath(image_path), **tm.describe(), "size": [int(h), int(w)]}
+    return {"image": os.fspath(image_path), **tm.describe().to_json(), "size": [int(h), int(w)]}
 
 
 def temperature_values(tm: TemperatureMap) -> np.ndarray:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
+from ..records import TemperatureInfo
 from .colorbar import ColorBar, flipped
 from .ocr import read_scale
 from .palette import (
@@ -52,21 +52,22 @@ class TemperatureMap:
     position: np.ndarray | None = field(default=None, repr=False)
     decodable: np.ndarray | None = field(default=None, repr=False)
 
-    #: optional fields a report carries when the map has them
-    EXTRAS: ClassVar[tuple[str, ...]] = ("params", "camera", "note", "converted_from")
-
-    def describe(self, digits: int | None = None) -> dict[str, Any]:
-        """What the numbers are, for a report: ``unit``, ``source``, ``range`` (rounded to ``digits``),
-        ``reason``, and the extras the map carries (object parameters, camera, notes)."""
+    def describe(self, digits: int | None = None) -> TemperatureInfo:
+        """What the numbers are, for a report: unit, source, range (rounded to ``digits``), reason, and the
+        extras the map carries (object parameters, camera, notes)."""
         rng = None
         if self.range is not None:
             rng = [float(v) if digits is None else round(float(v), digits) for v in self.range]
-        doc: dict[str, Any] = {"unit": self.unit, "source": self.source, "range": rng, "reason": self.reason}
-        for key in self.EXTRAS:
-            value = getattr(self, key, None)
-            if value:
-                doc[key] = value
-        return doc
+        return TemperatureInfo(
+            unit=self.unit,
+            source=self.source,
+            range=rng,
+            reason=self.reason,
+            params=self.params or None,
+            camera=self.camera,
+            note=self.note,
+            converted_from=self.converted_from,
+        )
 
 
 def _bar_lut(bar: ColorBar, n: int = 256) -> np.ndarray:
