@@ -308,15 +308,23 @@ class OnnxTaps:
                 # no busy-waiting between runs: the analysis thread beside the backbone needs the core
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 opts.log_severity_level = 3
-                self._sessions[key] = self._ort.InferenceSession(
-                    self._graph(h, w), opts, providers=["CPUExecutionProvider"]
-                )
+                try:
+                    session = self._ort.InferenceSession(
+                        self._graph(h, w), opts, providers=["CPUExecutionProvider"]
+                    )
+                except Exception:  # noqa: BLE001 - a damaged cache file: export it again
+                    graph = self._graph(h, w, fresh=True)
+                    session = self._ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+                self._sessions[key] = session
             return self._sessions[key]
 
-    def _graph(self, h: int, w: int) -> bytes:
-        if (h, w) not in self._graphs:
+    def _graph(self, h: int, w: int, *, fresh: bool = False) -> bytes:
+        """The graph for ``h``×``w`` input: from memory, the cache file, or (``fresh``) a new export."""
+        if fresh or (h, w) not in self._graphs:
             path = _cache_dir() / f"{self.name}-{self._key(h, w)}.onnx"
             try:
+                if fresh:
+                    raise FileNotFoundError(path)
                 graph = path.read_bytes()
             except OSError:
                 graph = self._export(h, w)
@@ -391,9 +399,14 @@ class FeatureExtractor:
             raise ModelError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
         if engine == "onnxruntime" and not onnxruntime_available():
             raise ModelError("engine 'onnxruntime' needs its packages: pip install 'thermal-anomaly[onnx]'")
-        use_onnx = engine == "onnxruntime" or (engine == "auto" and onnxruntime_available())
-        self._onnx: OnnxTaps | None = OnnxTaps(name, self.model, self.layers) if use_onnx else None
         self._strict = engine == "onnxruntime"
+        self._onnx: OnnxTaps | None = None
+        if self._strict or (engine == "auto" and onnxruntime_available()):
+            try:
+                self._onnx = OnnxTaps(name, self.model, self.layers)
+            except ImportError as exc:  # installed but broken: torch, unless ONNX Runtime was asked for
+                if self._strict:
+                    raise ModelError(f"engine 'onnxruntime' cannot be loaded: {exc}") from exc
 
     @property
     def engine(self) -> str:

@@ -141,6 +141,16 @@ def test_exported_graph_is_reused_from_the_cache(onnx_cache, monkeypatch):
     assert all(torch.equal(first[n], again[n]) for n in first)
 
 
+def test_a_damaged_cache_file_is_exported_again(onnx_cache):
+    x = torch.rand(1, 3, 64, 64)
+    first = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")(x)
+    (path,) = onnx_cache.glob("*.onnx")
+    path.write_bytes(b"not a graph")
+    again = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")(x)
+    assert all(torch.equal(first[n], again[n]) for n in first)
+    assert path.read_bytes().startswith(b"\x08")  # a graph again (ONNX: field 1, ir_version)
+
+
 def test_onnxruntime_follows_the_torch_thread_count(onnx_cache):
     fe = FeatureExtractor("efficientnet-lite0", engine="onnxruntime")
     before = torch.get_num_threads()
