@@ -14,6 +14,13 @@ that limit is worth a look, on an idle machine). The inputs are the tests' own:
   temporary folder (``tests/unit/test_synthetic.py::test_demo_dataset_layout_loads_with_masks``; was
   asserted < 4 s).
 
+and the pieces of ``Detector.score`` / ``report.rate_image`` that were made faster (never asserted):
+
+- ``find_hotspots 6 MP``: ``find_hotspots`` of the same 1920×3077 map;
+- ``backbone torch 256`` / ``backbone onnxruntime 256``: the default PatchCore taps of one 256 px picture
+  on each engine (the second only when ONNX Runtime is installed);
+- ``nearest_distance``: 1024 patch features (32×32 grid) against a 2,000-row bank of 152 features.
+
 Threads are limited to ``--threads`` (default 1) for torch, OpenCV and the BLAS pools, as the old test
 comments measured them ("on one core").
 
@@ -53,7 +60,7 @@ def _cases(tmp: Path) -> list[tuple[str, float | None, Callable[[], object]]]:
     from tests.unit.test_overlays import _add_ui, _scene
 
     from thermal_anomaly.synthetic import make_demo_dataset
-    from thermal_anomaly.thermal.hotspots import hotspot_map
+    from thermal_anomaly.thermal.hotspots import find_hotspots, hotspot_map
     from thermal_anomaly.thermal.overlays import overlay_mask
     from thermal_anomaly.thermal.temperature import TemperatureMap
 
@@ -74,10 +81,32 @@ def _cases(tmp: Path) -> list[tuple[str, float | None, Callable[[], object]]]:
 
     return [
         ("hotspot_map 6 MP", 0.5, lambda: hotspot_map(temp)),
+        ("find_hotspots 6 MP", None, lambda: find_hotspots(temp)),
         ("overlay_mask 640", 0.1, lambda: overlay_mask(rgb)),
         ("overlay_mask 6 MP", None, lambda: overlay_mask(big)),
         ("make_demo_dataset", 4.0, demo),
+        *_detector_cases(),
     ]
+
+
+def _detector_cases() -> list[tuple[str, float | None, Callable[[], object]]]:
+    """The backbone on each installed engine, and the memory-bank search, on fixed random inputs."""
+    import torch
+
+    from thermal_anomaly.backbones import FeatureExtractor, onnxruntime_available
+    from thermal_anomaly.detectors.patchcore import index_bank, nearest_distance
+
+    gen = torch.Generator().manual_seed(0)
+    picture = torch.rand(1, 3, 256, 256, generator=gen)
+    queries, bank = torch.randn(1024, 152, generator=gen), torch.randn(2000, 152, generator=gen)
+    index = index_bank(bank)
+    engines = ["torch", "onnxruntime"] if onnxruntime_available() else ["torch"]
+    cases: list[tuple[str, float | None, Callable[[], object]]] = []
+    for engine in engines:
+        extractor = FeatureExtractor("efficientnet-lite0", ("stage2", "stage4"), engine=engine)
+        cases.append((f"backbone {engine} 256", None, lambda e=extractor: e(picture)))
+    cases.append(("nearest_distance", None, lambda: nearest_distance(queries, bank, index=index)))
+    return cases
 
 
 def _time(fn: Callable[[], object], repeats: int) -> list[float]:
@@ -98,14 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
     _limit_threads(args.threads)
-    print(f"{'case':<20} {'median ms':>10} {'min ms':>9} {'max ms':>9} {'old limit ms':>13}")
+    print(f"{'case':<26} {'median ms':>10} {'min ms':>9} {'max ms':>9} {'old limit ms':>13}")
     with tempfile.TemporaryDirectory(prefix="unit_speed_") as tmp:
         for name, limit, fn in _cases(Path(tmp)):
             times = _time(fn, args.repeats)
             med = statistics.median(times)
             old = f"{limit * 1e3:.0f}" if limit is not None else "-"
             flag = "  over" if limit is not None and med > limit else ""
-            row = f"{name:<20} {med * 1e3:>10.1f} {min(times) * 1e3:>9.1f} {max(times) * 1e3:>9.1f} {old:>13}"
+            row = f"{name:<26} {med * 1e3:>10.1f} {min(times) * 1e3:>9.1f} {max(times) * 1e3:>9.1f} {old:>13}"
             print(row + flag, flush=True)
     print(
         f"({args.repeats} timed runs each after one warm-up, {args.threads} thread(s), load {os.getloadavg()[0]:.1f})"
