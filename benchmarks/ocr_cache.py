@@ -2,7 +2,9 @@
 
 All development images (T*/{normal,faulty}) and the FLIR pictures go through ``temperature_map`` three times in
 one process, in the data set's order: cache off (tesseract reads every tile), cache on from empty (it learns as
-it goes, as a batch would), and cache on again (warm). For every image the ``unit``, ``range`` and ``reason``
+it goes, as a batch would), and cache on again (warm). With the cache on, a camera layout's label boxes and unit
+signs are looked for only where they were on its last picture (``glyphs.LAYOUTS``; column ``layouts again``:
+found there / looked for) and a label crop seen before is not binarised again (``glyphs.VIEWS``). For every image the ``unit``, ``range`` and ``reason``
 must equal those of the cache-off pass; every tile the cache answered is compared with tesseract's reading of
 the same tile in the cache-off pass. Where they differ, the scale truth of ``benchmarks/scale_truth.json``
 says which pass read the scale right.
@@ -53,6 +55,7 @@ def run_pass(paths: list[Path], images: list[np.ndarray], names: list[str]) -> l
 
     temperature.read_scale = _timed_read_scale(store)
     ocr._ocr, glyphs.read = rec_ocr, rec_read
+    hits0, misses0 = glyphs.LAYOUTS.hits, glyphs.LAYOUTS.misses
     try:
         for p, img, name in zip(paths, images, names, strict=True):
             store.clear()
@@ -70,6 +73,8 @@ def run_pass(paths: list[Path], images: list[np.ndarray], names: list[str]) -> l
             )
     finally:
         ocr._ocr, glyphs.read, temperature.read_scale = orig_ocr, orig_read, ocr.read_scale
+    # how often a camera layout's label boxes and unit signs were found again where they were
+    rows[0]["layouts"] = (glyphs.LAYOUTS.hits - hits0, glyphs.LAYOUTS.misses - misses0)
     return rows
 
 
@@ -124,7 +129,7 @@ def main() -> None:
 
     head = (
         f"{'pass':10s} {'read_scale ms':>13s} {'temp_map ms':>11s} {'tiles':>6s} {'tesseract':>9s} "
-        f"{'cache':>6s} {'images w/o tesseract':>20s} {'changed':>7s} {'tile disagree':>13s}"
+        f"{'cache':>6s} {'images w/o tesseract':>20s} {'layouts again':>13s} {'changed':>7s} {'tile disagree':>13s}"
     )
     print(head)
     print("-" * len(head))
@@ -136,10 +141,12 @@ def main() -> None:
         n_cache = sum(c for r in rows for *_x, c in r["tiles"])
         free = sum(1 for r in rows if r["tiles"] and all(c for *_x, c in r["tiles"]))
         changed, disagree = compare(off, rows, truth) if name != "off" else ([], [])
+        hits, misses = rows[0]["layouts"]
+        again = f"{hits}/{hits + misses}"
         details.append((name, changed, disagree))
         print(
             f"{name:10s} {np.median(ocr_ms):13.0f} {np.median([r['ms'] for r in rows]):11.0f} {n_tiles:6d} "
-            f"{n_tiles - n_cache:9d} {n_cache:6d} {free:20d} {len(changed):7d} {len(disagree):13d}"
+            f"{n_tiles - n_cache:9d} {n_cache:6d} {free:20d} {again:>13s} {len(changed):7d} {len(disagree):13d}"
         )
     for name, changed, disagree in details:
         if changed or disagree:

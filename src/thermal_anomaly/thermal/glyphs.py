@@ -30,7 +30,9 @@ import re
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -49,6 +51,7 @@ BLANK = 0.25  # a tile whose ink is all lower than this share of its height hold
 MAX_TEMPLATES = 4000  # bound on the process-wide store (least recently used go first)
 JUNK = "~"  # label of shapes tesseract read nothing in (icons, unit signs, specks)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -65,10 +68,20 @@ class _Split:
     stroke: float  # stroke width / band
 
 
-def _split(tile: np.ndarray) -> _Split | None:
-    """The tile's glyphs left to right in their line cells, or None when it holds no line of text."""
+#: a tile's ink (uint8 0/1) and its 8-connected components (count, labels, stats)
+_Components = tuple[np.ndarray, int, np.ndarray, np.ndarray]
+
+
+def _components(tile: np.ndarray) -> _Components:
+    """The tile's ink and its components, found once for the blank test and the split."""
     ink = (tile < 128).astype(np.uint8)
     n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    return ink, n, lab, st
+
+
+def _split(tile: np.ndarray, cc: _Components | None = None) -> _Split | None:
+    """The tile's glyphs left to right in their line cells, or None when it holds no line of text."""
+    ink, n, lab, st = _components(tile) if cc is None else cc
     comps = [i for i in range(1, n) if st[i, 4] >= 3]  # 1-2 px specks are binarisation noise
     if not comps:
         return None
@@ -111,7 +124,9 @@ def _split(tile: np.ndarray) -> _Split | None:
     for g, (x0, y0, x1, y1) in zip(groups, boxes, strict=True):
         cx0 = margin + (x0 + x1) // 2 - side // 2
         cy0 = margin + top - pad
-        crop = np.isin(big[cy0 : cy0 + side, cx0 : cx0 + side], g).astype(np.float32)
+        member = np.zeros(n, bool)
+        member[g] = True
+        crop = member[big[cy0 : cy0 + side, cx0 : cx0 + side]].astype(np.float32)
         cell = cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA).ravel()
         cell -= cell.mean()
         norm = float(np.linalg.norm(cell))
@@ -121,14 +136,12 @@ def _split(tile: np.ndarray) -> _Split | None:
     return _Split(glyphs, band, top, stroke)
 
 
-def _blank(tile: np.ndarray) -> bool:
+def _blank(tile: np.ndarray, cc: _Components | None = None) -> bool:
     """No ink blob taller than ``BLANK`` of the tile: nothing a digit can be (tesseract reads nothing there).
 
     Tiles are scaled so that the word fills ~2/3 of their height, so a digit is >= ~1/3 of it.
     """
-    ink = (tile < 128).astype(np.uint8)
-    _n, _lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    st = st[1:]
+    st = (_components(tile) if cc is None else cc)[3][1:]
     return not (st[:, 4] >= 3).any() or int(st[st[:, 4] >= 3, 3].max()) < BLANK * tile.shape[0]
 
 
@@ -199,11 +212,12 @@ class GlyphCache:
         ("", -1) (tesseract's "nothing read") for a blank tile or one whose glyphs all match shapes tesseract
         read nothing in; a tile mixing digits and such shapes is left to tesseract.
         """
-        if _blank(tile):
+        cc = _components(tile)
+        if _blank(tile, cc):
             with self._lock:
                 self.n_template += 1
             return "", -1.0
-        sp = _split(tile)
+        sp = _split(tile, cc)
         with self._lock:
             got = None if sp is None or not self._chars else self._classify(sp, self._compatible(sp))
             chars = [c for c, _i in got] if got else []
@@ -350,6 +364,94 @@ class TileMemo:
 MEMO = TileMemo()
 
 
+class LayoutMemo:
+    """What was found where on the last pictures of each camera layout (bounded, least recently used
+    forgotten first): the boxes of a bar's labels, the unit signs. A camera draws its UI at the same
+    places in every picture, so the next picture of the layout only checks them there instead of searching
+    the whole picture; whoever uses an entry verifies it on the new picture and searches anew when it fails.
+    """
+
+    def __init__(self, max_items: int = 64) -> None:
+        self._lock = threading.Lock()
+        self._max = max_items
+        self._items: OrderedDict[object, object] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: object) -> object | None:
+        if not enabled():
+            return None
+        with self._lock:
+            got = self._items.get(key)
+            if got is not None:
+                self._items.move_to_end(key)
+            return got
+
+    def put(self, key: object, value: object) -> None:
+        if not enabled():
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def count(self, hit: bool) -> None:
+        """Record whether an entry was verified on a new picture (a hit) or searched anew."""
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+
+#: label boxes per bar layout and unit signs per picture layout (see ``ocr``)
+LAYOUTS = LayoutMemo()
+#: a label's binarised tiles per exact pixels of its crop: a camera's fixed marks (icons, units, box corners)
+#: beside the labels are cut out and binarised once per batch, not once per picture
+VIEWS = LayoutMemo(max_items=4096)
+
+
+class ImageMemo:
+    """Results computed on one picture, kept for the next question about the same picture (the scale reading
+    and the read-out check both need its unit signs). Keyed by the array's buffer and layout and a sample of
+    its pixels; holds the array, so its address is not reused while remembered."""
+
+    def __init__(self, max_items: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._max = max_items
+        self._items: OrderedDict[tuple, tuple[np.ndarray, object]] = OrderedDict()
+
+    @staticmethod
+    def _key(image: np.ndarray, what: str) -> tuple:
+        a = np.asarray(image)
+        sample = np.ascontiguousarray(a[:: max(1, a.shape[0] // 61), :: max(1, a.shape[1] // 67)])
+        digest = hashlib.blake2b(sample.tobytes(), digest_size=16).digest()
+        return (what, a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str, digest)
+
+    def get_or(self, image: np.ndarray, what: str, compute: Callable[[], _T]) -> _T:
+        """``compute()`` for ``image``, or what it gave the last time for the same pixels."""
+        key = self._key(image, what)
+        with self._lock:
+            got = self._items.get(key)
+        if got is not None:
+            return got[1]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._items[key] = (image, value)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+        return value
+
+
+PER_IMAGE = ImageMemo()
+
+
 def read(tiles: list[np.ndarray]) -> list[tuple[str, float] | None]:
     """Each tile's (text, confidence) from an identical tile read before or from the templates, or None where
     tesseract must read it."""
@@ -371,6 +473,8 @@ def learn(tiles: list[np.ndarray], readings: list[tuple[str, float]]) -> None:
 
 
 def clear() -> None:
-    """Forget every remembered tile and template (a new batch learns its cameras anew)."""
+    """Forget every remembered tile, template and layout (a new batch learns its cameras anew)."""
     MEMO.clear()
     CACHE.clear()
+    LAYOUTS.clear()
+    VIEWS.clear()

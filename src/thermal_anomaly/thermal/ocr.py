@@ -22,6 +22,7 @@ every failure returns a reason instead of raising, so the caller falls back to r
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -324,6 +325,36 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
     return binary
 
 
+#: a tile as tesseract gets it, its digit-sized blobs before despeckling, and ``_glyphs`` of the tile itself
+_View = tuple[np.ndarray, int, tuple[int, int | None]]
+
+
+def _view_tile(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int) -> _View:
+    """A word's tile at ``px`` digit height, as tesseract gets it (an end label's lone blob despeckled), its
+    number of digit-sized blobs and its glyph counts for ``_checked``; computed once per exact pixels of the
+    word's crop (``glyphs.VIEWS``)."""
+    x, y, w, h = word.box
+    pad = max(2, h // 4)
+    ch = lo if word.light else hi
+    crop = ch[max(0, y - pad) : y + h + pad, max(0, x - pad) : x + w + pad]
+    digest = hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest()
+    key = (digest, crop.shape, word.box[2:], word.light, px)
+    got = glyphs.VIEWS.get(key)
+    if got is not None:
+        return got  # type: ignore[return-value]
+    tile = _normalised(lo, hi, word, px)
+    # digit-sized blobs per tile, counted once (despeckling removes none of them: specks are under 0.3 of the
+    # tallest blob, digit-sized ones at least 0.55)
+    counts = _glyphs(tile)
+    n = counts[0]
+    if px in _END_PX and n == 1:
+        tile = _despeckled(tile)
+        counts = _glyphs(tile)
+    view = (tile, n, counts)
+    glyphs.VIEWS.put(key, view)
+    return view
+
+
 def _ocr(tiles: list[np.ndarray]) -> list[tuple[str, float]]:
     """Text and confidence of each tile: one tesseract call on the tiles stacked one per line."""
     # tiles in a font learned from earlier readings skip tesseract; an image whose tiles all do skips it
@@ -411,7 +442,9 @@ def _despeckled(binary: np.ndarray) -> np.ndarray:
     return out
 
 
-def _checked(text: str, tile: np.ndarray, strict: bool = True) -> str:
+def _checked(
+    text: str, tile: np.ndarray, strict: bool = True, counts: tuple[int, int | None] | None = None
+) -> str:
     """Tesseract's text for one number tile, with a lost decimal dot put back; "" when glyphs and text disagree.
 
     ``strict``: the digits must match the blobs one to one; otherwise only more blobs than digits (a digit
@@ -421,7 +454,7 @@ def _checked(text: str, tile: np.ndarray, strict: bool = True) -> str:
     m = re.fullmatch(r"(-?)(\d+)(?:\.(\d+))?", text)
     if not m:
         return text
-    n_big, dot_after = _glyphs(tile)
+    n_big, dot_after = _glyphs(tile) if counts is None else counts
     digits = m.group(2) + (m.group(3) or "")
     if n_big > len(digits) or (strict and n_big < len(digits)):  # a digit lost or read from nothing
         return ""
@@ -581,31 +614,108 @@ def printed_units(image: np.ndarray) -> set[str]:
     return {u for u, *_rest in unit_marks(image)}
 
 
-def unit_marks(image: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], int, bool]]:
+#: a unit sign found (letter, (x, y, w, h) of ring and letter, letter height, light text)
+UnitMark = tuple[str, tuple[int, int, int, int], int, bool]
+
+
+def unit_marks(image: np.ndarray) -> list[UnitMark]:
     """Every "°C" / "°F" printed in the picture: (letter, (x, y, w, h) of ring and letter, letter height,
-    light text) in the picture's pixels (found on a copy at most ``UNIT_SIDE`` long, see ``printed_units``)."""
-    img = to_u8(as_rgb_float(image))
-    scale = min(1.0, UNIT_SIDE / max(img.shape[:2]))
+    light text) in the picture's pixels (found on a copy at most ``UNIT_SIDE`` long, see ``printed_units``).
+
+    Asked twice about one picture (the scale's unit, the read-outs), it is searched once. A picture of the
+    same size as one whose signs were found is first looked at only where they were (see ``_marks_again``).
+    """
+    rgb = as_rgb_float(image)
+    return glyphs.PER_IMAGE.get_or(rgb, "unit_marks", lambda: _unit_marks(rgb))
+
+
+def _unit_marks(rgb: np.ndarray) -> list[UnitMark]:
+    key = ("units", rgb.shape[:2])
+    known = glyphs.LAYOUTS.get(key)
+    if known:  # "no sign" is never taken over: a camera may print its read-out on this picture only
+        again = _marks_again(rgb, known)  # type: ignore[arg-type]
+        glyphs.LAYOUTS.count(again is not None)
+        if again is not None:
+            return again
+    img = to_u8(rgb)
+    scale = _unit_scale(img.shape[:2])
     if scale < 1.0:
         img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    marks = _unit_glyphs(img)
-    if scale == 1.0:
-        return marks
-    return [
-        (u, tuple(int(round(v / scale)) for v in box), int(round(h / scale)), light)  # type: ignore[misc]
-        for u, box, h, light in marks
+    marks = [
+        (u, _scaled_box(box, 1 / scale), int(round(h / scale)), light)
+        for u, box, h, light in _unit_glyphs(img)
     ]
+    glyphs.LAYOUTS.put(key, marks)
+    return marks
 
 
-def _unit_glyphs(img: np.ndarray) -> list[tuple[str, tuple[int, int, int, int], int, bool]]:
-    """(letter, (x, y, w, h) of ring and letter, letter height, light) for every "°C" / "°F" in uint8 RGB."""
+def _unit_scale(shape: tuple[int, int]) -> float:
+    return min(1.0, UNIT_SIDE / max(shape))
+
+
+def _scaled_box(box: tuple[int, int, int, int], f: float) -> tuple[int, int, int, int]:
+    if f == 1.0:
+        return box
+    x, y, w, h = (int(round(v * f)) for v in box)
+    return x, y, w, h
+
+
+def _marks_again(rgb: np.ndarray, known: list[UnitMark]) -> list[UnitMark] | None:
+    """``known`` when every one of those signs is found again at its place on this picture, else None.
+
+    Each is looked for in a patch around its box, with the kernel and the size limits of a search over the
+    whole picture (the top-/black-hat there is the same as the whole picture's when the patch reaches a
+    kernel beyond the sign), so it is found there as the whole search would find it. Signs elsewhere are
+    not looked for: a camera prints its units at fixed places.
+    """
+    H, W = rgb.shape[:2]
+    scale = _unit_scale((H, W))
+    small = (int(round(H * scale)), int(round(W * scale)))
+    k = _unit_kernel(small)
+    for u, box, _h, light in known:
+        x, y, w, h = _scaled_box(box, scale)
+        pad = k + 2  # the hats reach k - 1 px; two more for the downscaled copy's rounding
+        x0, y0 = max(0, x - pad), max(0, y - pad)
+        x1, y1 = min(small[1], x + w + pad), min(small[0], y + h + pad)
+        patch = to_u8(
+            rgb[int(y0 / scale) : int(np.ceil(y1 / scale)), int(x0 / scale) : int(np.ceil(x1 / scale))]
+        )
+        if scale < 1.0:
+            patch = cv2.resize(patch, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+        found = _unit_glyphs(patch, k=k, size=small, polarities=(light,))
+        if not any(
+            fu == u and fl == light and abs(fx + x0 - x) <= 1 and abs(fy + y0 - y) <= 1
+            for fu, (fx, fy, _fw, _fh), _fh2, fl in found
+        ):
+            return None
+    return known
+
+
+def _unit_kernel(shape: tuple[int, int]) -> int:
+    """Top-hat kernel of the unit-sign search: about a character of UI text on a picture of ``shape``."""
+    return int(np.clip(min(shape) / 16, 9, 41)) | 1
+
+
+def _unit_glyphs(
+    img: np.ndarray,
+    k: int | None = None,
+    size: tuple[int, int] | None = None,
+    polarities: tuple[bool, ...] = (True, False),
+) -> list[UnitMark]:
+    """(letter, (x, y, w, h) of ring and letter, letter height, light) for every "°C" / "°F" in uint8 RGB.
+
+    ``k`` and ``size`` (H, W): the kernel and the picture size that set the letter sizes looked for, when
+    ``img`` is a patch of a larger picture; ``polarities``: light text, dark text or both.
+    """
     lo, hi = np.ascontiguousarray(chan_min(img)), np.ascontiguousarray(chan_max(img))
-    H, W = lo.shape
-    k = int(np.clip(min(H, W) / 16, 9, 41)) | 1
+    H, W = lo.shape if size is None else size
+    k = _unit_kernel((H, W)) if k is None else k
     ker = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     out = []
     masks = []
     for light, ch in ((True, lo), (False, hi)):
+        if light not in polarities:
+            continue
         hat = cv2.morphologyEx(ch, cv2.MORPH_TOPHAT if light else cv2.MORPH_BLACKHAT, ker)
         ink = (hat > INK_HAT).astype(np.uint8)
         masks.append((light, ink))
@@ -699,50 +809,30 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     k = int(np.clip(length / 25, 9, 41)) | 1
     bx0, by0, bx1, by1 = bar.box
     mid = ((bx0 + bx1) / 2 - wx0) if vertical else ((by0 + by1) / 2 - wy0)
-    ends, inside = _select(find_words(lo, hi, k, (vertical, mid)), bar, win)
+    ends, inside = _label_words(lo, hi, k, (vertical, mid), bar, win, rgb.shape[:2])
     if not ends and not inside:
         return None, "no numbers printed at the colour bar"
-    for w in ends + inside:  # the two largest other-polarity views of each word are read too
-        w.alts = sorted(w.alts, key=lambda o: -o.box[2] * o.box[3])[:2]
     # end values are read at three sizes: a misread digit rarely repeats, so disagreement means unread
-    jobs: list[tuple[_Word, _Word, int]] = [(w, v, z) for w in ends for v in (w, *w.alts) for z in _END_PX]
-    jobs += [(w, v, _DIGIT_PX) for w in inside for v in (w, *w.alts)]
+    labels = _Labels(lo, hi, ends, inside)
+    off = wy0 if vertical else wx0
+
+    def before_start(w: _Word) -> bool:
+        return ((w.cy if vertical else w.cx) + off) < e0
+
     try:
-        tiles = [_normalised(lo, hi, v, z) for _w, v, z in jobs]
-        # digit-sized blobs per tile, counted once (despeckling removes none of them: specks are under 0.3 of
-        # the tallest blob, digit-sized ones at least 0.55)
-        n_big = [_glyphs(t)[0] for t in tiles]
-        tiles = [
-            _despeckled(t) if z in _END_PX and n == 1 else t
-            for (_w, _v, z), t, n in zip(jobs, tiles, n_big, strict=True)
-        ]
-        texts = _ocr(tiles)
+        # what decides the reading: per end the words up to the nearest that can be its number (the ones
+        # further out are read only when that one is not, below), and every tick label; all of them when
+        # every tile goes to tesseract (the cache off: the reference reading, one mosaic as always)
+        first = ends
+        if glyphs.enabled():
+            first = [
+                w
+                for b in (True, False)
+                for w in labels.up_to_number([o for o in ends if before_start(o) == b])
+            ]
+        labels.read(first + inside)
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
         return None, f"tesseract failed: {str(exc).strip()[:80]}"
-    reads: dict[int, list[tuple[str, float]]] = {}
-    n_glyphs: dict[int, int] = {}  # per word: most digit-sized blobs seen in any of its tiles
-    for (w, v, z), tile, n, (text, conf) in zip(jobs, tiles, n_big, texts, strict=True):
-        reads.setdefault(id(v), []).append((_checked(text, tile, strict=z in _END_PX), conf))
-        n_glyphs[id(w)] = max(n_glyphs.get(id(w), 0), n)
-    solid: set[int] = set()  # words read as one digit alike at every size, each time confidently
-    for w in ends + inside:
-        cands = []
-        for v in (w, *w.alts):
-            got = reads[id(v)]
-            text, conf = _vote(got)
-            cands.append((v, text, conf))
-        v, w.text, w.conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
-        got = reads[id(v)]
-        if (
-            len(got) == len(_END_PX)
-            and re.fullmatch(r"\d", w.text)
-            and all(t == w.text and c >= SINGLE_DIGIT_CONF for t, c in got)
-        ):
-            solid.add(id(w))
-        w.box, w.light = v.box, v.light
-        if any(o.minus for o in (w, *w.alts)) and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
-            w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
-    off = wy0 if vertical else wx0
     ticks: list[tuple[float, float]] = []
     for w in inside:
         v = _value(w.text)
@@ -760,32 +850,31 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
         return abs(cross - axis) <= (w.box[2] if vertical else w.box[3])
 
     for before, pos in ((True, 0.0), (False, 1.0)):
-        # a shape with fewer than two digit-sized blobs (a box edge, an icon) is not the end's number, unless
-        # its one digit was read alike and confidently at every size
-        side_words = [
-            w
-            for w in ends
-            if (((w.cy if vertical else w.cx) + off) < e0) == before
-            and (n_glyphs[id(w)] >= 2 or (n_glyphs[id(w)] == 1 and id(w) in solid))
-        ]
-        if not side_words:
-            continue
-        # the nearest number-shaped word names the end (the next one out is other UI, a spot reading); when it
-        # does not read as a number and stands off the bar's axis it may be scene: a word on the axis that
-        # reads as a number names the end then (cameras print end labels there or right beside the end)
-        w = side_words[0]
-        if (_value(w.text) is None or w.conf < END_CONF) and not on_axis(w):
-            axial = [
-                o for o in side_words if on_axis(o) and _value(o.text) is not None and o.conf >= END_CONF
-            ]
-            w = axial[0] if axial else w
+        side = [w for w in ends if before_start(w) == before]
+        try:
+            # a shape with fewer than two digit-sized blobs (a box edge, an icon) is not the end's number,
+            # unless its one digit was read alike and confidently at every size
+            w = labels.first_number(side)
+            if w is None:
+                continue
+            # the nearest number-shaped word names the end (the next one out is other UI, a spot reading); when
+            # it does not read as a number and stands off the bar's axis it may be scene: a word on the axis
+            # that reads as a number names the end then (cameras print end labels there or right beside it)
+            if (_value(w.text) is None or w.conf < END_CONF) and not on_axis(w):
+                side_words = labels.numbers(side)
+                axial = [
+                    o for o in side_words if on_axis(o) and _value(o.text) is not None and o.conf >= END_CONF
+                ]
+                w = axial[0] if axial else w
+        except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
+            return None, f"tesseract failed: {str(exc).strip()[:80]}"
         v = _value(w.text)
         name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
         if v is None or w.conf < END_CONF:
             unread.append(f"{name} end label unreadable{f' ({w.text!r})' if w.text else ''}")
             continue
         end_pts.append((pos, v))
-        if n_glyphs[id(w)] == 1:
+        if labels.n_glyphs(w) == 1:
             single.append((pos, v))
     if single and len(end_pts) < 2:  # a one-digit end label counts only with the other end read too
         end_pts = [pt for pt in end_pts if pt not in single]
@@ -798,6 +887,206 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     if reading is None:
         return None, why
     return _in_celsius(reading, printed_units(rgb))
+
+
+class _Labels:
+    """The label words of one bar, read when first needed, all that are needed at once in one OCR call.
+
+    End labels are read at the three ``_END_PX`` sizes, tick labels at ``_DIGIT_PX``, each view of a word
+    (itself and its two largest other-polarity views) checked against its glyphs; the views' readings are
+    voted per view and the most number-like view gives the word's ``text``, ``conf``, ``box`` and ``light``.
+    """
+
+    def __init__(self, lo: np.ndarray, hi: np.ndarray, ends: list[_Word], inside: list[_Word]) -> None:
+        self._lo, self._hi = lo, hi
+        self._sizes = {id(w): _END_PX for w in ends} | {id(w): (_DIGIT_PX,) for w in inside}
+        self._views: dict[int, list[tuple[_Word, int, _View]]] = {}
+        self._done: set[int] = set()
+        #: words read as one digit alike at every size, each time confidently
+        self._solid: set[int] = set()
+        for w in ends + inside:  # the two largest other-polarity views of each word are read too
+            w.alts = sorted(w.alts, key=lambda o: -o.box[2] * o.box[3])[:2]
+
+    def _tiles(self, w: _Word) -> list[tuple[_Word, int, _View]]:
+        if id(w) not in self._views:
+            self._views[id(w)] = [
+                (v, z, _view_tile(self._lo, self._hi, v, z)) for v in (w, *w.alts) for z in self._sizes[id(w)]
+            ]
+        return self._views[id(w)]
+
+    def n_glyphs(self, w: _Word) -> int:
+        """Most digit-sized blobs seen in any of the word's tiles (no OCR needed)."""
+        return max(view[1] for _v, _z, view in self._tiles(w))
+
+    def passes(self, w: _Word) -> bool:
+        """Can be an end's number: two digit-sized blobs or more, or one read alike and surely (read first)."""
+        n = self.n_glyphs(w)
+        return n >= 2 or (n == 1 and id(w) in self._solid)
+
+    def up_to_number(self, side: list[_Word]) -> list[_Word]:
+        """The words of ``side`` (nearest first) up to the first of two digit-sized blobs or more; the ones
+        without any blob cannot be numbers and are left out."""
+        out = []
+        for w in side:
+            n = self.n_glyphs(w)
+            if n >= 1:
+                out.append(w)
+            if n >= 2:
+                break
+        return out
+
+    def first_number(self, side: list[_Word]) -> _Word | None:
+        """The nearest word of ``side`` that can be its end's number (reading words as needed)."""
+        for w in side:
+            if self.n_glyphs(w) >= 1:
+                self.read([w])
+                if self.passes(w):
+                    return w
+        return None
+
+    def numbers(self, side: list[_Word]) -> list[_Word]:
+        """Every word of ``side`` that can be its end's number, all read."""
+        self.read([w for w in side if self.n_glyphs(w) >= 1])
+        return [w for w in side if self.passes(w)]
+
+    def read(self, words: list[_Word]) -> None:
+        """Read the words not read yet, in one OCR call."""
+        todo = list({id(w): w for w in words if id(w) not in self._done}.values())
+        jobs = [(w, v, z, view) for w in todo for v, z, view in self._tiles(w)]
+        if not jobs:
+            return
+        texts = _ocr([view[0] for *_x, view in jobs])
+        reads: dict[int, list[tuple[str, float]]] = {}
+        for (_w, v, z, (tile, _n, counts)), (text, conf) in zip(jobs, texts, strict=True):
+            reads.setdefault(id(v), []).append(
+                (_checked(text, tile, strict=z in _END_PX, counts=counts), conf)
+            )
+        for w in todo:
+            self._settle(w, reads)
+            self._done.add(id(w))
+
+    def _settle(self, w: _Word, reads: dict[int, list[tuple[str, float]]]) -> None:
+        """The word's text from its views' voted readings (the most number-like view wins)."""
+        cands = [(v, *_vote(reads[id(v)])) for v in (w, *w.alts)]
+        v, w.text, w.conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
+        got = reads[id(v)]
+        if (
+            len(got) == len(_END_PX)
+            and re.fullmatch(r"\d", w.text)
+            and all(t == w.text and c >= SINGLE_DIGIT_CONF for t, c in got)
+        ):
+            self._solid.add(id(w))
+        w.box, w.light = v.box, v.light
+        if any(o.minus for o in (w, *w.alts)) and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
+            w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
+
+
+def _label_words(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    k: int,
+    axis: tuple[bool, float],
+    bar: ColorBar,
+    win: tuple[int, int, int, int, int, int],
+    shape: tuple[int, int],
+) -> tuple[list[_Word], list[_Word]]:
+    """The bar's label words (``find_words`` then ``_select``). On the next picture of the same layout (size,
+    bar) they are looked for only around the boxes the labels had on the last one (``_words_again``); the
+    whole window is searched when one of them is not found there again."""
+    key = ("labels", shape, bar.box, bar.orientation, bar.extent)
+    known = glyphs.LAYOUTS.get(key)
+    boxes, failed = known if known else ([], 0)  # type: ignore[misc]
+    if boxes and failed < LAYOUT_TRIES:
+        again = _words_again(lo, hi, k, axis, boxes)
+        picked = _select(again, bar, win) if again is not None else None
+        hit = picked is not None and len(picked[0]) + len(picked[1]) == len(boxes)
+        glyphs.LAYOUTS.count(hit)
+        if hit:
+            glyphs.LAYOUTS.put(key, (boxes, 0))
+            return picked  # type: ignore[return-value]
+        failed += 1
+    ends, inside = _select(find_words(lo, hi, k, axis), bar, win)
+    glyphs.LAYOUTS.put(key, ([w.box for w in ends + inside], failed))
+    return ends, inside
+
+
+#: a layout whose labels were not found again this many times running is searched whole straight away (a
+#: noisy scene beside the labels groups differently in a patch than in the whole window)
+LAYOUT_TRIES = 2
+
+
+#: how far (share of its height) a label may have grown since the last picture of its layout: a digit more
+LABEL_GROWTH = 1.0
+
+
+def _words_again(
+    lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float], boxes: list[tuple[int, int, int, int]]
+) -> list[_Word] | None:
+    """The words around ``boxes`` (x, y, w, h in window pixels, the labels of the last picture of a layout),
+    found as ``find_words`` finds them in the whole window; None when one of them has no word there now, or
+    its word reaches beyond the room it may have grown into.
+
+    Each label's room (its box grown by ``LABEL_GROWTH`` of its height) is searched with two kernels of
+    context around it, where the stroke hats are those of the whole window; rooms whose searches would
+    overlap are searched together.
+    """
+    H, W = lo.shape
+    rooms = []
+    for x, y, w, h in boxes:
+        g = int(np.ceil(LABEL_GROWTH * h))
+        rooms.append((max(0, x - g), max(0, y - g), min(W, x + w + g), min(H, y + h + g)))
+    m = 2 * k
+    found: dict[tuple[tuple[int, int, int, int], bool], _Word] = {}
+    for cx0, cy0, cx1, cy1 in _merged(rooms, 2 * m):
+        x0, y0, x1, y1 = max(0, cx0 - m), max(0, cy0 - m), min(W, cx1 + m), min(H, cy1 + m)
+        vertical, mid = axis
+        sub = (vertical, mid - (x0 if vertical else y0))
+        for word in find_words(lo[y0:y1, x0:x1], hi[y0:y1, x0:x1], k, sub):
+            _shift(word, x0, y0)
+            found.setdefault((word.box, word.light), word)
+    words = list(found.values())
+    for (x, y, w, h), room in zip(boxes, rooms, strict=True):
+        near = [o for o in words if _overlap((x, y, w, h), o.box) > 0]
+        if not near or not all(_within(o.box, room) for o in near):
+            return None
+    return [o for o in words if any(_within(o.box, room) for room in rooms)]
+
+
+def _merged(rects: list[tuple[int, int, int, int]], gap: int) -> list[tuple[int, int, int, int]]:
+    """Rectangles (x0, y0, x1, y1) merged into their bounding boxes where they come within ``gap``."""
+    out = [list(r) for r in rects]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                a, b = out[i], out[j]
+                if a[0] - gap < b[2] and b[0] - gap < a[2] and a[1] - gap < b[3] and b[1] - gap < a[3]:
+                    out[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return [tuple(r) for r in out]  # type: ignore[misc]
+
+
+def _shift(word: _Word, dx: int, dy: int) -> None:
+    """Move a word (and its other-polarity views) by (dx, dy)."""
+    for o in (word, *word.alts):
+        x, y, w, h = o.box
+        o.box = (x + dx, y + dy, w, h)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    return max(0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0, min(ay + ah, by + bh) - max(ay, by))
+
+
+def _within(box: tuple[int, int, int, int], rect: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    return rect[0] <= x and rect[1] <= y and x + w <= rect[2] and y + h <= rect[3]
 
 
 def _in_celsius(reading: ScaleReading, units: set[str]) -> tuple[ScaleReading | None, str]:
@@ -924,13 +1213,11 @@ def _read_end_like(lo: np.ndarray, hi: np.ndarray, word: _Word) -> tuple[str, fl
     more number-like of it and its two largest other-polarity views; a minus sign seen before it kept."""
     views = [word, *sorted(word.alts, key=lambda o: -o.box[2] * o.box[3])[:2]]
     jobs = [(v, z) for v in views for z in _END_PX]
-    tiles = [_normalised(lo, hi, v, z) for v, z in jobs]
-    n_big = [_glyphs(t)[0] for t in tiles]
-    tiles = [_despeckled(t) if n == 1 else t for t, n in zip(tiles, n_big, strict=True)]
-    texts = _ocr(tiles)
+    tiles, n_big, counts = zip(*(_view_tile(lo, hi, v, z) for v, z in jobs), strict=True)
+    texts = _ocr(list(tiles))
     reads: dict[int, list[tuple[str, float]]] = {}
-    for (v, _z), tile, (text, conf) in zip(jobs, tiles, texts, strict=True):
-        reads.setdefault(id(v), []).append((_checked(text, tile, strict=True), conf))
+    for (v, _z), tile, c, (text, conf) in zip(jobs, tiles, counts, texts, strict=True):
+        reads.setdefault(id(v), []).append((_checked(text, tile, strict=True, counts=c), conf))
     cands = [(v, *_vote(reads[id(v)])) for v in views]
     _v, text, conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
     if max(n_big) < 2 or _value(text) is None:  # one digit-sized blob: an icon or a lone digit, not trusted
