@@ -48,3 +48,15 @@ def test_component_excess_compares_a_limb_with_its_sister_limbs():
     # a scene with nothing warm has no excess
     flat = np.full((120, 160), 0.3, np.float32)
     assert not component_excess(flat, np.ones_like(flat, bool)).any()
+
+
+def test_heat_evidence_is_both_scales_from_one_filled_copy():
+    from thermal_anomaly.thermal.render import component_excess, heat_evidence, local_rise
+
+    rng = np.random.default_rng(7)
+    pos = rng.random((120, 160)).astype(np.float32)
+    valid = rng.random((120, 160)) > 0.2
+    rise, excess = heat_evidence(pos, valid, 0.06, 0.25)
+    assert np.array_equal(rise, local_rise(pos, valid, 0.06))
+    assert np.array_equal(excess, component_excess(pos, valid, 0.25))
+    assert heat_evidence(pos, valid, 0.06, 0.0)[1] is None

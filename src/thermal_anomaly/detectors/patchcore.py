@@ -272,13 +272,11 @@ class PatchCore(Detector):
     def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
-        from ..thermal.render import component_excess, local_rise
+        from ..thermal.render import heat_evidence
 
         pos, valid = image.relative(overlay)
-        rise = local_rise(pos, valid, self.hotspot_size)
-        if self.component_size <= 0:
-            return rise
-        return np.stack([rise, component_excess(pos, valid, self.component_size)], axis=-1)
+        rise, excess = heat_evidence(pos, valid, self.hotspot_size, self.component_size)
+        return rise if excess is None else np.stack([rise, excess], axis=-1)
 
     def _fuse(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         """Novelty times heat: a patch unlike any normal one matters in proportion to how much warmer it

@@ -106,7 +106,10 @@ def local_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.06) -> n
     while large warm bodies (a sun-heated tank) are their own background. Invalid pixels (overlays,
     colours off the palette) take the scene median first and are 0 afterwards.
     """
-    p = _median_filled(pos, valid)
+    return _local_rise(_median_filled(pos, valid), valid, size_frac)
+
+
+def _local_rise(p: np.ndarray, valid: np.ndarray, size_frac: float) -> np.ndarray:
     k = max(3, int(size_frac * max(p.shape))) | 1
     background = open_disc(p, k)
     rise = np.clip(p - background, 0, None)
@@ -127,7 +130,10 @@ def component_rise(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.25) 
     this wider top-hat. The background is computed on a copy of ``COMPONENT_SIDE`` px and upsampled, so it
     costs ~1 ms whatever the image size.
     """
-    p = _median_filled(pos, valid)
+    return _component_rise(_median_filled(pos, valid), valid, size_frac)
+
+
+def _component_rise(p: np.ndarray, valid: np.ndarray, size_frac: float) -> np.ndarray:
     h, w = p.shape
     s = min(1.0, COMPONENT_SIDE / max(h, w))
     small = cv2.resize(p, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
@@ -150,8 +156,22 @@ def component_excess(pos: np.ndarray, valid: np.ndarray, size_frac: float = 0.25
     three limbs, two of them normal, that is a normal limb's level. A scene whose components are all equally
     warm (a loaded transformer in the sun) has no excess; one limb running hotter than its sisters has.
     """
-    rise = component_rise(pos, valid, size_frac)
+    return _component_excess(_median_filled(pos, valid), valid, size_frac)
+
+
+def _component_excess(p: np.ndarray, valid: np.ndarray, size_frac: float) -> np.ndarray:
+    rise = _component_rise(p, valid, size_frac)
     warm = rise >= WARM_COMPONENT_RISE
     if not warm.any():
         return np.zeros_like(rise)
     return np.clip(rise - float(np.median(rise[warm])), 0, None)
+
+
+def heat_evidence(
+    pos: np.ndarray, valid: np.ndarray, joint_frac: float, component_frac: float
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(``local_rise`` at ``joint_frac``, ``component_excess`` at ``component_frac`` or None when it is 0),
+    from one median-filled copy of ``pos`` (the two used to take the scene's median each)."""
+    p = _median_filled(pos, valid)
+    rise = _local_rise(p, valid, joint_frac)
+    return rise, (_component_excess(p, valid, component_frac) if component_frac > 0 else None)
