@@ -148,7 +148,7 @@ def contact(
             ]
         )
     h, w = base.shape
-    warped = cv2.warpPerspective(_bgr(insp.rgb), np.linalg.inv(reg.homography), (w, h))
+    warped = cv2.warpPerspective(_bgr(insp.rgb), reg.homography, (w, h))  # dst(x) = insp(H⁻¹x)
     tile = max(8, max(h, w) // 8)
     yy, xx = np.mgrid[0:h, 0:w]
     checker = np.where((((yy // tile) + (xx // tile)) % 2 == 0)[..., None], b, warped)

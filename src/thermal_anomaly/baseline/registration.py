@@ -25,6 +25,8 @@ from ..thermal.analysis import ThermalAnalysis, as_analysis
 
 #: long side of the working copies: enough detail for joints and bushings, fast on a shared CPU
 WORK_SIDE = 640
+#: blur (px) before the gradients that test the alignment: JPEG noise is no structure
+EDGE_SIGMA = 1.5
 #: equalisation bins, and the most a bin may hold as a multiple of an even share: a flat region (night
 #: sky, lab background) keeps a limited share of the grey range instead of its noise being stretched
 HIST_BINS = 256
@@ -43,11 +45,24 @@ RANSAC_THRESHOLD = 3.0
 #: fewest inliers for an alignment; chance matches between different scenes give a few (measured on
 #: the dev set's pairs of different transformers: at most ~10)
 MIN_INLIERS = 20
-#: smallest share of the ratio-tested matches that are inliers
-MIN_INLIER_RATIO = 0.15
+#: a homography whose inliers span less of the picture than this (convex hull) is replaced by a similarity:
+#: its tilt would be a guess outside them (measured: a T7 re-shot whose inliers all sat on the tank, 5 % of
+#: the picture, had a 28 px corner error as a homography)
+MIN_SPREAD_HOMOGRAPHY = 0.15
+#: smallest share of the ratio-tested matches that are inliers: blurry scenes (T1) give many ambiguous
+#: matches, so the inlier count carries the evidence and this only stops a count drowned in noise
+MIN_INLIER_RATIO = 0.08
+#: smallest correlation of the two ranked maps over the overlap once aligned: the same scene correlates
+#: well even after a load change (dev pairs of one transformer ≥ 0.89), a wrong fit less (a T5 picture
+#: fitted onto a T4 one at the wrong scale: 0.67)
+MIN_CORRELATION = 0.75
+#: feature kinds tried in turn: ORB (fast, sharp scenes), then SIFT (blob-like, holds on blurry ones)
+FEATURES = ("orb", "sift")
 #: the inspection may be at most this much larger or smaller than the baseline (a zoom step)
 MAX_SCALE = 2.0
-#: largest ratio of the local scales along two directions at the centre (shear, squash)
+#: largest ratio of the local scales along two directions at the centre (shear, squash): a re-shot scales
+#: both axes nearly alike, but screenshots are exported at other aspect ratios (a T4 picture on the same
+#: lab transformer's T3 picture: 1.33, correct)
 MAX_ANISOTROPY = 1.5
 #: largest ratio of the local area scale between the image's corners (perspective tilt)
 MAX_PERSPECTIVE = 2.5
@@ -91,8 +106,11 @@ class Registration:
     None unless ``aligned``. ``reason`` says why a pair is not aligned. Quality figures: ``matches`` (after the
     ratio test), ``inliers`` and ``inlier_ratio`` of the robust fit, ``residual`` (median inlier reprojection
     error, working px), ``correlation`` (ECC correlation of the ranked maps over the overlap, -1..1),
+    ``edge_correlation`` (the same for their gradient magnitudes: reported, not a criterion),
     ``overlap`` (share of the inspection's valid pixels that land on the baseline's), ``refined`` ("ecc"
-    when ECC improved the feature fit, else "features").
+    when ECC improved the feature fit, else "features"), ``model`` of the feature fit ("homography", or
+    "similarity" when the inliers sit in too small a part of the picture to pin a tilt), ``spread`` (share
+    of the inspection inside the inliers' convex hull).
     """
 
     aligned: bool
@@ -107,6 +125,10 @@ class Registration:
     correlation: float = float("nan")
     overlap: float = 0.0
     refined: str = ""
+    model: str = ""
+    spread: float = 0.0
+    features: str = ""
+    edge_correlation: float = float("nan")
     work_homography: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -120,8 +142,14 @@ class Registration:
             "inlier_ratio": round(self.inlier_ratio, 3),
             "residual_px": None if not np.isfinite(self.residual) else round(self.residual, 2),
             "correlation": None if not np.isfinite(self.correlation) else round(self.correlation, 3),
+            "edge_correlation": None
+            if not np.isfinite(self.edge_correlation)
+            else round(self.edge_correlation, 3),
             "overlap": round(self.overlap, 3),
             "refined": self.refined,
+            "model": self.model,
+            "features": self.features,
+            "inlier_spread": round(self.spread, 3),
         }
 
 
@@ -285,6 +313,33 @@ def overlap_and_correlation(insp: View, base: View, h: np.ndarray) -> tuple[floa
     return overlap, float((a * b).sum() / denom) if denom > 0 else float("nan")
 
 
+def _edges(image: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of the lightly blurred ranked map: where the scene's structure is."""
+    g = cv2.GaussianBlur(image.astype(np.float32), (0, 0), EDGE_SIGMA)
+    return cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+
+
+def edge_correlation(insp: View, base: View, h: np.ndarray) -> float:
+    """Correlation of the two maps' gradient magnitudes over the overlap: do the edges fall on the same
+    places? Large smooth regions make the maps themselves correlate for any rough overlap (a bright body on
+    a dark background), their edges do not."""
+    shape = insp.valid.shape
+    warped = cv2.warpPerspective(
+        _edges(base.image), h, (shape[1], shape[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    )
+    _, ok = _warp_to(base, h, shape)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * EDGE_MARGIN + 1,) * 2)
+    both = cv2.erode((ok & insp.valid).astype(np.uint8), k) > 0
+    if both.sum() < 100:
+        return float("nan")
+    a = _edges(insp.image)[both].astype(np.float64)
+    b = warped[both].astype(np.float64)
+    a -= a.mean()
+    b -= b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else float("nan")
+
+
 def _refine_ecc(insp: View, base: View, h: np.ndarray) -> np.ndarray | None:
     """ECC refinement of ``h`` (working px), or None when it does not converge."""
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, ECC_ITERATIONS, ECC_EPS)
@@ -323,25 +378,65 @@ def _residual(h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> float:
     return float(np.median(np.linalg.norm(project(h, src.astype(np.float64)) - dst, axis=1)))
 
 
+def _spread(pts: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share of the picture inside the convex hull of the points: how much of it the fit is pinned to."""
+    if len(pts) < 3:
+        return 0.0
+    hull = cv2.convexHull(pts.astype(np.float32))
+    return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
+
+
+def _steadier_model(
+    h: np.ndarray, inl: np.ndarray, src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(transform, inliers, model name): the homography, or a similarity (shift, rotation, zoom) when the
+    homography's inliers sit in a small part of the picture. Eight free parameters pinned to one
+    component extrapolate wildly (a tilt nothing contradicts); four do not."""
+    if _spread(src[inl], shape) >= MIN_SPREAD_HOMOGRAPHY:
+        return h, inl, "homography"
+    m, inl2 = cv2.estimateAffinePartial2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_THRESHOLD, maxIters=5000, confidence=0.999
+    )
+    if m is None or inl2 is None or inl2.sum() < MIN_INLIERS:
+        return h, inl, "homography"
+    return np.vstack([m, [0.0, 0.0, 1.0]]), inl2.ravel().astype(bool), "similarity"
+
+
 def _not_aligned(insp: View, base: View, reason: str, **evidence) -> Registration:
     return Registration(False, reason, None, insp.shape, base.shape, **evidence)
 
 
-def register_views(insp: View, base: View, kind: str = "orb") -> Registration:
-    """:func:`register` on prepared views."""
+def register_views(insp: View, base: View, kinds: tuple[str, ...] = FEATURES) -> Registration:
+    """:func:`register` on prepared views: each kind of features in turn until one aligns; when none does,
+    the attempt that came closest (most inliers) with its reason."""
+    best: Registration | None = None
+    for kind in kinds:
+        reg = _register_with(insp, base, kind)
+        if reg.aligned:
+            return reg
+        if best is None or reg.inliers > best.inliers:
+            best = reg
+    assert best is not None, "no feature kinds given"
+    return best
+
+
+def _register_with(insp: View, base: View, kind: str) -> Registration:
+    """One attempt: ``kind`` features, robust fit, plausibility, ECC, overlap and agreement checks."""
     kp_i, desc_i = _features(insp, kind)
     kp_b, desc_b = _features(base, kind)
     pairs = _matches(desc_i, desc_b)
     if len(pairs) < MIN_INLIERS:
         reason = f"too few matches: {len(pairs)} (need {MIN_INLIERS})"
-        return _not_aligned(insp, base, reason, matches=len(pairs))
+        return _not_aligned(insp, base, reason, matches=len(pairs), features=kind)
     src = np.float32([kp_i[q].pt for q, _ in pairs])
     dst = np.float32([kp_b[t].pt for _, t in pairs])
     h, inl = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, RANSAC_THRESHOLD, maxIters=5000, confidence=0.999)
-    evidence: dict = {"matches": len(pairs)}
+    evidence: dict = {"matches": len(pairs), "features": kind}
     if h is None or inl is None:
         return _not_aligned(insp, base, "no homography fits the matches", **evidence)
     inl = inl.ravel().astype(bool)
+    h, inl, evidence["model"] = _steadier_model(h, inl, src, dst, insp.valid.shape)
+    evidence["spread"] = _spread(src[inl], insp.valid.shape)
     evidence["inliers"] = int(inl.sum())
     evidence["inlier_ratio"] = float(inl.mean())
     evidence["residual"] = _residual(h, src[inl], dst[inl])
@@ -367,8 +462,12 @@ def register_views(insp: View, base: View, kind: str = "orb") -> Registration:
                 h, overlap, corr, refined = ecc, ecc_overlap, ecc_corr, "ecc"
                 evidence["residual"] = ecc_residual
     evidence.update(correlation=corr, overlap=overlap, refined=refined)
+    evidence["edge_correlation"] = edge_correlation(insp, base, h)
     if overlap < MIN_OVERLAP:
         reason = f"too little overlap: {overlap:.0%} of the inspection (need {MIN_OVERLAP:.0%})"
+        return _not_aligned(insp, base, reason, **evidence)
+    if not corr >= MIN_CORRELATION:
+        reason = f"aligned maps disagree: correlation {corr:.2f} (need {MIN_CORRELATION})"
         return _not_aligned(insp, base, reason, **evidence)
     full = np.linalg.inv(base.to_work) @ h @ insp.to_work
     full /= full[2, 2]
