@@ -795,9 +795,22 @@ def _classify_unit(g: np.ndarray) -> str:
 
 
 def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, str]:
-    """Temperatures at the bar's ends from the printed numbers, or (None, reason)."""
+    """Temperatures at the bar's ends from the printed numbers, or (None, reason).
+
+    On the next picture of a camera layout only the labels that read as numbers on its last picture are
+    looked for, where they were (``_label_words``); when they do not give a scale now, the whole window is
+    searched and read again, so a failure is never the layout's.
+    """
+    reading, why, from_layout = _read_scale(image, bar, use_layout=True)
+    if reading is None and from_layout:
+        reading, why, _ = _read_scale(image, bar, use_layout=False)
+    return reading, why
+
+
+def _read_scale(image: np.ndarray, bar: ColorBar, use_layout: bool) -> tuple[ScaleReading | None, str, bool]:
+    """``read_scale``, and whether the label words came from the layout of earlier pictures."""
     if not tesseract_available():
-        return None, "tesseract not installed: cannot read the colour bar's numbers"
+        return None, "tesseract not installed: cannot read the colour bar's numbers", False
     rgb = as_rgb_float(image)
     win = _window(bar, rgb.shape[:2])
     wx0, wy0, wx1, wy1, e0, e1 = win
@@ -809,9 +822,12 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     k = int(np.clip(length / 25, 9, 41)) | 1
     bx0, by0, bx1, by1 = bar.box
     mid = ((bx0 + bx1) / 2 - wx0) if vertical else ((by0 + by1) / 2 - wy0)
-    ends, inside = _label_words(lo, hi, k, (vertical, mid), bar, win, rgb.shape[:2])
+    key = _layout_key(bar, win, rgb.shape[:2])
+    ends, inside, from_layout = _label_words(
+        lo, hi, k, (vertical, mid), bar, win, key if use_layout else None
+    )
     if not ends and not inside:
-        return None, "no numbers printed at the colour bar"
+        return None, "no numbers printed at the colour bar", from_layout
     # end values are read at three sizes: a misread digit rarely repeats, so disagreement means unread
     labels = _Labels(lo, hi, ends, inside)
     off = wy0 if vertical else wx0
@@ -832,7 +848,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
             ]
         labels.read(first + inside)
     except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
-        return None, f"tesseract failed: {str(exc).strip()[:80]}"
+        return None, f"tesseract failed: {str(exc).strip()[:80]}", from_layout
     ticks: list[tuple[float, float]] = []
     for w in inside:
         v = _value(w.text)
@@ -867,7 +883,7 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
                 ]
                 w = axial[0] if axial else w
         except Exception as exc:  # tesseract crashes or times out: fall back, never fail the caller
-            return None, f"tesseract failed: {str(exc).strip()[:80]}"
+            return None, f"tesseract failed: {str(exc).strip()[:80]}", from_layout
         v = _value(w.text)
         name = ("top" if vertical else "left") if before else ("bottom" if vertical else "right")
         if v is None or w.conf < END_CONF:
@@ -882,11 +898,16 @@ def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, s
     if not ticks and not end_pts:
         n_words = len(ends) + len(inside)
         why = f"; {'; '.join(unread)}" if unread else ""
-        return None, f"colour-bar labels not readable as numbers ({n_words} label-like marks tried{why})"
+        return (
+            None,
+            f"colour-bar labels not readable as numbers ({n_words} label-like marks tried{why})",
+            from_layout,
+        )
     reading, why = _fit(ticks, end_pts, vertical, unread)
     if reading is None:
-        return None, why
-    return _in_celsius(reading, printed_units(rgb))
+        return None, why, from_layout
+    _remember_labels(key, [w for w in ends + inside if labels.read_as_number(w)], win)
+    return (*_in_celsius(reading, printed_units(rgb)), from_layout)
 
 
 class _Labels:
@@ -949,6 +970,10 @@ class _Labels:
         self.read([w for w in side if self.n_glyphs(w) >= 1])
         return [w for w in side if self.passes(w)]
 
+    def read_as_number(self, w: _Word) -> bool:
+        """Whether the word was read, as a number."""
+        return id(w) in self._done and _value(w.text) is not None
+
     def read(self, words: list[_Word]) -> None:
         """Read the words not read yet, in one OCR call."""
         todo = list({id(w): w for w in words if id(w) not in self._done}.values())
@@ -981,6 +1006,21 @@ class _Labels:
             w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
 
 
+def _layout_key(bar: ColorBar, win: tuple[int, int, int, int, int, int], shape: tuple[int, int]) -> tuple:
+    """A camera layout: picture size, the bar's side and ends, to a few pixels (the far ends of its box
+    wander with the label boxes drawn beside it)."""
+    vertical = bar.orientation == "vertical"
+    across = (bar.box[0] + bar.box[2]) // 2 if vertical else (bar.box[1] + bar.box[3]) // 2
+    return (
+        "labels",
+        shape,
+        bar.orientation,
+        across // LAYOUT_GRID,
+        win[4] // LAYOUT_GRID,
+        win[5] // LAYOUT_GRID,
+    )
+
+
 def _label_words(
     lo: np.ndarray,
     hi: np.ndarray,
@@ -988,28 +1028,37 @@ def _label_words(
     axis: tuple[bool, float],
     bar: ColorBar,
     win: tuple[int, int, int, int, int, int],
-    shape: tuple[int, int],
-) -> tuple[list[_Word], list[_Word]]:
-    """The bar's label words (``find_words`` then ``_select``). On the next picture of the same layout (size,
-    bar) they are looked for only around the boxes the labels had on the last one (``_words_again``); the
-    whole window is searched when one of them is not found there again."""
-    key = ("labels", shape, bar.box, bar.orientation, bar.extent)
-    known = glyphs.LAYOUTS.get(key)
+    key: tuple | None,
+) -> tuple[list[_Word], list[_Word], bool]:
+    """The bar's label words (``find_words`` then ``_select``), and whether they came from the layout ``key``.
+
+    On the next picture of a layout (``key``; None: no layout) only the words around the boxes of the labels
+    that read as numbers on its last picture are found (``_words_again``); the whole window is searched when
+    one of them is not found there again.
+    """
+    known = glyphs.LAYOUTS.get(key) if key is not None else None
     boxes, failed = known if known else ([], 0)  # type: ignore[misc]
     if boxes and failed < LAYOUT_TRIES:
-        again = _words_again(lo, hi, k, axis, boxes)
-        picked = _select(again, bar, win) if again is not None else None
-        hit = picked is not None and len(picked[0]) + len(picked[1]) == len(boxes)
-        glyphs.LAYOUTS.count(hit)
-        if hit:
+        wx0, wy0 = win[0], win[1]
+        again = _words_again(lo, hi, k, axis, [(x - wx0, y - wy0, w, h) for x, y, w, h in boxes])
+        glyphs.LAYOUTS.count(again is not None)
+        if again is not None:
             glyphs.LAYOUTS.put(key, (boxes, 0))
-            return picked  # type: ignore[return-value]
-        failed += 1
-    ends, inside = _select(find_words(lo, hi, k, axis), bar, win)
-    glyphs.LAYOUTS.put(key, ([w.box for w in ends + inside], failed))
-    return ends, inside
+            return (*_select(again, bar, win), True)
+        glyphs.LAYOUTS.put(key, (boxes, failed + 1))
+    return (*_select(find_words(lo, hi, k, axis), bar, win), False)
 
 
+def _remember_labels(key: tuple, words: list[_Word], win: tuple[int, int, int, int, int, int]) -> None:
+    """Keep the boxes (picture pixels) of the labels that read as numbers, for the layout's next picture."""
+    known = glyphs.LAYOUTS.get(key)
+    failed = known[1] if known else 0  # type: ignore[index]
+    wx0, wy0 = win[0], win[1]
+    glyphs.LAYOUTS.put(key, ([(x + wx0, y + wy0, w, h) for x, y, w, h in (o.box for o in words)], failed))
+
+
+#: px grid on which a bar's place and ends name its layout
+LAYOUT_GRID = 16
 #: a layout whose labels were not found again this many times running is searched whole straight away (a
 #: noisy scene beside the labels groups differently in a patch than in the whole window)
 LAYOUT_TRIES = 2
