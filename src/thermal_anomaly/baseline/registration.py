@@ -3,14 +3,17 @@
 Two shots of one transformer months apart differ in viewpoint (a step to the side, a zoom), in colour
 scale (the camera auto-ranges, or another palette was chosen) and in what is warm. Colours therefore do not
 match, but the *order* of temperatures within each scene mostly does: the tank stays warmer than the sky.
-Features are found on each image's temperature map ranked within itself (histogram equalisation over its
-valid pixels), which is unchanged by any monotonic change of scale or palette; camera overlays (logo, bar,
-text) stay in the frame while the scene moves, so they are left out of the keypoints and of the refinement.
+Features are found on each image's temperature map ranked within itself (contrast-limited histogram
+equalisation over its valid pixels), which is nearly unchanged by a monotonic change of scale or palette;
+camera overlays (logo, bar, text) stay in the frame while the scene moves, so they are left out of the
+keypoints and of the refinement.
 
-Keypoints (AKAZE) are matched, a homography is fitted robustly (MAGSAC), then refined by ECC where that
-converges, stays near and raises the correlation. Every result carries its evidence (inliers, their share,
-residual, correlation, overlap) and a verdict: aligned, or not aligned with the reason. A pair that does not
-pass is never given a homography: a wrong alignment would invent differences.
+Keypoints (ORB, then SIFT when ORB does not align: OpenCV 5 keeps AKAZE in contrib) are matched, a
+homography is fitted robustly (MAGSAC; a similarity when the inliers cover too little of the picture to pin
+a tilt), then refined by ECC where that converges, stays near, keeps the feature inliers and raises the
+correlation. Every result carries its evidence (inliers, their share and spread, residual, correlation,
+overlap) and a verdict: aligned, or not aligned with the reason. A pair that does not pass is never given a
+homography: a wrong alignment would invent differences.
 """
 
 from __future__ import annotations
@@ -207,7 +210,9 @@ def _keypoint_mask(view: View) -> np.ndarray:
     return cv2.erode(inner, k)[1:-1, 1:-1] * 255
 
 
-def _detector(kind: str):
+def _detector(kind: str) -> cv2.Feature2D:
+    """ORB with a low corner threshold and small patches (smooth scenes), or SIFT with a low contrast
+    threshold."""
     if kind == "orb":
         return cv2.ORB_create(
             nfeatures=MAX_KEYPOINTS, fastThreshold=ORB_FAST_THRESHOLD, edgeThreshold=15, patchSize=15
@@ -387,11 +392,14 @@ def _spread(pts: np.ndarray, shape: tuple[int, int]) -> float:
 
 
 def _steadier_model(
-    h: np.ndarray, inl: np.ndarray, src: np.ndarray, dst: np.ndarray, shape: tuple[int, int]
+    insp: View, base: View, h: np.ndarray, inl: np.ndarray, src: np.ndarray, dst: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """(transform, inliers, model name): the homography, or a similarity (shift, rotation, zoom) when the
-    homography's inliers sit in a small part of the picture. Eight free parameters pinned to one
-    component extrapolate wildly (a tilt nothing contradicts); four do not."""
+    homography's inliers sit in a small part of the picture and the similarity agrees at least as well with
+    the whole overlap (correlation of the ranked maps). Eight free parameters pinned to one component can
+    extrapolate wildly (a tilt nothing contradicts); four cannot, but they miss a real tilt, which the
+    correlation over the rest of the scene shows."""
+    shape = insp.valid.shape
     if _spread(src[inl], shape) >= MIN_SPREAD_HOMOGRAPHY:
         return h, inl, "homography"
     m, inl2 = cv2.estimateAffinePartial2D(
@@ -399,7 +407,11 @@ def _steadier_model(
     )
     if m is None or inl2 is None or inl2.sum() < MIN_INLIERS:
         return h, inl, "homography"
-    return np.vstack([m, [0.0, 0.0, 1.0]]), inl2.ravel().astype(bool), "similarity"
+    sim = np.vstack([m, [0.0, 0.0, 1.0]])
+    corr_h = overlap_and_correlation(insp, base, h)[1] if not implausible(h, shape) else -1.0
+    if np.nan_to_num(overlap_and_correlation(insp, base, sim)[1], nan=-1.0) < np.nan_to_num(corr_h, nan=-1.0):
+        return h, inl, "homography"
+    return sim, inl2.ravel().astype(bool), "similarity"
 
 
 def _not_aligned(insp: View, base: View, reason: str, **evidence) -> Registration:
@@ -435,7 +447,7 @@ def _register_with(insp: View, base: View, kind: str) -> Registration:
     if h is None or inl is None:
         return _not_aligned(insp, base, "no homography fits the matches", **evidence)
     inl = inl.ravel().astype(bool)
-    h, inl, evidence["model"] = _steadier_model(h, inl, src, dst, insp.valid.shape)
+    h, inl, evidence["model"] = _steadier_model(insp, base, h, inl, src, dst)
     evidence["spread"] = _spread(src[inl], insp.valid.shape)
     evidence["inliers"] = int(inl.sum())
     evidence["inlier_ratio"] = float(inl.mean())
