@@ -16,7 +16,7 @@ from thermal_anomaly.thermal import readouts
 from thermal_anomaly.thermal.analysis import ThermalAnalysis
 from thermal_anomaly.thermal.ocr import tesseract_available
 from thermal_anomaly.thermal.palette import as_rgb_float
-from thermal_anomaly.thermal.temperature import TemperatureMap
+from thermal_anomaly.thermal.temperature import TemperatureMap, decode_colours
 
 needs_tesseract = pytest.mark.skipif(not tesseract_available(), reason="tesseract not installed")
 
@@ -104,3 +104,15 @@ def test_tolerance_clipping_and_sign(decoded, text, agrees):
     temp = _map(decoded)
     values = temp.values.ravel()
     assert (readouts.disagreement(temp, _readout(text), values) is None) == agrees
+
+
+def test_ocr_failure_means_no_check(flir_data, monkeypatch):
+    rgb = _picture(flir_data, "14_-_Kujawy_wiatrak")
+    a = ThermalAnalysis(rgb)
+    temp = decode_colours(a.rgb, a.overlay, a.bar, a.scale)
+
+    def broken(*_a, **_k):
+        raise OSError("tesseract engine stopped")
+
+    monkeypatch.setattr(readouts.ocr, "number_before", broken)
+    assert readouts.checked(rgb, a.bar, temp) is temp

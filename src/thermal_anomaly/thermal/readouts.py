@@ -227,6 +227,8 @@ class Readout:
 
 def find_readouts(rgb: np.ndarray, bar: ColorBar | None) -> list[Readout]:
     """Numbers printed directly before a "°C"/"°F" sign, outside the colour bar's labels (float RGB)."""
+    if not ocr.tesseract_available():
+        return []
     window = None if bar is None else ocr.label_window(bar, rgb.shape[:2])
     out: list[Readout] = []
     seen: set[tuple[int, int, int, int]] = set()
@@ -236,7 +238,10 @@ def find_readouts(rgb: np.ndarray, bar: ColorBar | None) -> list[Readout]:
         seen.add(box)
         if window is not None and _inside(box, window):
             continue
-        got = ocr.number_before(rgb, box, letter_h)
+        try:
+            got = ocr.number_before(rgb, box, letter_h)
+        except Exception:  # noqa: BLE001 - tesseract crashed or timed out: no read-out, no check
+            continue
         if got is None or not got[0] or got[1] < ocr.END_CONF:
             continue
         value = float(got[0])
