@@ -6,7 +6,8 @@ truth is registered to the picture first (some cameras save their digital zoom: 
 centre of the frame enlarged; the zoom is the one whose truth correlates best with the decoded map, column
 ``zoom``). The error is taken over the pixels that are valid and whose true temperature lies inside the printed scale
 (beyond it the picture is saturated). Verdict: ``ok`` when decoded to °C with a median error <= 1 °C,
-``WRONG`` when decoded to °C with a larger one, ``rel`` when only relative (with the reason).
+``WRONG`` when decoded to °C with a larger one, ``rel`` when only relative (with the reason: no bar, labels not
+read, or the camera's own spot read-out contradicting the decoded map at its crosshair, ``thermal.readouts``).
 
 Usage: python benchmarks/flir_pictures.py [--data DIR]
 """
