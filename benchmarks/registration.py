@@ -26,14 +26,7 @@ import cv2
 import numpy as np
 
 from thermal_anomaly.baseline.comparison import Comparison, compare
-from thermal_anomaly.baseline.registration import (
-    Registration,
-    View,
-    corner_error,
-    prepare,
-    register_views,
-    reshoot,
-)
+from thermal_anomaly.baseline.registration import Registration, corner_error, register, reshoot
 from thermal_anomaly.thermal.analysis import ThermalAnalysis
 from thermal_anomaly.thermal.palette import palette_lut
 
@@ -91,7 +84,7 @@ def synthetic(paths: list[Path], seed: int) -> list[SyntheticResult]:
         palette = str(rng.choice(PALETTES))
         shot = ThermalAnalysis(reshoot(base, truth, palette_lut(palette)))
         t0 = time.perf_counter()
-        reg = register_views(prepare(shot), prepare(base))
+        reg = register(shot, base)
         secs = time.perf_counter() - t0
         err = corner_error(reg, np.linalg.inv(truth)) if reg.aligned else np.full(4, np.nan)
         res = SyntheticResult(
@@ -100,7 +93,7 @@ def synthetic(paths: list[Path], seed: int) -> list[SyntheticResult]:
         print(
             f"  {path.name:26s} {palette:10s} {'aligned' if reg.aligned else 'NOT':7s} "
             f"err median {res.error_median:6.2f} max {res.error_max:6.2f} px  inliers {reg.inliers:4d} "
-            f"({reg.inlier_ratio:.2f})  {reg.refined or '-':8s} {secs:.2f}s {reg.reason}",
+            f"({reg.inlier_ratio:.2f})  {reg.refined or '-':8s} {reg.side} {secs:.2f}s {reg.reason}",
             flush=True,
         )
         out.append(res)
@@ -122,7 +115,8 @@ def _panel(img: np.ndarray, title: str) -> np.ndarray:
 
 
 def _difference_picture(cmp: Comparison, span: float) -> np.ndarray:
-    """Rise over the baseline: blue cooler, red warmer (±``span``), grey where not compared; regions boxed."""
+    """Rise over the baseline: blue cooler, red warmer (±``span``), grey where not compared, regions
+    boxed."""
     d = cmp.difference
     t = np.clip((np.nan_to_num(d) / span + 1) / 2, 0, 1)
     col = cv2.applyColorMap((t * 255).astype(np.uint8), cv2.COLORMAP_JET)
@@ -177,18 +171,17 @@ def real_pairs(data: Path) -> list[tuple[str, str, Path, Path]]:
 
 
 def real(data: Path, out: Path | None) -> list[tuple[str, str, str, str, Registration]]:
-    cache: dict[Path, tuple[ThermalAnalysis, View]] = {}
+    cache: dict[Path, ThermalAnalysis] = {}
 
-    def load(p: Path) -> tuple[ThermalAnalysis, View]:
+    def load(p: Path) -> ThermalAnalysis:
         if p not in cache:
-            a = ThermalAnalysis.from_file(p)
-            cache[p] = (a, prepare(a))
+            cache[p] = ThermalAnalysis.from_file(p)
         return cache[p]
 
     rows = []
     for t, kind, ip, bp in real_pairs(data):
-        (ia, iv), (ba, bv) = load(ip), load(bp)
-        reg = register_views(iv, bv)
+        ia, ba = load(ip), load(bp)
+        reg = register(ia, ba)
         cmp = compare(ia, ba, reg) if reg.aligned else None
         rows.append((t, kind, ip.name, bp.name, reg))
         if out is not None:
@@ -204,13 +197,14 @@ def summarise_synthetic(results: list[SyntheticResult]) -> None:
     worst = np.array([r.error_max for r in ok])
     print("\n(a) synthetic re-shots (corner error in px at 640 on the long side)")
     print(
-        "| images | aligned | median of per-image median corner error | p90 | median max-corner | p90 max-corner | "
-        "s/pair |"
+        "| images | aligned | median of per-image median corner error | p90 "
+        "| median max-corner | p90 max-corner | s/pair |"
     )
     print("|---|---|---|---|---|---|---|")
     if ok:
         print(
-            f"| {len(results)} | {len(ok)}/{len(results)} ({len(ok) / len(results):.0%}) | {np.median(med):.2f} | "
+            f"| {len(results)} | {len(ok)}/{len(results)} ({len(ok) / len(results):.0%}) "
+            f"| {np.median(med):.2f} | "
             f"{np.percentile(med, 90):.2f} | {np.median(worst):.2f} | {np.percentile(worst, 90):.2f} | "
             f"{np.median([r.seconds for r in results]):.2f} |"
         )

@@ -28,6 +28,9 @@ from ..thermal.analysis import ThermalAnalysis, as_analysis
 
 #: long side of the working copies: enough detail for joints and bushings, fast on a shared CPU
 WORK_SIDE = 640
+#: working sizes tried in turn: 640 px, then 320 px, where a blurry scene (T1's normals and faulty shots
+#: of one view) has corners again (dev: 0 -> 10 of 30 T1 faulty-on-normal pairs of one view aligned)
+WORK_SIDES = (WORK_SIDE, WORK_SIDE // 2)
 #: blur (px) before the gradients that test the alignment: JPEG noise is no structure
 EDGE_SIGMA = 1.5
 #: equalisation bins, and the most a bin may hold as a multiple of an even share: a flat region (night
@@ -106,9 +109,10 @@ class Registration:
     """How an inspection maps onto its baseline, and how sure that is.
 
     ``homography`` maps inspection pixels (full size, x right, y down) to baseline pixels (full size); it is
-    None unless ``aligned``. ``reason`` says why a pair is not aligned. Quality figures: ``matches`` (after the
-    ratio test), ``inliers`` and ``inlier_ratio`` of the robust fit, ``residual`` (median inlier reprojection
-    error, working px), ``correlation`` (ECC correlation of the ranked maps over the overlap, -1..1),
+    None unless ``aligned``. ``reason`` says why a pair is not aligned. Quality figures: ``matches``
+    (after the ratio test), ``inliers`` and ``inlier_ratio`` of the robust fit, ``residual`` (median inlier
+    reprojection error, working px at ``side`` on the long side), ``correlation`` (ECC correlation of the
+    ranked maps over the overlap, -1..1),
     ``edge_correlation`` (the same for their gradient magnitudes: reported, not a criterion),
     ``overlap`` (share of the inspection's valid pixels that land on the baseline's), ``refined`` ("ecc"
     when ECC improved the feature fit, else "features"), ``model`` of the feature fit ("homography", or
@@ -131,6 +135,7 @@ class Registration:
     model: str = ""
     spread: float = 0.0
     features: str = ""
+    side: int = WORK_SIDE
     edge_correlation: float = float("nan")
     work_homography: np.ndarray | None = field(default=None, repr=False)
 
@@ -152,6 +157,7 @@ class Registration:
             "refined": self.refined,
             "model": self.model,
             "features": self.features,
+            "work_side": self.side,
             "inlier_spread": round(self.spread, 3),
         }
 
@@ -487,13 +493,27 @@ def _register_with(insp: View, base: View, kind: str) -> Registration:
 
 
 def register(
-    inspection: ThermalAnalysis | np.ndarray, baseline: ThermalAnalysis | np.ndarray, side: int = WORK_SIDE
+    inspection: ThermalAnalysis | np.ndarray,
+    baseline: ThermalAnalysis | np.ndarray,
+    sides: tuple[int, ...] = WORK_SIDES,
 ) -> Registration:
     """Align an inspection image to a baseline image of the same asset (see the module's docstring).
 
-    Takes analyses (or pictures); works at ≤ ``side`` px and returns the homography at full size.
+    Takes analyses (or pictures; pass analyses to reuse their decoding); works at each of ``sides`` px on
+    the long side in turn until one aligns, and returns the homography at full size. When none does, the
+    attempt with the most inliers, with its reason.
     """
-    return register_views(prepare(inspection, side), prepare(baseline, side))
+    insp, base = as_analysis(inspection), as_analysis(baseline)
+    best: Registration | None = None
+    for side in sides:
+        reg = register_views(prepare(insp, side), prepare(base, side))
+        reg.side = side
+        if reg.aligned:
+            return reg
+        if best is None or reg.inliers > best.inliers:
+            best = reg
+    assert best is not None, "no working sizes given"
+    return best
 
 
 def reshoot(
