@@ -126,3 +126,19 @@ def test_units_must_agree(t1, t1_shot, t1_registration):
     relative.temperature.unit = "relative"
     cmp = compare(relative, t1, t1_registration)
     assert not cmp.ok and "units differ" in cmp.reason
+
+
+def test_real_pairs_of_one_transformer_align(dev_data, t1):
+    """Two real re-shots: a lab transformer under another load (T4), and T1's blurry view a step aside."""
+    base = ThermalAnalysis.from_file(dev_data / "T4" / "normal" / "T4_normal_001.png")
+    insp = ThermalAnalysis.from_file(dev_data / "T4" / "faulty" / "T4_faulty_001.png")
+    reg = register(insp, base)
+    assert reg.aligned, reg.reason
+    assert reg.inliers >= 50 and reg.correlation > 0.9
+    cmp = compare(insp, base, reg)
+    assert cmp.ok and cmp.unit == "C" and cmp.regions  # the faulty shot's windings run warmer
+    other = ThermalAnalysis.from_file(dev_data / "T1" / "normal" / "T1_normal_001.jpg")
+    reg = register(t1, other)
+    assert reg.aligned, reg.reason
+    shift = reg.homography @ np.array([320.0, 320.0, 1.0])
+    assert np.linalg.norm(shift[:2] / shift[2] - 320) > 20  # a real step aside, not the static display
