@@ -3,9 +3,11 @@
 One process, one model fitted on the development set's normals. Every development image is predicted in
 one batch, as a user runs it (``predict DIR``: work a batch pays once, such as learning a camera's digits,
 is paid once, and the next image is analysed while one is scored), with pictures and again with
-``--no-pictures``. Each image's time in the batch runs from the image before it to it; their median is the
-"median per image in one batch", the mean (total over count) is printed beside it. Then one ``predict``
-call per image (no overlap) for the per-image median. The floor is decoding the image plus one backbone
+``--no-pictures``, with the CLI's default (a worker process per core for a batch this long) and in one
+process (``--workers 1``). Each image's time in the batch runs from the image before it to it (the worker
+processes' start-up falls on the first image); their median is the "median per image in one batch", the
+mean (total over count, start-up included) is printed beside it. Then one ``predict`` call per image (no
+overlap): its median. The floor is decoding the image plus one backbone
 pass, timed image by image in the same process; ratios are to its median.
 
 Usage: python benchmarks/predict_speed.py [--data DIR] [--every N] [--rounds R]
@@ -61,20 +63,26 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for key, pictures in (("pictures", True), ("no pictures", False)):
-            # as a user runs it: one batch (the next image analysed while this one is scored)
-            batch, steps = [], []
-            for r in range(args.rounds):
-                _forget_fonts()  # each run is a new batch: it learns its cameras' digits anew
-                done = [time.perf_counter()]
-                inspector.predict(
-                    files,
-                    Path(tmp) / f"{key}-{r}",
-                    pictures=pictures,
-                    progress=False,
-                    on_result=lambda _res, done=done: done.append(time.perf_counter()),
+            # as a user runs it (the CLI's default: a process per core for a batch this long), then in one
+            # process (the next image analysed in a thread while this one is scored)
+            for workers, label in ((None, "default"), (1, "--workers 1")):
+                batch, steps = [], []
+                for r in range(args.rounds):
+                    _forget_fonts()  # each run is a new batch: it learns its cameras' digits anew
+                    done = [time.perf_counter()]
+                    inspector.predict(
+                        files,
+                        Path(tmp) / f"{key}-{r}",
+                        pictures=pictures,
+                        progress=False,
+                        workers=workers,
+                        on_result=lambda _res, done=done: done.append(time.perf_counter()),
+                    )
+                    batch.append((done[-1] - done[0]) / len(files))
+                    steps.extend(np.diff(done))  # each image's time in the batch: from the one before to it
+                rows.append(
+                    (f"{key}, {label}", 1000 * float(np.median(steps)), 1000 * float(np.median(batch)))
                 )
-                batch.append((done[-1] - done[0]) / len(files))
-                steps.extend(np.diff(done))  # each image's time in the batch: from the one before to it
             # one image at a time (no overlap), for the per-image median
             _forget_fonts()
             single = []
@@ -82,25 +90,13 @@ def main() -> None:
                 t0 = time.perf_counter()
                 inspector.predict([f], Path(tmp) / key, pictures=pictures, progress=False)
                 single.append(time.perf_counter() - t0)
-            rows.append(
-                (
-                    key,
-                    1000 * float(np.median(steps)),
-                    1000 * float(np.median(batch)),
-                    1000 * float(np.median(single)),
-                )
-            )
+            one = 1000 * float(np.median(single))
+            rows.append((f"{key}, one call per image", one, one))
     print(f"decode + one backbone pass: median {floor_ms:.0f} ms per image")
-    print(
-        "| predict | batch: median ms per image | x floor | batch: mean ms per image | x floor "
-        "| one call per image: median ms | x floor |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for key, step, mean, one in rows:
-        print(
-            f"| {key} | {step:.0f} | {step / floor_ms:.1f} | {mean:.0f} | {mean / floor_ms:.1f} "
-            f"| {one:.0f} | {one / floor_ms:.1f} |"
-        )
+    print("| predict | median ms per image | x floor | mean ms per image | x floor |")
+    print("|---|---|---|---|---|")
+    for key, step, mean in rows:
+        print(f"| {key} | {step:.0f} | {step / floor_ms:.1f} | {mean:.0f} | {mean / floor_ms:.1f} |")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,14 @@ def predict(
     distance: Distance = None,
     humidity: Humidity = None,
     atmospheric_temp: AtmosphericTemp = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="processes side by side (default: one per core when there are 8 images per core or more)",
+        ),
+    ] = None,
 ) -> None:
     """Score images; write OUT/<name>.json per image with temperatures and severities, pictures,
     summary.json and summary.md (worst first), and maps with --save-maps (anomaly map, mask, temperature
@@ -142,6 +150,7 @@ def predict(
         on_error=lambda p, e: _err(e),
         pictures=pictures,
         params=_radiometric_params(emissivity, reflected_temp, distance, humidity, atmospheric_temp),
+        workers=workers,
     )
     for line in summary_lines(report.summary):
         typer.echo(line)

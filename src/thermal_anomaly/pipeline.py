@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -138,6 +138,69 @@ def _analysed_ahead(
                 yield exc
 
 
+class _ImageOptions(NamedTuple):
+    """What ``predict`` was asked for every image of a batch (passed to worker processes as is)."""
+
+    group: str | None
+    threshold: float | None
+    pictures: bool
+    save_maps: bool
+
+
+#: images per worker process below which a batch stays in one process: starting a worker (its imports, the
+#: model, the backbone's session, learning the camera's digits again) costs a few seconds
+MIN_IMAGES_PER_WORKER = 8
+
+
+def batch_workers(n_images: int, workers: int | None) -> int:
+    """Processes for a batch of ``n_images``: ``workers`` when given, else one per core once the batch is long
+    enough to pay for starting them (one process with an analysis thread beside it otherwise)."""
+    if workers is not None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        return max(1, min(workers, n_images))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, n_images // MIN_IMAGES_PER_WORKER))
+
+
+#: a worker process's inspector and the batch's options, set once by :func:`_worker_start`
+_WORKER: dict = {}
+
+
+def _worker_start(
+    model_file: str, model_name: str, out: str, opts: _ImageOptions, params: RadiometricParams | None
+) -> None:
+    """Load the batch's model in a worker process; one thread for torch and OpenCV, as each process has
+    a core of its own."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    _WORKER.update(
+        inspector=Inspector(load_detector(model_file), model_name),
+        out=Path(out),
+        opts=opts,
+        params=params,
+    )
+
+
+def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | str:
+    """One image in a worker process: its result, or the reason its file cannot be read (its error file
+    written, as the one-process path does)."""
+    from .thermal.analysis import ThermalAnalysis
+
+    path, name, parts = item
+    out = _WORKER["out"]
+    try:
+        analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
+    except ThermalAnomalyError as exc:
+        reason = str(exc)
+        write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
+        return reason
+    return _WORKER["inspector"]._predict_one(path, name, parts, analysis, out, _WORKER["opts"])
+
+
 def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, tuple[str, ...]]]:
     """Expand files and folders (recursively) into (path, output name, path parts for the asset).
 
@@ -251,6 +314,7 @@ class Inspector:
         pictures: bool = True,
         params: RadiometricParams | None = None,
         on_result: Callable[[ImageResult], None] | None = None,
+        workers: int | None = 1,
     ) -> BatchReport:
         """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
 
@@ -283,6 +347,13 @@ class Inspector:
         on_result : callable, optional
             Called with each image's :class:`ImageResult` once its files are written (progress for a
             caller that shows its own, such as the service).
+        workers : int or None, default 1
+            Processes that predict the batch's images side by side (each loads the model, with one thread);
+            None: one per core when the batch has at least 8 images per core (what the CLI does). With 1,
+            the next image is analysed in a thread while one is scored. Each process learns a camera's
+            digits on its own, so a scale's last digit can be read differently (0.01 °C on one development
+            image); decisions are the same. A script that asks for more than one must guard its entry
+            point (``if __name__ == "__main__":``), as Python's process pools require.
 
         Returns
         -------
@@ -292,15 +363,30 @@ class Inspector:
         """
         from tqdm.auto import tqdm
 
-        from .pictures import save_pictures
-        from .report import rate_image
-        from .summary import summary_markdown
-
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
+        opts = _ImageOptions(group, threshold, pictures, save_maps)
+        n_workers = batch_workers(len(items), workers)
+        if n_workers > 1:
+            for item, done in tqdm(
+                self._in_workers(items, out, opts, params, n_workers),
+                desc="predict",
+                unit="img",
+                total=len(items),
+                disable=not progress,
+            ):
+                if isinstance(done, ImageResult):
+                    results.append(done)
+                    if on_result:
+                        on_result(done)
+                else:
+                    errors.append((str(item[0]), done))
+                    if on_error:
+                        on_error(str(item[0]), done)
+            return self._finish(out, results, errors)
         # one analysis per image: the detector's overlays and heat evidence, and the report's temperatures,
         # come from the same decoding (a radiometric file: from its raw data)
         analysed = _analysed_ahead(items, params)
@@ -319,67 +405,115 @@ class Inspector:
                     if on_error:
                         on_error(str(path), reason)
                     continue
-                grp = self.infer_group(parts, group)
-                pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
-                rated, temp = rate_image(
-                    analysis,
-                    path,
-                    pred.regions[0],
-                    pred.pred_mask[0],
-                    anomaly_map=pred.anomaly_map[0],
-                    threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
-                    flagged=bool(pred.pred_label[0]),
-                )
-                image = analysis.rgb
-                res = ImageResult(
-                    image=str(path),
-                    name=name,
-                    score=float(pred.pred_score[0]),
-                    is_anomalous=bool(pred.pred_label[0]),
-                    threshold=float(pred.threshold),
-                    model=self.model_name,
-                    regions=rated.regions,
-                    group=grp,
-                    severity=rated.severity,
-                    hotspot_severity=rated.hotspot_severity,
-                    temperature=rated.temperature,
-                    hotspots=rated.hotspots,
-                    findings=rated.findings,
-                )
-                for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
-                    stale = out / f"{name}.{suffix}"
-                    if stale.exists():
-                        stale.unlink()
-                write_json(out / f"{name}.json", res.to_json())
-                if pictures:
-                    verdict = "FAULTY" if res.is_anomalous else "normal"
-                    save_pictures(
-                        out,
-                        name,
-                        image,
-                        rated,
-                        temp,
-                        pred.parts[0] if pred.parts else None,
-                        rated.mask,
-                        vmax=2.0 * res.threshold,
-                        title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
-                        f"severity: {rated.severity}",
-                    )
-                if save_maps:
-                    from .thermal.export import save_temperature
-                    from .visualize import save_mask_png
-
-                    save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
-                    save_mask_png(out / f"{name}.mask.png", rated.mask)
-                    if temp is not None:
-                        save_temperature(out, name, temp, path)
-                results.append(res)
+                results.append(self._predict_one(path, name, parts, analysis, out, opts))
                 if on_result:
-                    on_result(res)
+                    on_result(results[-1])
+        return self._finish(out, results, errors)
+
+    @staticmethod
+    def _finish(out: Path, results: list[ImageResult], errors: list[tuple[str, str]]) -> BatchReport:
+        """The batch summary (``summary.json``, ``summary.md``) and the report."""
+        from .summary import summary_markdown
+
         summary = batch_summary(results, errors)
         write_json(out / "summary.json", summary)
         write_text(out / "summary.md", summary_markdown(summary))
         return BatchReport(results, errors, summary)
+
+    def _in_workers(
+        self,
+        items: Sequence[tuple[Path, str, tuple[str, ...]]],
+        out: Path,
+        opts: _ImageOptions,
+        params: RadiometricParams | None,
+        n_workers: int,
+    ) -> Iterator[tuple[tuple[Path, str, tuple[str, ...]], ImageResult | str]]:
+        """Each item with its result (or the reason it failed), in order, from ``n_workers`` processes that
+        each load this detector from a model file written for them (the safe loader; nothing is pickled
+        but the results) and predict one image at a time with one thread."""
+        import multiprocessing
+        import tempfile
+        from concurrent.futures import ProcessPoolExecutor
+
+        with tempfile.TemporaryDirectory(prefix="thermal-anomaly-") as tmp:
+            model_file = self.detector.save(Path(tmp) / "model.pth")
+            with ProcessPoolExecutor(
+                n_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_start,
+                initargs=(str(model_file), self.model_name, str(out), opts, params),
+            ) as pool:
+                yield from zip(items, pool.map(_worker_predict, items, chunksize=1), strict=True)
+
+    def _predict_one(
+        self,
+        path: Path,
+        name: str,
+        parts: tuple[str, ...],
+        analysis: ThermalAnalysis,
+        out: Path,
+        opts: _ImageOptions,
+    ) -> ImageResult:
+        """Score and rate one analysed image and write its files (JSON, pictures, maps)."""
+        from .pictures import save_pictures
+        from .report import rate_image
+
+        group, threshold, pictures, save_maps = opts
+        grp = self.infer_group(parts, group)
+        pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
+        rated, temp = rate_image(
+            analysis,
+            path,
+            pred.regions[0],
+            pred.pred_mask[0],
+            anomaly_map=pred.anomaly_map[0],
+            threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
+            flagged=bool(pred.pred_label[0]),
+        )
+        image = analysis.rgb
+        res = ImageResult(
+            image=str(path),
+            name=name,
+            score=float(pred.pred_score[0]),
+            is_anomalous=bool(pred.pred_label[0]),
+            threshold=float(pred.threshold),
+            model=self.model_name,
+            regions=rated.regions,
+            group=grp,
+            severity=rated.severity,
+            hotspot_severity=rated.hotspot_severity,
+            temperature=rated.temperature,
+            hotspots=rated.hotspots,
+            findings=rated.findings,
+        )
+        for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
+            stale = out / f"{name}.{suffix}"
+            if stale.exists():
+                stale.unlink()
+        write_json(out / f"{name}.json", res.to_json())
+        if pictures:
+            verdict = "FAULTY" if res.is_anomalous else "normal"
+            save_pictures(
+                out,
+                name,
+                image,
+                rated,
+                temp,
+                pred.parts[0] if pred.parts else None,
+                rated.mask,
+                vmax=2.0 * res.threshold,
+                title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
+                f"severity: {rated.severity}",
+            )
+        if save_maps:
+            from .thermal.export import save_temperature
+            from .visualize import save_mask_png
+
+            save_npy(out / f"{name}.anomaly_map.npy", pred.anomaly_map[0].astype(np.float32))
+            save_mask_png(out / f"{name}.mask.png", rated.mask)
+            if temp is not None:
+                save_temperature(out, name, temp, path)
+        return res
 
     # ------------------------------------------------------------------------------------------ test
     def test(

@@ -122,3 +122,35 @@ def test_summary_lists_the_faulty_picture_as_the_only_flagged_one(predicted):
     assert sum(summary["severity_counts"].values()) == 2
     assert Path(FAULTY).name in (out / "summary.md").read_text()
     assert "2 scored, 1 flagged, 0 failed" in res.stdout
+
+
+def test_worker_processes_write_what_one_process_writes(model, predicted, dev_data, tmp_path):
+    """`--workers 2`: the two pictures in two processes, an unreadable file beside them reported and the batch
+    going on; the same decisions, regions, files and summary as the one-process run."""
+    out1, _ = predicted
+    inputs = link_subset(dev_data, tmp_path / "in", [FAULTY, NORMAL], with_masks=False)
+    (inputs / "T1" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    out2 = tmp_path / "out"
+    res = run_cli(
+        "predict",
+        "--model-path",
+        str(model),
+        "--out",
+        str(out2),
+        "--save-maps",
+        "--workers",
+        "2",
+        str(inputs),
+    )
+    assert res.returncode == 1  # one file failed: said, and the exit code says so
+    assert "broken.jpg" in res.stderr and "2 scored, 1 flagged, 1 failed" in res.stdout
+    assert json.loads((out2 / "T1/broken.jpg.error.json").read_text())["image"].endswith("broken.jpg")
+    for rel in (FAULTY, NORMAL):
+        one, two = _doc(out1, rel), _doc(out2, rel)
+        assert two["is_anomalous"] == one["is_anomalous"] and two["severity"] == one["severity"]
+        assert two["score"] == pytest.approx(one["score"], rel=1e-3)
+        assert [r["box"] for r in two["regions"]] == [r["box"] for r in one["regions"]]
+        for suffix in ("annotated.png", "panel.png", "anomaly_map.npy", "mask.png", "temperature.tiff"):
+            assert (out2 / f"{rel}.{suffix}").stat().st_size > 0
+    summary = json.loads((out2 / "summary.json").read_text())
+    assert summary["n_scored"] == 2 and summary["n_errors"] == 1 and summary["n_flagged"] == 1
