@@ -135,5 +135,16 @@ def test_the_web_page_in_chromium(browser, tmp_path, dev_data, t1_normals, t1_fa
         assert findings.count() >= 1 and "hotspot H1" in findings.first.inner_text()
         assert "°C" in page.locator("dl.facts").inner_text()
         page.screenshot(path=str(shots / "inspection.jpg"), full_page=True, type="jpeg", quality=70)
+
+        # the report a person files: the HTML one (pictures inside) and the PDF, downloaded by the browser
+        href = page.locator("a", has_text="Report (HTML)").get_attribute("href")
+        html = page.request.get(base + href)
+        assert (
+            html.status == 200 and "T1_faulty_001" in html.text() and "data:image/png;base64," in html.text()
+        )
+        with page.expect_download(timeout=60_000) as download:
+            page.click("text=Report (PDF)")
+        pdf = Path(download.value.path()).read_bytes()
+        assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
     finally:
         server.stop()
