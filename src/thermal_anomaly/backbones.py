@@ -19,7 +19,6 @@ import importlib.util
 import io
 import math
 import os
-import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelError
+from .io import atomic_path
 
 #: repeats, kernel, stride, expand ratio, input channels, output channels (EfficientNet-B0 / Lite0 stages)
 _STAGES = (
@@ -361,10 +361,8 @@ class OnnxTaps:
 def _write_atomic(path: Path, data: bytes) -> None:
     """Best effort: a cache that cannot be written only costs the next run an export."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as f:
-            f.write(data)
-        os.replace(f.name, path)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
     except OSError:
         pass
 
