@@ -254,6 +254,14 @@ def test_pages_of_unknown_things_are_404(running):
     assert running.client.get("/inspections/5").status_code == 404
 
 
+@pytest.mark.parametrize("ident", ["0", "-1", str(2**63), "99999999999999999999"])
+def test_ids_no_database_holds_are_404_not_500(running, ident):
+    c = running.client
+    assert_error(c.get(f"/api/v1/inspections/{ident}", headers=AUTH), 404, "unknown inspection")
+    assert_error(c.get(f"/api/v1/inspections/{ident}/report.html", headers=AUTH), 404, "unknown inspection")
+    assert_error(c.get(f"/api/v1/baselines/{ident}/image", headers=AUTH), 404, "unknown baseline")
+
+
 def test_findings_csv_of_an_empty_service_has_its_header(running):
     r = running.client.get("/api/v1/findings.csv", headers=AUTH)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")

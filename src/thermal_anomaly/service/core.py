@@ -32,6 +32,8 @@ log = logging.getLogger("thermal_anomaly.service")
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}$")
 #: the folder predict reads an upload from: '@' is never in an asset name, so it never names a group
 INPUT_FOLDER = "@upload"
+#: the largest id a database holds (64-bit): a larger one in a URL names nothing, and never reaches the driver
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -258,7 +260,7 @@ class Service:
 
     def baseline_file(self, baseline_id: int) -> Path:
         with self.Session() as s:
-            b = s.get(Baseline, baseline_id)
+            b = s.get(Baseline, baseline_id) if 0 < baseline_id <= MAX_ID else None
         if b is None:
             raise ServiceError(404, f"unknown baseline {baseline_id}")
         return self.storage.abs(b.path)
@@ -495,7 +497,7 @@ class Service:
 
     def _inspection(self, inspection_id: int) -> tuple[Inspection, str]:
         with self.Session() as s:
-            row = s.get(Inspection, inspection_id)
+            row = s.get(Inspection, inspection_id) if 0 < inspection_id <= MAX_ID else None
             if row is None:
                 raise ServiceError(404, f"unknown inspection {inspection_id}")
             return row, s.get(Asset, row.asset_id).name
