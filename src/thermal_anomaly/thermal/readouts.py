@@ -151,14 +151,16 @@ def _scaled(m: Marker, f: float) -> Marker:
 def _runs(mask: np.ndarray, reach: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Ink of ``mask`` (or of its two neighbouring lines) within ``reach`` px before and after each pixel
     along ``axis`` (1: left/right, 0: up/down)."""
-    m = mask if axis == 1 else mask.T
-    p = np.pad(m, ((1, 1), (0, 0)))
-    m = (p[:-2] | p[1:-1] | p[2:]).astype(np.int32)  # a line drawn between pixel rows covers two
-    c = np.cumsum(np.pad(m, ((0, 0), (reach + 1, reach + 1))), axis=1)
-    n = m.shape[1]
-    before = c[:, reach : reach + n] - c[:, :n]  # pixels x-reach .. x-1
-    after = c[:, 2 * reach + 1 : 2 * reach + 1 + n] - c[:, reach + 1 : reach + 1 + n]  # x+1 .. x+reach
-    return (before, after) if axis == 1 else (before.T, after.T)
+    # a line drawn between pixel rows covers two
+    m = cv2.dilate(mask.astype(np.uint8), np.ones((3, 1) if axis == 1 else (1, 3), np.uint8))
+    # window sums (exact, in int32) over pixel .. pixel+-reach, less the pixel itself
+    size = (reach + 1, 1) if axis == 1 else (1, reach + 1)
+    before_at = (reach, 0) if axis == 1 else (0, reach)
+    before, after = (
+        cv2.boxFilter(m, cv2.CV_32S, size, anchor=a, normalize=False, borderType=cv2.BORDER_CONSTANT) - m
+        for a in (before_at, (0, 0))
+    )
+    return before, after
 
 
 def _crossings(hor: np.ndarray, ver: np.ndarray, length: int) -> list[Marker]:
@@ -172,10 +174,12 @@ def _crossings(hor: np.ndarray, ver: np.ndarray, length: int) -> list[Marker]:
     cand = score >= length
     if not cand.any():
         return []
-    n, lab = cv2.connectedComponents(cand.view(np.uint8), connectivity=8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
     out = []
     for i in range(1, n):
-        ys, xs = np.nonzero(lab == i)
+        x0, y0, w, h = (int(v) for v in stats[i, :4])  # within the component's box only
+        ys, xs = np.nonzero(lab[y0 : y0 + h, x0 : x0 + w] == i)
+        ys, xs = ys + y0, xs + x0
         best = score[ys, xs] == score[ys, xs].max()
         m = _marker_at(hor, ver, int(round(xs[best].mean())), int(round(ys[best].mean())), length)
         if m is not None:
