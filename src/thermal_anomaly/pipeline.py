@@ -138,6 +138,13 @@ def _analysed_ahead(
                 yield exc
 
 
+def _failed(out: Path, name: str, path: Path, exc: ThermalAnomalyError) -> str:
+    """Write ``<name>.error.json`` for a file that cannot be read; the reason, for the batch report."""
+    reason = str(exc)
+    write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
+    return reason
+
+
 class _ImageOptions(NamedTuple):
     """What ``predict`` was asked for every image of a batch (passed to worker processes as is)."""
 
@@ -195,9 +202,7 @@ def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | st
     try:
         analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
     except ThermalAnomalyError as exc:
-        reason = str(exc)
-        write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
-        return reason
+        return _failed(out, name, path, exc)
     return _WORKER["inspector"]._predict_one(path, name, parts, analysis, out, _WORKER["opts"])
 
 
@@ -363,6 +368,8 @@ class Inspector:
         """
         from tqdm.auto import tqdm
 
+        from .summary import summary_markdown
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         items = collect_inputs(paths)
@@ -370,55 +377,44 @@ class Inspector:
         errors: list[tuple[str, str]] = []
         opts = _ImageOptions(group, threshold, pictures, save_maps)
         n_workers = batch_workers(len(items), workers)
-        if n_workers > 1:
-            for item, done in tqdm(
-                self._in_workers(items, out, opts, params, n_workers),
-                desc="predict",
-                unit="img",
-                total=len(items),
-                disable=not progress,
-            ):
-                if isinstance(done, ImageResult):
-                    results.append(done)
-                    if on_result:
-                        on_result(done)
-                else:
-                    errors.append((str(item[0]), done))
-                    if on_error:
-                        on_error(str(item[0]), done)
-            return self._finish(out, results, errors)
-        # one analysis per image: the detector's overlays and heat evidence, and the report's temperatures,
-        # come from the same decoding (a radiometric file: from its raw data)
-        analysed = _analysed_ahead(items, params)
-        with _backbone_threads_beside_analysis(len(items) > 1):
-            for (path, name, parts), analysis in tqdm(
-                zip(items, analysed, strict=True),
-                desc="predict",
-                unit="img",
-                total=len(items),
-                disable=not progress,
-            ):
-                if isinstance(analysis, ThermalAnomalyError):
-                    reason = str(analysis)
-                    errors.append((str(path), reason))
-                    write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
-                    if on_error:
-                        on_error(str(path), reason)
-                    continue
-                results.append(self._predict_one(path, name, parts, analysis, out, opts))
+        done = (
+            self._in_workers(items, out, opts, params, n_workers)
+            if n_workers > 1
+            else self._in_this_process(items, out, opts, params)
+        )
+        for (path, _name, _parts), outcome in tqdm(
+            done, desc="predict", unit="img", total=len(items), disable=not progress
+        ):
+            if isinstance(outcome, ImageResult):
+                results.append(outcome)
                 if on_result:
-                    on_result(results[-1])
-        return self._finish(out, results, errors)
-
-    @staticmethod
-    def _finish(out: Path, results: list[ImageResult], errors: list[tuple[str, str]]) -> BatchReport:
-        """The batch summary (``summary.json``, ``summary.md``) and the report."""
-        from .summary import summary_markdown
-
+                    on_result(outcome)
+            else:
+                errors.append((str(path), outcome))
+                if on_error:
+                    on_error(str(path), outcome)
         summary = batch_summary(results, errors)
         write_json(out / "summary.json", summary)
         write_text(out / "summary.md", summary_markdown(summary))
         return BatchReport(results, errors, summary)
+
+    def _in_this_process(
+        self,
+        items: Sequence[tuple[Path, str, tuple[str, ...]]],
+        out: Path,
+        opts: _ImageOptions,
+        params: RadiometricParams | None,
+    ) -> Iterator[tuple[tuple[Path, str, tuple[str, ...]], ImageResult | str]]:
+        """Each item with its result (or the reason it failed), in order. One analysis per image: the
+        detector's overlays and heat evidence and the report's temperatures come from the same decoding (a
+        radiometric file: from its raw data); the next image's is computed in a thread meanwhile."""
+        with _backbone_threads_beside_analysis(len(items) > 1):
+            for item, analysis in zip(items, _analysed_ahead(items, params), strict=True):
+                path, name, parts = item
+                if isinstance(analysis, ThermalAnomalyError):
+                    yield item, _failed(out, name, path, analysis)
+                else:
+                    yield item, self._predict_one(path, name, parts, analysis, out, opts)
 
     def _in_workers(
         self,
