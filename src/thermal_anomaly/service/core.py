@@ -163,15 +163,8 @@ class Service:
 
     def model_info(self, asset_id: int) -> dict:
         with self.Session() as s:
-            latest = s.scalars(
-                select(Model).where(Model.asset_id == asset_id).order_by(Model.id.desc()).limit(1)
-            ).first()
-            ready = s.scalars(
-                select(Model)
-                .where(Model.asset_id == asset_id, Model.status == "ready")
-                .order_by(Model.id.desc())
-                .limit(1)
-            ).first()
+            latest = _latest_model(s, asset_id)
+            ready = _latest_model(s, asset_id, "ready")
         if latest is None:
             return {"status": "none", "reason": "no baselines yet", "id": None}
         info = {
@@ -267,9 +260,7 @@ class Service:
 
     # ---------------------------------------------------------------------------------------- fits
     def _mark_fitting(self, s, asset_id: int) -> None:
-        latest = s.scalars(
-            select(Model).where(Model.asset_id == asset_id).order_by(Model.id.desc()).limit(1)
-        ).first()
+        latest = _latest_model(s, asset_id)
         if latest is None or latest.status != "fitting":
             s.add(Model(asset_id=asset_id, status="fitting"))
 
@@ -300,12 +291,7 @@ class Service:
         """Fit the asset's model on its baselines plus the fleet's (other assets' newest baselines);
         the model row goes from fitting to ready or failed (with the reason)."""
         with self.Session() as s:
-            model = s.scalars(
-                select(Model)
-                .where(Model.asset_id == asset_id, Model.status == "fitting")
-                .order_by(Model.id.desc())
-                .limit(1)
-            ).first()
+            model = _latest_model(s, asset_id, "fitting")
             if model is None:
                 return
             asset = s.get(Asset, asset_id)
@@ -383,9 +369,7 @@ class Service:
         deadline = time.monotonic() + wait_s
         while True:
             with self.Session() as s:
-                latest = s.scalars(
-                    select(Model).where(Model.asset_id == asset.id).order_by(Model.id.desc()).limit(1)
-                ).first()
+                latest = _latest_model(s, asset.id)
             if latest is None:
                 raise ServiceError(
                     409,
@@ -404,12 +388,7 @@ class Service:
             else f"its model was still fitting after {wait_s:g} s"
         )
         with self.Session() as s:
-            previous = s.scalars(
-                select(Model)
-                .where(Model.asset_id == asset.id, Model.status == "ready")
-                .order_by(Model.id.desc())
-                .limit(1)
-            ).first()
+            previous = _latest_model(s, asset.id, "ready")
             if previous is not None:
                 return previous, (
                     f"scored by this asset's previous model (#{previous.id}, {previous.n_baselines} "
@@ -460,6 +439,7 @@ class Service:
             folder = self.storage.place(out, f"inspections/{key}")
         finally:
             shutil.rmtree(upload.path.parent, ignore_errors=True)
+        worst = worst_severity(result)
         try:
             with self.Session.begin() as s:
                 row = Inspection(
@@ -469,8 +449,8 @@ class Service:
                     folder=folder,
                     result=result,
                     note=note,
-                    severity=worst_severity(result),
-                    severity_rank=severity_rank(worst_severity(result)),
+                    severity=worst,
+                    severity_rank=severity_rank(worst),
                     hottest_delta_t=hottest_delta_t(result),
                     score=float(result["score"]),
                     is_anomalous=bool(result["is_anomalous"]),
@@ -536,6 +516,14 @@ class Service:
             names = {a.id: a.name for a in s.scalars(select(Asset))}
             rows = s.scalars(select(Inspection).order_by(Inspection.created, Inspection.id))
             return [(r, names[r.asset_id]) for r in rows]
+
+
+def _latest_model(s, asset_id: int, status: str | None = None) -> Model | None:
+    """The asset's newest model row (of that status, when given), or None."""
+    query = select(Model).where(Model.asset_id == asset_id)
+    if status is not None:
+        query = query.where(Model.status == status)
+    return s.scalars(query.order_by(Model.id.desc()).limit(1)).first()
 
 
 def _iso(t) -> str | None:
