@@ -18,6 +18,7 @@ homography: a wrong alignment would invent differences.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -427,14 +428,19 @@ def _not_aligned(insp: View, base: View, reason: str, **evidence) -> Registratio
 def register_views(insp: View, base: View, kinds: tuple[str, ...] = FEATURES) -> Registration:
     """:func:`register` on prepared views: each kind of features in turn until one aligns; when none does,
     the attempt that came closest (most inliers) with its reason."""
+    return _first_aligned((_register_with(insp, base, kind) for kind in kinds), "no feature kinds given")
+
+
+def _first_aligned(attempts: Iterator[Registration], none_given: str) -> Registration:
+    """The first of ``attempts`` (made one by one, as asked for) that aligns; when none does, the one that
+    came closest (most inliers, the earlier of equals)."""
     best: Registration | None = None
-    for kind in kinds:
-        reg = _register_with(insp, base, kind)
+    for reg in attempts:
         if reg.aligned:
             return reg
         if best is None or reg.inliers > best.inliers:
             best = reg
-    assert best is not None, "no feature kinds given"
+    assert best is not None, none_given
     return best
 
 
@@ -504,16 +510,13 @@ def register(
     attempt with the most inliers, with its reason.
     """
     insp, base = as_analysis(inspection), as_analysis(baseline)
-    best: Registration | None = None
-    for side in sides:
+
+    def at(side: int) -> Registration:
         reg = register_views(prepare(insp, side), prepare(base, side))
         reg.side = side
-        if reg.aligned:
-            return reg
-        if best is None or reg.inliers > best.inliers:
-            best = reg
-    assert best is not None, "no working sizes given"
-    return best
+        return reg
+
+    return _first_aligned((at(side) for side in sides), "no working sizes given")
 
 
 def reshoot(
