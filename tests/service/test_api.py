@@ -254,6 +254,23 @@ def test_pages_of_unknown_things_are_404(running):
     assert running.client.get("/inspections/5").status_code == 404
 
 
+def test_an_asset_created_by_many_requests_at_once_is_one_201_and_the_rest_409(running):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thermal_anomaly.service import ServiceError
+
+    def create(_):
+        try:
+            running.service.create_asset("T1")
+            return 201
+        except ServiceError as exc:
+            return exc.status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(create, range(8)))
+    assert statuses == [201] + [409] * 7
+
+
 @pytest.mark.parametrize("ident", ["0", "-1", str(2**63), "99999999999999999999"])
 def test_ids_no_database_holds_are_404_not_500(running, ident):
     c = running.client

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..thermal.severity import severity_rank
 from .db import Asset, Baseline, Inspection, Model, make_engine, migrate, session_factory, utcnow
@@ -141,13 +142,14 @@ class Service:
                 422,
                 "asset name: 1-100 letters, digits, spaces, '_', '.' or '-', starting with a letter or digit",
             )
-        with self.Session.begin() as s:
-            if s.scalar(select(Asset).where(Asset.name == name)) is not None:
-                raise ServiceError(409, f"asset '{name}' exists already")
-            asset = Asset(name=name)
-            s.add(asset)
-            s.flush()
-
+        exists = ServiceError(409, f"asset '{name}' exists already")
+        try:
+            with self.Session.begin() as s:
+                if s.scalar(select(Asset).where(Asset.name == name)) is not None:
+                    raise exists
+                s.add(Asset(name=name))
+        except IntegrityError:  # another request created it between the check and the commit
+            raise exists from None
         return self.asset_info(self._asset(name))
 
     def _asset(self, name: str) -> Asset:
