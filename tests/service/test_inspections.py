@@ -165,3 +165,14 @@ def test_reports_and_the_findings_csv(fitted, t1_faulty):
         pytest.skip("chromium not installed: no PDF export")
     pdf = c.get(f"/api/v1/inspections/{rid}/report.pdf", headers=AUTH)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and len(pdf.content) > 20_000
+
+
+def test_a_chromium_that_hangs_is_a_runtime_error_not_a_timeout_expired(tmp_path, monkeypatch):
+    from thermal_anomaly.service import reports
+
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(reports, "chromium_path", lambda: str(fake))
+    with pytest.raises(RuntimeError, match="did not print"):
+        reports.html_to_pdf("<p>x</p>", timeout=0.5)

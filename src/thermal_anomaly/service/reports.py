@@ -161,7 +161,10 @@ def html_to_pdf(html: str, timeout: float = 60.0) -> bytes:
             f"--print-to-pdf={out}",
             src.as_uri(),
         ]
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"chromium did not print the report within {timeout:g} s") from None
         if not out.is_file() or out.stat().st_size == 0:
             tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"chromium could not print the report ({tail[0]})")
