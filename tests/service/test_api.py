@@ -248,6 +248,17 @@ def test_the_browser_signs_in_with_the_token(running):
     assert r.status_code == 303
 
 
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "https://evil.example", "evil"])
+def test_signing_in_never_sends_the_browser_to_another_site(running, target):
+    c = running.client
+    r = c.get("/login", params={"token": TOKEN, "next": target}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    r = c.post("/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    r = c.post("/login", data={"token": TOKEN, "next": "/assets/T1"}, follow_redirects=False)
+    assert r.headers["location"] == "/assets/T1"
+
+
 def test_pages_of_unknown_things_are_404(running):
     running.client.get("/login", params={"token": TOKEN})
     assert running.client.get("/assets/nope").status_code == 404

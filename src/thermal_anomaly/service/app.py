@@ -303,7 +303,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     # ------------------------------------------------------------------------------------- pages
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, token: str | None = None, next: str = "/"):
-        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        target = _local_path(next)
         if token is not None:
             if secrets.compare_digest(token.encode(), settings.token.encode()):
                 return _with_cookie(RedirectResponse(target, status_code=303), token)
@@ -314,7 +314,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.post("/login")
     def login_post(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"):
-        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        target = _local_path(next)
         if secrets.compare_digest(token.encode(), settings.token.encode()):
             return _with_cookie(RedirectResponse(target, status_code=303), token)
         return templates.TemplateResponse(
@@ -352,6 +352,12 @@ def _ordered(data: dict) -> list[dict]:
     from ..thermal.severity import severity_rank
 
     return sorted(data.get("findings", []), key=lambda f: -severity_rank(f.get("severity")))
+
+
+def _local_path(target: str) -> str:
+    """``target`` when it is a path on this site, else ``/``: never ``//host`` or ``/\\host`` (which
+    browsers follow to another site) nor anything with a scheme."""
+    return target if target.startswith("/") and target[1:2] not in ("/", "\\") else "/"
 
 
 def _with_cookie(response: Response, token: str) -> Response:
