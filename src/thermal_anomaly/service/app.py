@@ -210,7 +210,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.post("/api/v1/assets/{name}/baselines", status_code=201, dependencies=[Auth])
     def add_baseline(name: str, file: Annotated[UploadFile, File()]):
-        svc.get_asset(name)  # 404 before reading the upload
+        svc.asset(name)  # 404 before reading the upload
         upload = svc.receive(file.file, file.filename)
         return svc.add_baseline(name, upload)
 
@@ -224,7 +224,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.post("/api/v1/assets/{name}/inspections", status_code=201, dependencies=[Auth])
     def add_inspection(name: str, file: Annotated[UploadFile, File()], wait: float | None = None):
-        svc.get_asset(name)
+        svc.asset(name)  # 404 before reading the upload
         upload = svc.receive(file.file, file.filename)
         return svc.inspect(name, upload, wait_s=None if wait is None else max(0.0, min(wait, 600.0)))
 
@@ -292,7 +292,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     def findings_csv(asset: str | None = None):
         rows = svc.all_inspections()
         if asset is not None:
-            svc.get_asset(asset)  # 404 for an unknown one
+            svc.asset(asset)  # 404 for an unknown one
             rows = [(r, name) for r, name in rows if name == asset]
         return PlainTextResponse(
             reports.findings_csv(rows),

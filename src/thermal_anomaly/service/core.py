@@ -150,9 +150,10 @@ class Service:
                 s.add(Asset(name=name))
         except IntegrityError:  # another request created it between the check and the commit
             raise exists from None
-        return self.asset_info(self._asset(name))
+        return self.asset_info(self.asset(name))
 
-    def _asset(self, name: str) -> Asset:
+    def asset(self, name: str) -> Asset:
+        """The asset's row; 404 when there is none."""
         with self.Session() as s:
             asset = s.scalar(select(Asset).where(Asset.name == name))
         if asset is None:
@@ -212,7 +213,7 @@ class Service:
         return [self.asset_info(a) for a in assets]
 
     def get_asset(self, name: str) -> dict:
-        return self.asset_info(self._asset(name))
+        return self.asset_info(self.asset(name))
 
     # ---------------------------------------------------------------------------------- baselines
     def receive(self, fileobj, filename: str | None) -> StoredUpload:
@@ -227,7 +228,7 @@ class Service:
             raise ServiceError(exc.status, exc.detail) from None
 
     def add_baseline(self, name: str, upload: StoredUpload) -> dict:
-        asset = self._asset(name)
+        asset = self.asset(name)
         key = uuid.uuid4().hex
         rel = f"assets/{asset.id}/baselines/{key}{upload.path.suffix}"
         self.storage.place(upload.path, rel)
@@ -248,7 +249,7 @@ class Service:
         return out
 
     def list_baselines(self, name: str) -> list[dict]:
-        asset = self._asset(name)
+        asset = self.asset(name)
         with self.Session() as s:
             rows = s.scalars(select(Baseline).where(Baseline.asset_id == asset.id).order_by(Baseline.id))
             return [_baseline_json(b, asset.name) for b in rows]
@@ -414,7 +415,7 @@ class Service:
 
     # -------------------------------------------------------------------------------- inspections
     def inspect(self, name: str, upload: StoredUpload, wait_s: float | None = None) -> dict:
-        asset = self._asset(name)
+        asset = self.asset(name)
         try:
             model, note = self.choose_model(asset, wait_s)
             work = upload.path.parent
@@ -501,7 +502,7 @@ class Service:
         return path
 
     def list_inspections(self, name: str) -> list[dict]:
-        asset = self._asset(name)
+        asset = self.asset(name)
         with self.Session() as s:
             rows = s.scalars(
                 select(Inspection)
