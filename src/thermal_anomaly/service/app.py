@@ -290,12 +290,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.get("/api/v1/findings.csv", dependencies=[Auth])
     def findings_csv(asset: str | None = None):
-        rows = svc.all_inspections()
-        if asset is not None:
-            svc.asset(asset)  # 404 for an unknown one
-            rows = [(r, name) for r, name in rows if name == asset]
         return PlainTextResponse(
-            reports.findings_csv(rows),
+            reports.findings_csv(svc.all_inspections(asset)),
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="findings.csv"'},
         )

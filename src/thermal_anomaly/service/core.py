@@ -514,11 +514,14 @@ class Service:
     def history(self, name: str) -> dict:
         return {"asset": name, "inspections": self.list_inspections(name)}
 
-    def all_inspections(self) -> list[tuple[Inspection, str]]:
+    def all_inspections(self, asset: str | None = None) -> list[tuple[Inspection, str]]:
+        """Every inspection (of one asset, when named: 404 for an unknown one) with its asset's name."""
+        query = select(Inspection).order_by(Inspection.created, Inspection.id)
+        if asset is not None:
+            query = query.where(Inspection.asset_id == self.asset(asset).id)
         with self.Session() as s:
             names = {a.id: a.name for a in s.scalars(select(Asset))}
-            rows = s.scalars(select(Inspection).order_by(Inspection.created, Inspection.id))
-            return [(r, names[r.asset_id]) for r in rows]
+            return [(r, names[r.asset_id]) for r in s.scalars(query)]
 
 
 def _latest_model(s, asset_id: int, status: str | None = None) -> Model | None:
