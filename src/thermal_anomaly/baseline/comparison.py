@@ -33,6 +33,9 @@ ALIGN_TOLERANCE = 2
 MIN_REGION_PX = 16
 #: smallest share of the inspection that must be comparable (valid in both, inside the overlap)
 MIN_COMPARED = 0.05
+#: largest colour difference (0..1 per channel) of one screen pixel in both pictures that counts as the
+#: camera's display drawn alike
+STATIC_COLOUR = 0.02
 #: lowest rise that makes a region: NETA's lowest similar-component step, °C and relative (share of span)
 MIN_RISE_C = SIMILAR_C[-1][0]
 MIN_RISE_REL = SIMILAR_REL[-1][0]
@@ -79,6 +82,16 @@ class Comparison:
     compared: float = 0.0
     regions: list[RiseRegion] = field(default_factory=list)
     difference: np.ndarray | None = field(default=None, repr=False)
+    #: H×W bool, the pixels of ``regions`` (where the rise holds against alignment error)
+    region_mask: np.ndarray | None = field(default=None, repr=False)
+
+    def warming(self) -> np.ndarray | None:
+        """The rise inside the regions, 0 elsewhere (H×W float32, no NaN): what warmed, without the edge
+        noise a small misalignment leaves in ``difference``. None when nothing was compared."""
+        if self.difference is None or self.region_mask is None:
+            return None
+        inside = self.region_mask & np.isfinite(self.difference)
+        return np.where(inside, np.maximum(self.difference, 0), 0).astype(np.float32)
 
     def to_dict(self) -> dict:
         """Everything but the map, JSON-ready."""
@@ -109,6 +122,25 @@ def warp_to_inspection(values: np.ndarray, registration: Registration) -> np.nda
     )
 
 
+def static_display(
+    inspection: ThermalAnalysis, baseline: ThermalAnalysis, registration: Registration
+) -> np.ndarray:
+    """Where one camera's display sits in both pictures: the same colour at the same screen place (or a
+    detected overlay in either) although the scene moved there by more than the alignment tolerance.
+    Parts of a logo the overlay detection misses decode as the top of the scale; compared with the scene
+    the baseline shows there they would be a 20 °C "rise" (a T1 pair)."""
+    h, w = inspection.shape
+    same = np.abs(inspection.rgb[..., :3] - baseline.rgb[..., :3]).max(axis=2) < STATIC_COLOUR
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    pts = np.stack([xx.ravel(), yy.ravel()], axis=1)[None]
+    moved = cv2.perspectiveTransform(pts, registration.homography)[0] - pts[0]
+    zoom = max(h, w) / WORK_SIDE
+    shifted = (np.hypot(moved[:, 0], moved[:, 1]) > ALIGN_TOLERANCE * zoom).reshape(h, w)
+    static = ((same & shifted) | inspection.overlay | baseline.overlay).astype(np.uint8)
+    r = max(1, round(ALIGN_TOLERANCE * zoom))
+    return cv2.dilate(static, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+
 def _not_comparable(reason: str, unit: str = "") -> Comparison:
     return Comparison(False, reason, unit)
 
@@ -137,9 +169,15 @@ def _grade(rise: float, unit: str) -> str:
 
 
 def rise_regions(
-    difference: np.ndarray, tolerant: np.ndarray, unit: str, min_rise: float, min_area: int
+    difference: np.ndarray,
+    tolerant: np.ndarray,
+    unit: str,
+    min_rise: float,
+    min_area: int,
+    region_mask: np.ndarray | None = None,
 ) -> list[RiseRegion]:
-    """Connected places where the tolerant rise exceeds ``min_rise``, largest max rise first."""
+    """Connected places where the tolerant rise exceeds ``min_rise``, largest max rise first (their
+    pixels set in ``region_mask`` when given)."""
     mask = np.nan_to_num(tolerant, nan=-np.inf) > min_rise
     n, labels, stats = connected_components(mask)
     regions = []
@@ -156,9 +194,16 @@ def rise_regions(
         sub = np.where(inside, np.nan_to_num(difference[box], nan=-np.inf), -np.inf)
         py, px = np.unravel_index(int(np.argmax(sub)), sub.shape)
         top = float(vals.max())
+        if region_mask is not None:
+            region_mask[box] |= inside
         regions.append(
             RiseRegion(
-                [x, y, x + w, y + h], area, top, float(vals.mean()), [x + px, y + py], _grade(top, unit)
+                [x, y, x + w, y + h],
+                area,
+                top,
+                float(vals.mean()),
+                [x + int(px), y + int(py)],
+                _grade(top, unit),
             )
         )
     regions.sort(key=lambda r: r.max_rise, reverse=True)
@@ -181,6 +226,8 @@ def compare(
     if why:
         return _not_comparable(why)
     now = scene_temperature(insp)
+    if base.shape == insp.shape:
+        now[static_display(insp, base, registration)] = np.nan
     before = warp_to_inspection(scene_temperature(base), registration)
     diff = now - before
     both = np.isfinite(diff)
@@ -194,5 +241,6 @@ def compare(
     if min_rise is None:
         min_rise = MIN_RISE_C if unit == "C" else MIN_RISE_REL
     min_area = max(1, round(MIN_REGION_PX * zoom * zoom))
-    regions = rise_regions(diff, tolerant, unit, min_rise, min_area)
-    return Comparison(True, "", unit, offset, compared, regions, diff.astype(np.float32))
+    region_mask = np.zeros(diff.shape, bool)
+    regions = rise_regions(diff, tolerant, unit, min_rise, min_area, region_mask)
+    return Comparison(True, "", unit, offset, compared, regions, diff.astype(np.float32), region_mask)

@@ -103,6 +103,22 @@ class View:
     valid: np.ndarray  # bool, working size
     to_work: np.ndarray  # 3×3: full-size pixel → working pixel (pixel centres kept)
     shape: tuple[int, int]  # full size (h, w)
+    #: keypoints and descriptors by feature kind, found once (a baseline meets every inspection of a batch)
+    features: dict = field(default_factory=dict, repr=False)
+
+
+class Views:
+    """An image's registration views by working size, each prepared once: an inspection is registered to
+    several baselines, and a baseline to every inspection of a batch."""
+
+    def __init__(self, image: ThermalAnalysis | np.ndarray) -> None:
+        self.analysis = as_analysis(image)
+        self._by_side: dict[int, View] = {}
+
+    def at(self, side: int) -> View:
+        if side not in self._by_side:
+            self._by_side[side] = prepare(self.analysis, side)
+        return self._by_side[side]
 
 
 @dataclass
@@ -230,10 +246,11 @@ def _detector(kind: str) -> cv2.Feature2D:
 
 
 def _features(view: View, kind: str = "orb") -> tuple[list, np.ndarray | None]:
-    """Keypoints and descriptors within the scene, strongest ``MAX_KEYPOINTS``."""
-    det = _detector(kind)
-    kps, desc = det.detectAndCompute(view.image, _keypoint_mask(view))
-    return list(kps), desc
+    """Keypoints and descriptors within the scene, strongest ``MAX_KEYPOINTS`` (kept on the view)."""
+    if kind not in view.features:
+        kps, desc = _detector(kind).detectAndCompute(view.image, _keypoint_mask(view))
+        view.features[kind] = (list(kps), desc)
+    return view.features[kind]
 
 
 def _matches(desc_a: np.ndarray | None, desc_b: np.ndarray | None) -> list[tuple[int, int]]:
@@ -499,20 +516,22 @@ def _register_with(insp: View, base: View, kind: str) -> Registration:
 
 
 def register(
-    inspection: ThermalAnalysis | np.ndarray,
-    baseline: ThermalAnalysis | np.ndarray,
+    inspection: ThermalAnalysis | np.ndarray | Views,
+    baseline: ThermalAnalysis | np.ndarray | Views,
     sides: tuple[int, ...] = WORK_SIDES,
 ) -> Registration:
     """Align an inspection image to a baseline image of the same asset (see the module's docstring).
 
-    Takes analyses (or pictures; pass analyses to reuse their decoding); works at each of ``sides`` px on
-    the long side in turn until one aligns, and returns the homography at full size. When none does, the
-    attempt with the most inliers, with its reason.
+    Takes analyses (or pictures; pass analyses to reuse their decoding, or :class:`Views` to reuse the
+    prepared maps and keypoints across pairs); works at each of ``sides`` px on the long side in turn until
+    one aligns, and returns the homography at full size. When none does, the attempt with the most
+    inliers, with its reason.
     """
-    insp, base = as_analysis(inspection), as_analysis(baseline)
+    insp = inspection if isinstance(inspection, Views) else Views(inspection)
+    base = baseline if isinstance(baseline, Views) else Views(baseline)
 
     def at(side: int) -> Registration:
-        reg = register_views(prepare(insp, side), prepare(base, side))
+        reg = register_views(insp.at(side), base.at(side))
         reg.side = side
         return reg
 

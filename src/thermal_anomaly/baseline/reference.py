@@ -1,0 +1,188 @@
+"""An inspection against the baselines given for a batch (``predict --baseline``): which one it is compared
+with, and what its JSON and pictures say about it.
+
+Every baseline is registered to the inspection; of those that align, the one whose aligned map agrees best
+with the inspection (highest correlation, then most inliers: the nearest viewpoint) is compared in °C. A
+baseline that is the inspection's own file is skipped (a folder given both as inspection and as baseline
+would otherwise compare each image with itself). When none aligns, the block says why for each one, and
+nothing else about the image changes: a comparison is never guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, ThermalAnomalyError
+from ..thermal.analysis import ThermalAnalysis
+from ..thermal.radiometric import RadiometricParams
+from .comparison import Comparison, compare
+from .registration import Registration, Views, register
+
+
+@dataclass
+class Reference:
+    """A baseline image of a batch: its path as given, decoded once, its registration views kept."""
+
+    path: Path
+    views: Views
+
+    @property
+    def analysis(self) -> ThermalAnalysis:
+        return self.views.analysis
+
+    @property
+    def label(self) -> str:
+        """The name findings cite: the file's name (its folders are the user's, not the asset's)."""
+        return self.path.name
+
+
+def load_references(
+    paths: Sequence[str | os.PathLike], params: RadiometricParams | None = None
+) -> list[Reference]:
+    """The baselines of a batch: files, or folders searched for images. A file that cannot be read stops
+    the batch before any image is scored (a DataError naming it): a run without the asked-for comparison
+    would look like one where nothing changed."""
+    from ..data import find_images
+
+    refs = []
+    for given in paths:
+        p = Path(given)
+        files = find_images(p) if p.is_dir() else [p]
+        if p.is_dir() and not files:
+            raise DataError(f"{p}: baseline folder holds no images")
+        for f in files:
+            if not f.exists():
+                raise DataError(f"{f}: baseline: no such file or folder")
+            try:
+                analysis = ThermalAnalysis.from_file(f, params).prefetch()
+            except ThermalAnomalyError as exc:
+                raise DataError(f"baseline {exc}") from None
+            refs.append(Reference(f, Views(analysis)))
+    return refs
+
+
+def _same_file(a: str | os.PathLike | None, b: Path) -> bool:
+    if a is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+@dataclass
+class Attempt:
+    """One baseline tried for an inspection: its registration (None when skipped) and why it was not
+    used ("" for the one compared)."""
+
+    reference: Reference
+    registration: Registration | None
+    reason: str
+
+    def to_json(self) -> dict:
+        reg = self.registration
+        out: dict = {"file": str(self.reference.path), "aligned": bool(reg is not None and reg.aligned)}
+        out["reason"] = self.reason
+        if reg is not None:
+            d = reg.to_dict()
+            out.update(inliers=d["inliers"], residual_px=d["residual_px"], correlation=d["correlation"])
+        return out
+
+
+def _rise_text(rise: float, unit: str) -> str:
+    return f"+{rise:.1f} °C" if unit == "C" else f"+{rise:.3f} (relative)"
+
+
+@dataclass
+class BaselineOutcome:
+    """An inspection against a batch's baselines: the one compared (``reference``, ``registration``,
+    ``comparison``), or none with every attempt's reason."""
+
+    attempts: list[Attempt]
+    reference: Reference | None = None
+    registration: Registration | None = None
+    comparison: Comparison | None = field(default=None, repr=False)
+
+    @property
+    def aligned(self) -> bool:
+        """True when a baseline aligned and its temperatures were compared."""
+        return self.comparison is not None and self.comparison.ok
+
+    def finding(self, rise: float) -> str:
+        """The line a finding carries: "since baseline <file>: +ΔT °C"."""
+        assert self.reference is not None and self.comparison is not None
+        return f"since baseline {self.reference.label}: {_rise_text(rise, self.comparison.unit)}"
+
+    def reason(self) -> str:
+        if self.aligned:
+            return ""
+        if not self.attempts:
+            return "no baseline given"
+        return "no baseline aligned: " + "; ".join(
+            f"{a.reference.label}: {a.reason}" for a in self.attempts if a.reason
+        )
+
+    def to_json(self) -> dict:
+        """The image JSON's ``baseline`` block."""
+        out: dict = {"file": None, "aligned": self.aligned, "reason": self.reason()}
+        if self.aligned:
+            reg, cmp = self.registration, self.comparison
+            assert reg is not None and cmp is not None and self.reference is not None
+            d, c = reg.to_dict(), cmp.to_dict()
+            out["file"] = str(self.reference.path)
+            out["registration"] = {
+                k: d[k] for k in ("inliers", "inlier_ratio", "residual_px", "correlation", "overlap", "model")
+            }
+            out["registration"]["homography"] = d["homography"]
+            out.update(unit=c["unit"], offset=c["offset"], compared=c["compared"])
+            out["severity"] = cmp.regions[0].severity if cmp.regions else None
+            out["regions"] = [{**r.to_dict(), "finding": self.finding(r.max_rise)} for r in cmp.regions]
+        out["tried"] = [a.to_json() for a in self.attempts]
+        return out
+
+
+def against_references(
+    inspection: ThermalAnalysis, references: Sequence[Reference], path: str | os.PathLike | None = None
+) -> BaselineOutcome:
+    """Register ``inspection`` (read from ``path``) to each reference; compare it with the best aligned
+    one whose temperatures can be compared (same unit, enough overlap)."""
+    views = Views(inspection)
+    attempts: list[Attempt] = []
+    for ref in references:
+        if _same_file(path, ref.path):
+            attempts.append(Attempt(ref, None, "the inspection itself"))
+            continue
+        reg = register(views, ref.views)
+        attempts.append(Attempt(ref, reg, "" if reg.aligned else reg.reason))
+    aligned = [a for a in attempts if a.registration is not None and a.registration.aligned]
+    aligned.sort(key=lambda a: (-a.registration.correlation, -a.registration.inliers))  # type: ignore[union-attr]
+    chosen = None
+    for a in aligned:
+        if chosen is not None:
+            a.reason = "aligned; another baseline agrees better"
+            continue
+        cmp = compare(inspection, a.reference.analysis, a.registration)  # type: ignore[arg-type]
+        if cmp.ok:
+            chosen = BaselineOutcome(attempts, a.reference, a.registration, cmp)
+        else:
+            a.reason = cmp.reason
+    return chosen or BaselineOutcome(attempts)
+
+
+def warming_map(outcome: BaselineOutcome, shape: tuple[int, int] | None = None) -> np.ndarray | None:
+    """The rise inside the comparison's regions (0 elsewhere), at ``shape`` (h, w) when given; None
+    without an aligned baseline."""
+    if not outcome.aligned:
+        return None
+    assert outcome.comparison is not None
+    warm = outcome.comparison.warming()
+    if warm is None or shape is None or warm.shape == tuple(shape):
+        return warm
+    from ..postprocess import resize_map
+
+    return resize_map(warm, tuple(shape))
