@@ -280,14 +280,23 @@ class OnnxTaps:
     by everything they are made of, so only the first run of a new size pays the export (~0.5 s).
     """
 
-    def __init__(self, name: str, model: EfficientNetLite, layers: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: EfficientNetLite,
+        layers: tuple[str, ...],
+        graphs: dict[tuple[int, int], bytes] | None = None,
+    ) -> None:
         import onnxruntime
 
         self._ort = onnxruntime
         self.name = name
         self.model = model
         self.layers = layers
-        self._graphs: dict[tuple[int, int], bytes] = {}
+        #: (H, W) -> serialized graph; given ones (an exported file under test) are used as they are
+        self._graphs: dict[tuple[int, int], bytes] = dict(graphs or {})
+        #: only the given graphs run (never re-exported or taken from the cache): they are what is tested
+        self._fixed = graphs is not None
         self._sessions: dict[tuple[int, int, int], Any] = {}
         self._lock = threading.Lock()
 
@@ -313,6 +322,8 @@ class OnnxTaps:
                         self._graph(h, w), opts, providers=["CPUExecutionProvider"]
                     )
                 except Exception:  # noqa: BLE001 - a damaged cache file: export it again
+                    if self._fixed:
+                        raise
                     graph = self._graph(h, w, fresh=True)
                     session = self._ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
                 self._sessions[key] = session
@@ -320,6 +331,9 @@ class OnnxTaps:
 
     def _graph(self, h: int, w: int, *, fresh: bool = False) -> bytes:
         """The graph for ``h``×``w`` input: from memory, the cache file, or (``fresh``) a new export."""
+        if self._fixed and (h, w) not in self._graphs:
+            sizes = ", ".join(f"{gh}x{gw}" for gh, gw in self._graphs)
+            raise ModelError(f"the given ONNX graph takes {sizes} input, not {h}x{w}")
         if fresh or (h, w) not in self._graphs:
             path = _cache_dir() / f"{self.name}-{self._key(h, w)}.onnx"
             try:
@@ -342,20 +356,28 @@ class OnnxTaps:
         return digest.hexdigest()[:24]
 
     def _export(self, h: int, w: int) -> bytes:
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings: the padding is meant to be fixed per size
-            torch.onnx.export(
-                _Taps(self.model, self.layers).eval(),
-                (torch.zeros(1, 3, h, w),),
-                buf,
-                input_names=["x"],
-                output_names=list(self.layers),
-                dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in self.layers}},
-                opset_version=ONNX_OPSET,
-                dynamo=False,
-            )
-        return buf.getvalue()
+        return taps_graph(self.model, self.layers, h, w)
+
+
+def taps_graph(model: EfficientNetLite, layers: Sequence[str], h: int, w: int) -> bytes:
+    """The serialized ONNX graph of ``model``'s taps for TF-scaled (batch, 3, ``h``, ``w``) float32 input
+    named ``x``, one output per layer (named after it), batch dynamic. The size is fixed: TF "SAME" padding
+    is computed per size at export. The engine's cache and ``thermal-anomaly export`` both write this."""
+    layers = tuple(layers)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings: the padding is meant to be fixed per size
+        torch.onnx.export(
+            _Taps(model, layers).eval(),
+            (torch.zeros(1, 3, h, w),),
+            buf,
+            input_names=["x"],
+            output_names=list(layers),
+            dynamic_axes={"x": {0: "batch"}, **{n: {0: "batch"} for n in layers}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    return buf.getvalue()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -373,7 +395,9 @@ class FeatureExtractor:
     ``layers`` are tap names (``TAP_NAMES``); e.g. ``stage1``/``stage2``/``stage4`` are the ends of the
     stride-4, stride-8 and stride-16 parts of the network. ``engine`` (``ENGINES``; None: ``default_engine``)
     picks ONNX Runtime or torch; ``auto`` takes torch when ONNX Runtime is missing or its export fails.
-    The thread count is left to the caller (torch's, which ONNX Runtime follows).
+    The thread count is left to the caller (torch's, which ONNX Runtime follows). ``graphs`` ((H, W) ->
+    serialized graph, with ``engine="onnxruntime"``) runs given graphs instead of the cache's: how an
+    exported file is checked against torch.
     """
 
     def __init__(
@@ -382,6 +406,7 @@ class FeatureExtractor:
         layers: Sequence[str] = ("stage2", "stage4"),
         *,
         engine: str | None = None,
+        graphs: dict[tuple[int, int], bytes] | None = None,
     ) -> None:
         if not layers:
             raise ModelError("a feature extractor needs at least one layer")
@@ -397,11 +422,13 @@ class FeatureExtractor:
             raise ModelError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
         if engine == "onnxruntime" and not onnxruntime_available():
             raise ModelError("engine 'onnxruntime' needs its packages: pip install 'thermal-anomaly[onnx]'")
+        if graphs and engine != "onnxruntime":
+            raise ModelError("given ONNX graphs run only with engine 'onnxruntime'")
         self._strict = engine == "onnxruntime"
         self._onnx: OnnxTaps | None = None
         if self._strict or (engine == "auto" and onnxruntime_available()):
             try:
-                self._onnx = OnnxTaps(name, self.model, self.layers)
+                self._onnx = OnnxTaps(name, self.model, self.layers, graphs)
             except ImportError as exc:  # installed but broken: torch, unless ONNX Runtime was asked for
                 if self._strict:
                     raise ModelError(f"engine 'onnxruntime' cannot be loaded: {exc}") from exc
@@ -462,6 +489,7 @@ __all__ = [
     "default_engine",
     "load_backbone",
     "onnxruntime_available",
+    "taps_graph",
     "tf_scale",
     "weights_path",
 ]
