@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 from .postprocess import find_regions
@@ -379,10 +378,12 @@ def rate_image(
             h.novelty = round(novelty_at(h.box, anomaly_map, threshold, shape), 4)
         peak = novelty_at((0, 0, anomaly_map.shape[1], anomaly_map.shape[0]), anomaly_map, threshold, shape)
     spots = weigh_hotspots(spots, flagged, peak)
-    if mask is not None and temp is not None and mask.any():
-        mask = outline_mask(temp, spots, mask)
-        if anomaly_map is not None:  # boxes and areas follow the outlines
-            regions = find_regions(anomaly_map, mask)
+    if mask is not None and temp is not None and anomaly_map is not None and mask.any():
+        from .thermal.outlines import outline_regions
+
+        # each learned region outlined by the isotherm around its peak; boxes and areas follow the outlines
+        mask = outline_regions(temp, anomaly_map, mask)
+        regions = find_regions(anomaly_map, mask)
     if learned:
         regions = [
             dataclasses.replace(
@@ -391,37 +392,6 @@ def rate_image(
             for r in regions
         ]
     return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
-
-
-def outline_mask(temp, spots: Sequence[HotSpot], learned: np.ndarray) -> np.ndarray:
-    """The segmentation of a flagged image: the learned detector's decision ``learned`` (H×W bool, where the
-    map passes the pixel threshold) grown by the isotherm outlines of its hot spots.
-
-    A hot spot counts when its box touches a learned region. Its outline is
-    :func:`thermal.hotspots.isotherm` (half way down its rise, on the temperature map, within its
-    component, overlays excluded): the whole hot part, which the smoothed map's threshold cuts short
-    along a wire or spreads around a joint. Measured (``benchmarks/outlines.py`` on the development masks,
-    ``test`` on the built-in demo data): the union beats the map threshold alone on both; the isotherms
-    alone lose recall, and adding the probable-or-worse hot spots outside the learned regions halved the
-    demo's IoU (0.34 -> 0.15) for +0.002 on the development set, so they stay findings, not mask.
-    """
-    from .thermal.hotspots import isotherm, isotherm_parts
-
-    out = np.asarray(learned, bool).copy()
-    touching = [h for h in spots if _touches(learned, h.box)]
-    if np.shape(temp.values) == out.shape:  # outlines at the mask's size: only their boxes change
-        for box, ring in isotherm_parts(temp, touching):
-            out[box] |= ring
-        return out
-    for h in touching:  # a radiometric map at the sensor's size: brought to the picture's
-        ring = isotherm(temp, h).view(np.uint8)
-        out |= cv2.resize(ring, out.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-    return out
-
-
-def _touches(mask: np.ndarray, box: Sequence[int]) -> bool:
-    x0, y0, x1, y1 = (int(v) for v in box)
-    return bool(mask[y0:y1, x0:x1].any())
 
 
 __all__ = [

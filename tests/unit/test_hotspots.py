@@ -237,31 +237,34 @@ def test_isotherm_outlines_the_hot_joint_half_way_down_its_rise():
     assert not outline[:, :300].any() and not outline[:, 340:].any()  # not the sister bushings
 
 
-def test_isotherm_parts_are_the_isotherms_within_their_boxes():
-    from thermal_anomaly.thermal.hotspots import isotherm, isotherm_parts
+def test_outline_regions_replace_a_learned_speck_by_the_joints_isotherm():
+    from thermal_anomaly.thermal.outlines import outline_regions
 
     temp = _render(_bushings(10.0))
-    spots = find_hotspots(temp) * 2  # the map is checked once for every spot
-    assert spots
-    for spot, (box, ring) in zip(spots, isotherm_parts(temp, spots), strict=True):
-        whole = np.zeros(temp.values.shape, bool)
-        whole[box] = ring
-        assert np.array_equal(whole, isotherm(temp, spot)) and ring.any()
+    amap = np.zeros(temp.values.shape, np.float32)
+    amap[203:207, 318:322] = 1.0  # the map's threshold caught a speck of the joint
+    out = outline_regions(temp, amap, amap > 0)
+    assert out[205, 320] and 150 <= out.sum() <= 900  # the joint's half-rise core, not the speck
+    assert not out[:, :300].any() and not out[:, 340:].any()  # not the sister bushings
+    assert not out[300:, :].any()  # nor the bushing's cooler body below the joint
 
 
-def test_outline_mask_grows_a_learned_region_to_its_hot_spots_isotherm():
-    from thermal_anomaly.report import outline_mask, weigh_hotspots
+def test_outline_regions_outline_a_warm_bushing_and_keep_regions_without_heat_or_temperature():
+    from thermal_anomaly.thermal.outlines import outline_regions
 
-    temp = _render(_bushings(10.0))
-    spots = weigh_hotspots(find_hotspots(temp), flagged=True)
-    learned = np.zeros(temp.values.shape, bool)
-    learned[203:207, 318:322] = True  # the map's threshold caught a speck of the joint
-    grown = outline_mask(temp, spots, learned)
-    assert grown[learned].all() and grown.sum() > 10 * learned.sum()
-    elsewhere = np.zeros_like(learned)
-    elsewhere[400:410, 100:110] = True  # a learned region away from the "probable" joint
-    # the joint stays a finding, but the mask is the learned decision: it is not pulled in
-    assert np.array_equal(outline_mask(temp, spots, elsewhere), elsewhere)
+    temp = _render(_bushings(0.0))
+    amap = np.zeros(temp.values.shape, np.float32)
+    amap[280:284, 438:442] = 1.0  # the right bushing's middle (no joint: a warm component)
+    out = outline_regions(temp, amap, amap > 0)
+    assert out[282, 440] and not out[282, 400] and not out[282, 480]  # its width, not the sky beside it
+    assert out[:, 428:453].sum() > 0.95 * out.sum() and out.sum() > 20 * 60
+    # a region on the flat sky has nothing warm to outline: the learned outline stays
+    sky = np.zeros_like(amap)
+    sky[100:104, 600:604] = 1.0
+    assert np.array_equal(outline_regions(temp, sky, sky > 0), sky > 0)
+    # no valid temperature under a region: the learned outline stays as it is
+    blind = TemperatureMap(temp.values, "C", np.zeros_like(temp.valid), "test")
+    assert np.array_equal(outline_regions(blind, amap, amap > 0), amap > 0)
 
 
 @pytest.mark.parametrize("shape", [(640, 640), (1920, 3077), (347, 450), (1024, 1536), (300, 900)])
