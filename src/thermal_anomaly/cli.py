@@ -132,6 +132,28 @@ def predict(
             help="processes side by side (default: one per core when there are 8 images per core or more)",
         ),
     ] = None,
+    baseline: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--baseline",
+            help="a baseline image (or folder) of the assets: each image is compared with the best aligned "
+            "one, in °C (repeatable)",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local: this machine's processes; ray: Ray tasks on the cluster RAY_ADDRESS names "
+            "(a local Ray without it)",
+        ),
+    ] = "local",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="skip images whose outputs in OUT are complete and newer than image and model"
+        ),
+    ] = False,
 ) -> None:
     """Score images; write OUT/<name>.json per image with temperatures and severities, pictures,
     summary.json and summary.md (worst first), and maps with --save-maps (anomaly map, mask, temperature
@@ -139,6 +161,8 @@ def predict(
     from .pipeline import Inspector
     from .summary import summary_lines
 
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r} is not one of 'local', 'ray'", param_hint="--engine")
     _threads()
     inspector = Inspector.load(model_path)
     report = inspector.predict(
@@ -151,6 +175,9 @@ def predict(
         pictures=pictures,
         params=_radiometric_params(emissivity, reflected_temp, distance, humidity, atmospheric_temp),
         workers=workers,
+        baselines=baseline or (),
+        engine=engine,
+        resume=resume,
     )
     for line in summary_lines(report.summary):
         typer.echo(line)
@@ -179,6 +206,36 @@ def temperature(
         typer.echo(line)
     typer.echo(f"-> {out}")
     if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def export(
+    model_path: Annotated[Path, typer.Option("--model-path", help="model file from train")],
+    out: Annotated[Path, typer.Option("--out", help="folder for the .onnx, its JSON and the parity report")],
+    images: Annotated[
+        list[Path] | None,
+        typer.Argument(help="images or folders to check parity on (default: built-in demo images)"),
+    ] = None,
+) -> None:
+    """Write OUT/backbone.onnx (the model's fixed tensor program), OUT/backbone.json (its inputs, scaling,
+    outputs) and OUT/parity.json (ONNX Runtime on that file against eager PyTorch: anomaly maps, decisions).
+    Exit status 1 when parity fails. Check parity on images the model was not fitted on."""
+    from .onnx_export import export_model
+
+    _threads()
+    result = export_model(model_path, out, images or ())
+    p = result.parity
+    typer.echo(
+        f"parity on {p['n_images']} images ({p['images_source']}): max |map difference| "
+        f"{p['map_max_abs_diff']:.2g} (tolerance {p['map_tolerance']:g}), decisions identical: "
+        f"{'yes' if p['decisions_identical'] else 'NO'} -> {'passed' if result.passed else 'FAILED'}"
+    )
+    for e in p["errors"]:
+        _err(e["error"])
+    for path in (result.onnx_path, result.spec_path, result.parity_path):
+        typer.echo(str(path))
+    if not result.passed:
         raise typer.Exit(code=1)
 
 

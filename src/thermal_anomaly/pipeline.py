@@ -24,6 +24,7 @@ from .records import ImageResult
 from .thermal.radiometric import RadiometricParams
 
 if TYPE_CHECKING:
+    from .baseline.reference import Reference
     from .thermal.analysis import ThermalAnalysis
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
@@ -152,6 +153,8 @@ class _ImageOptions(NamedTuple):
     threshold: float | None
     pictures: bool
     save_maps: bool
+    #: baseline files and folders (``predict --baseline``); each process reads them once
+    baselines: tuple[str, ...] = ()
 
 
 #: images per worker process below which a batch stays in one process: starting a worker (its imports, the
@@ -184,11 +187,14 @@ def _worker_start(
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    from .baseline.reference import load_references
+
     _WORKER.update(
         inspector=Inspector(load_detector(model_file), model_name),
         out=Path(out),
         opts=opts,
         params=params,
+        references=load_references(opts.baselines, params),
     )
 
 
@@ -203,7 +209,9 @@ def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | st
         analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
     except ThermalAnomalyError as exc:
         return _failed(out, name, path, exc)
-    return _WORKER["inspector"]._predict_one(path, name, parts, analysis, out, _WORKER["opts"])
+    return _WORKER["inspector"]._predict_one(
+        path, name, parts, analysis, out, _WORKER["opts"], _WORKER["references"]
+    )
 
 
 def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, tuple[str, ...]]]:
@@ -276,6 +284,8 @@ class Inspector:
     def __init__(self, detector: Detector, model_name: str | None = None) -> None:
         self.detector = detector
         self.model_name = model_name or detector.name
+        #: the model file this inspector was loaded from (``load``), if any: resuming compares its age
+        self.model_file: Path | None = None
 
     @classmethod
     def load(cls, model_path: str | os.PathLike) -> Inspector:
@@ -296,7 +306,9 @@ class Inspector:
         ModelError
             The file is missing, empty, corrupt, foreign or inconsistent.
         """
-        return cls(load_detector(model_path))
+        inspector = cls(load_detector(model_path))
+        inspector.model_file = Path(model_path)
+        return inspector
 
     def infer_group(self, parts: Sequence[str], default: str | None = None) -> str | None:
         """The asset of an image: the nearest enclosing folder that the model was calibrated on."""
@@ -320,6 +332,9 @@ class Inspector:
         params: RadiometricParams | None = None,
         on_result: Callable[[ImageResult], None] | None = None,
         workers: int | None = 1,
+        baselines: Sequence[str | os.PathLike] = (),
+        engine: str = "local",
+        resume: bool = False,
     ) -> BatchReport:
         """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
 
@@ -359,6 +374,18 @@ class Inspector:
             digits on its own, so a scale's last digit can be read differently (0.01 °C on one development
             image); decisions are the same. A script that asks for more than one must guard its entry
             point (``if __name__ == "__main__":``), as Python's process pools require.
+        baselines : sequence of str or os.PathLike, default ()
+            Baseline images (files, or folders of them) of the batch's assets: each image is registered to
+            every one and compared in °C with the best aligned (see :mod:`thermal_anomaly.baseline`); its
+            JSON gets a ``baseline`` block (the file, aligned or why not, the regions that warmed by more
+            than NETA's over-time steps) and, with ``pictures``, ``<name>.baseline.png``. Without any, the
+            outputs are what they were.
+        engine : {"local", "ray"}, default "local"
+            ``ray``: the images as Ray tasks over a cluster's workers (``RAY_ADDRESS``, or a local Ray
+            started for the batch; see :mod:`thermal_anomaly.distributed`); ``workers`` is then unused.
+        resume : bool, default False
+            Skip images whose outputs in ``out_dir`` are complete for this run (see
+            :mod:`thermal_anomaly.resume`); they count in the summary from their JSON.
 
         Returns
         -------
@@ -375,15 +402,26 @@ class Inspector:
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
-        opts = _ImageOptions(group, threshold, pictures, save_maps)
-        n_workers = batch_workers(len(items), workers)
-        done = (
-            self._in_workers(items, out, opts, params, n_workers)
-            if n_workers > 1
-            else self._in_this_process(items, out, opts, params)
-        )
+        from .baseline.reference import load_references
+
+        references = load_references(baselines, params)  # a missing or unreadable baseline stops the batch
+        opts = _ImageOptions(group, threshold, pictures, save_maps, tuple(str(b) for b in baselines))
+        if engine not in ("local", "ray"):
+            raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+        position = {name: i for i, (_path, name, _parts) in enumerate(items)}
+        todo, finished = self._resumable(items, out, opts) if resume else (list(items), [])
+        results.extend(finished)
+        n_workers = batch_workers(len(todo), workers)
+        if engine == "ray":
+            from .distributed import ray_outcomes
+
+            done = ray_outcomes(self, todo, out, opts, params)
+        elif n_workers > 1:
+            done = self._in_workers(todo, out, opts, params, n_workers)
+        else:
+            done = self._in_this_process(todo, out, opts, params, references)
         for (path, _name, _parts), outcome in tqdm(
-            done, desc="predict", unit="img", total=len(items), disable=not progress
+            done, desc="predict", unit="img", total=len(todo), disable=not progress
         ):
             if isinstance(outcome, ImageResult):
                 results.append(outcome)
@@ -393,10 +431,40 @@ class Inspector:
                 errors.append((str(path), outcome))
                 if on_error:
                     on_error(str(path), outcome)
+        results.sort(key=lambda r: position[r.name])  # input order, whatever order they finished in
+        paths_order = {str(p): i for i, (p, _name, _parts) in reversed(list(enumerate(items)))}
+        errors.sort(key=lambda e: paths_order.get(e[0], len(items)))
         summary = batch_summary(results, errors)
         write_json(out / "summary.json", summary)
         write_text(out / "summary.md", summary_markdown(summary))
         return BatchReport(results, errors, summary)
+
+    def _resumable(
+        self, items: Sequence[tuple[Path, str, tuple[str, ...]]], out: Path, opts: _ImageOptions
+    ) -> tuple[list[tuple[Path, str, tuple[str, ...]]], list[ImageResult]]:
+        """The items still to predict, and the results of those whose outputs are complete (``--resume``)."""
+        from .resume import completed
+
+        thr = self.detector.threshold_ if opts.threshold is None else float(opts.threshold)
+        todo, finished = [], []
+        for path, name, parts in items:
+            res = completed(
+                path,
+                name,
+                out,
+                model_name=self.model_name,
+                threshold=thr,
+                group=self.infer_group(parts, opts.group),
+                pictures=opts.pictures,
+                save_maps=opts.save_maps,
+                baselines=bool(getattr(opts, "baselines", ())),
+                model_file=self.model_file,
+            )
+            if res is None:
+                todo.append((path, name, parts))
+            else:
+                finished.append(res)
+        return todo, finished
 
     def _in_this_process(
         self,
@@ -404,6 +472,7 @@ class Inspector:
         out: Path,
         opts: _ImageOptions,
         params: RadiometricParams | None,
+        references: Sequence[Reference] = (),
     ) -> Iterator[tuple[tuple[Path, str, tuple[str, ...]], ImageResult | str]]:
         """Each item with its result (or the reason it failed), in order. One analysis per image: the
         detector's overlays and heat evidence and the report's temperatures come from the same decoding (a
@@ -414,7 +483,7 @@ class Inspector:
                 if isinstance(analysis, ThermalAnomalyError):
                     yield item, _failed(out, name, path, analysis)
                 else:
-                    yield item, self._predict_one(path, name, parts, analysis, out, opts)
+                    yield item, self._predict_one(path, name, parts, analysis, out, opts, references)
 
     def _in_workers(
         self,
@@ -449,13 +518,17 @@ class Inspector:
         analysis: ThermalAnalysis,
         out: Path,
         opts: _ImageOptions,
+        references: Sequence[Reference] = (),
     ) -> ImageResult:
-        """Score and rate one analysed image and write its files (JSON, pictures, maps)."""
+        """Score and rate one analysed image and write its files (JSON, pictures, maps); compared with
+        the best aligned of ``references`` when there are any."""
+        from .baseline.reference import against_references
         from .pictures import save_pictures
         from .report import rate_image
 
-        group, threshold, pictures, save_maps = opts
+        group, threshold, pictures, save_maps = opts.group, opts.threshold, opts.pictures, opts.save_maps
         grp = self.infer_group(parts, group)
+        compared = against_references(analysis, references, path) if references else None
         pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
         rated, temp = rate_image(
             analysis,
@@ -481,8 +554,14 @@ class Inspector:
             temperature=rated.temperature,
             hotspots=rated.hotspots,
             findings=rated.findings,
+            baseline=None if compared is None else compared.to_json(),
         )
-        for suffix in ("error.json",) + (() if pictures else ("annotated.png", "panel.png")):
+        side_by_side = pictures and compared is not None and compared.aligned
+        for suffix in (
+            ("error.json",)
+            + (() if pictures else ("annotated.png", "panel.png"))
+            + (() if side_by_side else ("baseline.png",))
+        ):
             stale = out / f"{name}.{suffix}"
             if stale.exists():
                 stale.unlink()
@@ -501,6 +580,10 @@ class Inspector:
                 title=f"{name}  [{verdict}]  score {res.score:.3f} (threshold {res.threshold:.3f})  "
                 f"severity: {rated.severity}",
             )
+        if side_by_side:
+            from .baseline.picture import save_baseline_picture
+
+            save_baseline_picture(out / f"{name}.baseline.png", image, compared, f"{name}: since baseline")
         if save_maps:
             from .thermal.export import save_temperature
             from .visualize import save_mask_png
@@ -570,7 +653,7 @@ class Inspector:
             analysis = as_analysis(image)
             pred = self.detector.score([analysis], groups=[grp], threshold=threshold)
             amap = pred.anomaly_map[0]
-            # the same decision predict writes: the learned mask grown by its hot spots' isotherms
+            # the same decision predict writes: each learned region outlined by its isotherm
             rated, _temp = rate_image(
                 analysis,
                 rec.path,

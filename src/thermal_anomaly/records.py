@@ -259,8 +259,17 @@ class ImageResult:
     temperature: TemperatureInfo | None = None
     hotspots: list[HotSpot] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: the comparison with a baseline (``predict --baseline``; see :mod:`thermal_anomaly.baseline.reference`):
+    #: in the JSON only when baselines were given, so a run without them writes what it always did
+    baseline: dict | None = None
 
     def to_json(self) -> dict:
+        out = self._json()
+        if self.baseline is not None:
+            out["baseline"] = self.baseline
+        return out
+
+    def _json(self) -> dict:
         return {
             "image": self.image,
             "score": float(self.score),
