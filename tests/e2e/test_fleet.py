@@ -1,0 +1,155 @@
+"""From one laptop to a fleet, on real development images: the exported backbone agrees with eager PyTorch
+(`export`), a Ray cluster writes what one process writes (`predict --engine ray`), and a batch run again
+skips the images it finished (`predict --resume`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import link_subset, run_cli
+from thermal_anomaly import create_detector
+from thermal_anomaly.pipeline import Inspector
+from thermal_anomaly.thermal.analysis import ThermalAnalysis
+
+pytestmark = pytest.mark.e2e
+
+TRAIN = [f"T1/normal/T1_normal_00{i}.jpg" for i in (1, 2, 3)]
+FAULTY = "T1/faulty/T1_faulty_021.jpg"  # flagged (score ~2.2 against a threshold ~1.4)
+NORMAL = "T1/normal/T1_normal_006.jpg"  # not flagged, not trained on
+OTHER = "T1/faulty/T1_faulty_001.jpg"
+LAB = "T3/faulty/T3_faulty_001.png"  # another camera, size and palette (a lab screenshot)
+
+
+@pytest.fixture(scope="module")
+def model(dev_data, tmp_path_factory) -> Path:
+    images = [ThermalAnalysis.from_file(dev_data / rel) for rel in TRAIN]
+    det = create_detector("patchcore").fit(images, groups=["T1"] * len(images), progress=False)
+    return det.save(tmp_path_factory.mktemp("model") / "patchcore.pth")
+
+
+@pytest.fixture(scope="module")
+def inputs(dev_data, tmp_path_factory) -> Path:
+    return link_subset(dev_data, tmp_path_factory.mktemp("in"), [FAULTY, NORMAL, OTHER], with_masks=False)
+
+
+@pytest.fixture(scope="module")
+def local_out(model, inputs, tmp_path_factory) -> Path:
+    """One process, as a user runs a short batch."""
+    out = tmp_path_factory.mktemp("local")
+    report = Inspector.load(model).predict([inputs], out, pictures=False, progress=False, workers=1)
+    assert len(report.results) == 3 and not report.errors
+    return out
+
+
+def _jsons(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json"))}
+
+
+# ---------------------------------------------------------------------------------------------- export
+def test_exported_backbone_gives_the_maps_and_decisions_of_eager_pytorch(model, dev_data, tmp_path):
+    import onnxruntime
+
+    from thermal_anomaly.onnx_export import MAP_TOLERANCE, export_model
+
+    res = export_model(model, tmp_path, [dev_data / FAULTY, dev_data / NORMAL, dev_data / LAB])
+    parity = json.loads(res.parity_path.read_text())
+    assert parity["passed"] and parity["n_images"] == 3 and parity["errors"] == []
+    assert parity["map_max_abs_diff"] <= MAP_TOLERANCE == 1e-4  # measured ~1e-6
+    assert parity["decisions_identical"] and parity["regions_identical"]
+    rows = {r["image"]: r for r in parity["images"]}
+    # both outcomes are covered: a flagged picture and a normal one, each the same on both engines
+    assert rows[Path(FAULTY).name]["anomalous_torch"] and rows[Path(FAULTY).name]["anomalous_onnxruntime"]
+    assert not rows[Path(NORMAL).name]["anomalous_torch"]
+    assert not rows[Path(NORMAL).name]["anomalous_onnxruntime"]
+    for r in rows.values():
+        assert abs(r["score_torch"] - r["score_onnxruntime"]) < 1e-5
+
+    # the file is what its JSON says, and runs on its own in ONNX Runtime
+    spec = json.loads(res.spec_path.read_text())
+    graph = res.onnx_path.read_bytes()
+    assert spec["sha256"] == hashlib.sha256(graph).hexdigest()
+    assert spec["inputs"][0]["shape"] == ["batch", 3, 256, 256] and "127" in spec["inputs"][0]["scaling"]
+    session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((2, 3, 256, 256), dtype=np.float32)
+    outs = session.run(None, {"x": (x * 255 - 127) / 128})
+    assert [list(o.shape) for o in outs] == [[2, *o["shape"][1:]] for o in spec["outputs"]]
+    from thermal_anomaly.backbones import FeatureExtractor
+
+    eager = FeatureExtractor("efficientnet-lite0", ("stage2", "stage4"), engine="torch")(torch.from_numpy(x))
+    for o, (name, f) in zip(outs, eager.items(), strict=True):
+        assert np.abs(o - f.numpy()).max() <= 1e-4 * float(f.abs().max()), name
+
+
+def test_export_of_a_missing_image_is_one_line_and_writes_nothing(model, tmp_path):
+    res = run_cli(
+        "export", "--model-path", str(model), "--out", str(tmp_path / "x"), str(tmp_path / "no.jpg")
+    )
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip() == f"error: {tmp_path / 'no.jpg'}: no such file or folder"
+    assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------------------------------------- resume
+def test_resume_skips_complete_images_and_redoes_the_rest(model, inputs, local_out, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(local_out, out)  # copy2: the files keep their times
+    inspector = Inspector.load(model)
+    redone: list[str] = []
+
+    def run(**kw):
+        return inspector.predict(
+            [inputs],
+            out,
+            pictures=False,
+            progress=False,
+            resume=True,
+            on_result=lambda r: redone.append(r.name),
+            **kw,
+        )
+
+    report = run()
+    assert redone == [] and len(report.results) == 3  # all complete: read back, nothing predicted
+    assert _jsons(out) == _jsons(local_out)  # the summary built from the JSONs read back is the same
+    (out / f"{FAULTY}.json").unlink()  # interrupted before this image's JSON
+    report = run()
+    assert redone == [FAULTY]  # only it is predicted again; results and summary in input order
+    assert [r.name for r in report.results] == sorted([FAULTY, NORMAL, OTHER])
+    assert _jsons(out) == _jsons(local_out)
+    redone.clear()
+    run(save_maps=True)  # maps asked for now: none are there, every image is predicted again
+    assert sorted(redone) == sorted([FAULTY, NORMAL, OTHER])
+
+
+# ---------------------------------------------------------------------------------------------- ray
+@pytest.mark.slow
+def test_ray_cluster_of_two_workers_writes_what_one_process_writes(model, inputs, local_out, tmp_path):
+    """The first task's worker dies (fault injection): Ray retries the task and the outputs are still byte
+    for byte those of the one-process run."""
+    ray = pytest.importorskip("ray")
+    from thermal_anomaly.distributed import CRASH_ONCE_ENV
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+        runtime_env={"env_vars": {CRASH_ONCE_ENV: str(crashed)}},
+    )
+    try:
+        out = tmp_path / "ray"
+        report = Inspector.load(model).predict([inputs], out, pictures=False, progress=False, engine="ray")
+    finally:
+        ray.shutdown()
+    assert len(report.results) == 3 and not report.errors
+    assert (crashed / "crashed").exists()  # a worker died mid-task, and its image was done all the same
+    assert _jsons(out) == _jsons(local_out)  # each image's JSON and summary.json, byte for byte
+    assert (out / "summary.md").read_bytes() == (local_out / "summary.md").read_bytes()
