@@ -332,7 +332,7 @@ class Inspector:
         params: RadiometricParams | None = None,
         on_result: Callable[[ImageResult], None] | None = None,
         workers: int | None = 1,
-        baselines: Sequence[str | os.PathLike] = (),
+        baselines: Sequence[str | os.PathLike | Reference] = (),
         engine: str = "local",
         resume: bool = False,
     ) -> BatchReport:
@@ -374,8 +374,9 @@ class Inspector:
             digits on its own, so a scale's last digit can be read differently (0.01 °C on one development
             image); decisions are the same. A script that asks for more than one must guard its entry
             point (``if __name__ == "__main__":``), as Python's process pools require.
-        baselines : sequence of str or os.PathLike, default ()
-            Baseline images (files, or folders of them) of the batch's assets: each image is registered to
+        baselines : sequence of str, os.PathLike or Reference, default ()
+            Baseline images (files, folders of them, or references already read: see
+            :mod:`thermal_anomaly.baseline.reference`) of the batch's assets: each image is registered to
             every one and compared in °C with the best aligned (see :mod:`thermal_anomaly.baseline`); its
             JSON gets a ``baseline`` block (the file, aligned or why not, the regions that warmed by more
             than NETA's over-time steps) and, with ``pictures``, ``<name>.baseline.png``. Without any, the
@@ -405,7 +406,7 @@ class Inspector:
         from .baseline.reference import load_references
 
         references = load_references(baselines, params)  # a missing or unreadable baseline stops the batch
-        opts = _ImageOptions(group, threshold, pictures, save_maps, tuple(str(b) for b in baselines))
+        opts = _ImageOptions(group, threshold, pictures, save_maps, tuple(str(r.path) for r in references))
         if engine not in ("local", "ray"):
             raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
         position = {name: i for i, (_path, name, _parts) in enumerate(items)}

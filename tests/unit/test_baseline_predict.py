@@ -106,3 +106,17 @@ def test_unreadable_baseline_stops_before_scoring(tmp_path, dev_data, inspector)
     assert res.returncode == 1
     assert res.stderr.startswith("error: baseline ") and "broken.png" in res.stderr
     assert "Traceback" not in res.stderr and not list(out.glob("*.json"))
+
+
+def test_the_camera_display_is_no_rise(dev_data):
+    """The FLIR logo's letters the overlay detection misses are drawn alike in both T1 shots while the scene
+    moved: they must not be compared with the scene (they were a +22 °C region)."""
+    path = dev_data / T1_FAULTY
+    refs = load_references([dev_data / "T1/normal/T1_normal_002.jpg"])
+    outcome = against_references(ThermalAnalysis.from_file(path), refs, path)
+    assert outcome.aligned
+    regions = outcome.comparison.regions
+    assert regions and all(not (r.box[0] > 480 and r.box[3] < 100) for r in regions)  # logo: top right
+    assert regions[0].max_rise < 15
+    warm = outcome.comparison.warming()
+    assert warm.shape == (640, 640) and warm.max() == pytest.approx(regions[0].max_rise, abs=0.01)

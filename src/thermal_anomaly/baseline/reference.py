@@ -26,10 +26,13 @@ from .registration import Registration, Views, register
 
 @dataclass
 class Reference:
-    """A baseline image of a batch: its path as given, decoded once, its registration views kept."""
+    """A baseline image of a batch: its path as given, decoded once, its registration views kept;
+    ``name``, when set, is what findings and the JSON call it (the service: the file name it was uploaded
+    under, not where it is stored)."""
 
     path: Path
     views: Views
+    name: str = ""
 
     @property
     def analysis(self) -> ThermalAnalysis:
@@ -37,32 +40,42 @@ class Reference:
 
     @property
     def label(self) -> str:
-        """The name findings cite: the file's name (its folders are the user's, not the asset's)."""
-        return self.path.name
+        """The name findings cite: ``name``, else the file's name (its folders are the user's)."""
+        return self.name or self.path.name
+
+    @classmethod
+    def read(
+        cls, path: str | os.PathLike, params: RadiometricParams | None = None, name: str = ""
+    ) -> Reference:
+        """One baseline file, decoded now (a DataError naming it when it cannot be)."""
+        p = Path(path)
+        if not p.exists():
+            raise DataError(f"{p}: baseline: no such file or folder")
+        try:
+            analysis = ThermalAnalysis.from_file(p, params).prefetch()
+        except ThermalAnomalyError as exc:
+            raise DataError(f"baseline {exc}") from None
+        return cls(p, Views(analysis), name)
 
 
 def load_references(
-    paths: Sequence[str | os.PathLike], params: RadiometricParams | None = None
+    paths: Sequence[str | os.PathLike | Reference], params: RadiometricParams | None = None
 ) -> list[Reference]:
-    """The baselines of a batch: files, or folders searched for images. A file that cannot be read stops
-    the batch before any image is scored (a DataError naming it): a run without the asked-for comparison
-    would look like one where nothing changed."""
+    """The baselines of a batch: files, folders searched for images, or references already read (kept as
+    they are). A file that cannot be read stops the batch before any image is scored (a DataError naming
+    it): a run without the asked-for comparison would look like one where nothing changed."""
     from ..data import find_images
 
     refs = []
     for given in paths:
+        if isinstance(given, Reference):
+            refs.append(given)
+            continue
         p = Path(given)
         files = find_images(p) if p.is_dir() else [p]
         if p.is_dir() and not files:
             raise DataError(f"{p}: baseline folder holds no images")
-        for f in files:
-            if not f.exists():
-                raise DataError(f"{f}: baseline: no such file or folder")
-            try:
-                analysis = ThermalAnalysis.from_file(f, params).prefetch()
-            except ThermalAnomalyError as exc:
-                raise DataError(f"baseline {exc}") from None
-            refs.append(Reference(f, Views(analysis)))
+        refs.extend(Reference.read(f, params) for f in files)
     return refs
 
 
@@ -86,7 +99,8 @@ class Attempt:
 
     def to_json(self) -> dict:
         reg = self.registration
-        out: dict = {"file": str(self.reference.path), "aligned": bool(reg is not None and reg.aligned)}
+        ref = self.reference
+        out: dict = {"file": ref.name or str(ref.path), "aligned": bool(reg is not None and reg.aligned)}
         out["reason"] = self.reason
         if reg is not None:
             d = reg.to_dict()
@@ -134,7 +148,7 @@ class BaselineOutcome:
             reg, cmp = self.registration, self.comparison
             assert reg is not None and cmp is not None and self.reference is not None
             d, c = reg.to_dict(), cmp.to_dict()
-            out["file"] = str(self.reference.path)
+            out["file"] = self.reference.name or str(self.reference.path)
             out["registration"] = {
                 k: d[k] for k in ("inliers", "inlier_ratio", "residual_px", "correlation", "overlap", "model")
             }

@@ -255,6 +255,10 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     def panel(inspection_id: int):
         return FileResponse(svc.inspection_file(inspection_id, "panel.png"), media_type="image/png")
 
+    @app.get("/api/v1/inspections/{inspection_id}/baseline.png", dependencies=[Auth])
+    def baseline_png(inspection_id: int):
+        return FileResponse(svc.inspection_file(inspection_id, "baseline.png"), media_type="image/png")
+
     @app.get("/api/v1/inspections/{inspection_id}/image", dependencies=[Auth])
     def original(inspection_id: int):
         return FileResponse(svc.inspection_file(inspection_id, "image"))

@@ -55,6 +55,9 @@ class Settings:
     concurrency: int = 1
     #: start the background fitter (tests may fit by hand)
     background: bool = True
+    #: an inspection is compared (registered, then in °C) with the asset's newest baselines, at most this
+    #: many (0: none); each costs a registration, ~0.2-0.7 s on 2 cores
+    baselines_compared: int = 6
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,6 +106,9 @@ class Service:
         self._thread: threading.Thread | None = None
         self._models: OrderedDict[int, object] = OrderedDict()
         self._models_lock = threading.Lock()
+        #: baselines read for comparison, by id (decoded pictures: kept few, a large one is ~0.2 GB)
+        self._references: OrderedDict[int, object] = OrderedDict()
+        self._references_lock = threading.Lock()
         self._score_slots = threading.BoundedSemaphore(max(1, settings.concurrency))
         self._recover()
 
@@ -365,6 +371,38 @@ class Service:
                 self._models.popitem(last=False)
         return inspector
 
+    def _asset_references(self, asset_id: int) -> list:
+        """The asset's newest baselines (at most ``baselines_compared``), each read once and kept while
+        in use: what its inspections are compared with. One that cannot be read is left out (logged); the
+        inspection is scored all the same."""
+        from ..baseline.reference import Reference
+        from ..errors import ThermalAnomalyError
+
+        n = self.settings.baselines_compared
+        if n <= 0:
+            return []
+        with self.Session() as s:
+            query = select(Baseline).where(Baseline.asset_id == asset_id).order_by(Baseline.id.desc())
+            rows = [(b.id, b.path, b.filename) for b in s.scalars(query.limit(n))]
+        refs = []
+        for bid, rel, filename in reversed(rows):  # oldest first
+            with self._references_lock:
+                ref = self._references.get(bid)
+                if ref is not None:
+                    self._references.move_to_end(bid)
+            if ref is None:
+                try:
+                    ref = Reference.read(self.storage.abs(rel), name=filename)
+                except ThermalAnomalyError as exc:
+                    log.warning("baseline %s left out of comparisons: %s", bid, exc)
+                    continue
+                with self._references_lock:
+                    self._references[bid] = ref
+                    while len(self._references) > 2 * n:
+                        self._references.popitem(last=False)
+            refs.append(ref)
+        return refs
+
     def choose_model(self, asset: Asset, wait_s: float | None = None) -> tuple[Model, str | None]:
         """The model that scores the asset's next inspection, and a note when it is not the asset's own
         current one. Waits up to ``wait_s`` for a fit in progress."""
@@ -426,7 +464,13 @@ class Service:
             with self._score_slots:
                 inspector = self._inspector(model)
                 try:
-                    report = inspector.predict([src.parent], out, group=asset.name, progress=False)
+                    report = inspector.predict(
+                        [src.parent],
+                        out,
+                        group=asset.name,
+                        progress=False,
+                        baselines=self._asset_references(asset.id),
+                    )
                 except Exception as exc:  # an image the analysis cannot handle: the client's file, not a 5xx
                     log.exception("inspection of %s failed", upload.filename)
                     reason = " ".join(str(exc).split())[:200] or type(exc).__name__
@@ -495,6 +539,7 @@ class Service:
         name = {
             "annotated.png": f"{row.filename}.annotated.png",
             "panel.png": f"{row.filename}.panel.png",
+            "baseline.png": f"{row.filename}.baseline.png",
         }.get(kind, row.filename)
         path = folder / name
         if not path.is_file():
