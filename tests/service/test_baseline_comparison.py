@@ -30,6 +30,9 @@ def test_an_inspection_is_compared_with_the_best_aligned_baseline(fitted, dev_da
     page = c.get(f"/inspections/{got['id']}", headers=AUTH).text
     assert "Since baseline" in page and block["regions"][0]["finding"] in page
     assert f"/api/v1/inspections/{got['id']}/baseline.png" in page
+    report = c.get(f"/api/v1/inspections/{got['id']}/report.html", headers=AUTH).text
+    assert f"Since baseline {block['file']}" in report and block["regions"][0]["finding"] in report
+    assert report.count("data:image/png;base64,") == 3  # annotated, panel, baseline
 
 
 def test_an_inspection_no_baseline_aligns_with_says_why(fitted, dev_data):

@@ -266,7 +266,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     def _report_html(inspection_id: int, embed: bool) -> str:
         data = svc.get_inspection(inspection_id)
         files = {}
-        for kind in ("annotated.png", "panel.png"):
+        for kind in ("annotated.png", "panel.png", "baseline.png"):
             try:
                 path = svc.inspection_file(inspection_id, kind)
             except ServiceError:
