@@ -134,7 +134,7 @@ def encoder_table(out: Path) -> None:
     import cv2
     from PIL import Image
 
-    from thermal_anomaly.visualize import encode_png
+    from thermal_anomaly.io import encode_png
 
     pics = sorted(out.glob("*.png"))
     arrays = [np.asarray(Image.open(p).convert("RGB")) for p in pics]

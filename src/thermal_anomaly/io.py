@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
@@ -234,30 +235,58 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def _to_uint8(array: np.ndarray) -> np.ndarray:
-    array = np.asarray(array)
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    if array.dtype == np.uint8:
-        return array
-    if np.issubdtype(array.dtype, np.floating):
-        clean = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        return (np.clip(clean, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    raise ValueError(f"save_png expects bool, uint8 or float in [0, 1], got {array.dtype}")
+#: PNG writing: libpng (OpenCV) at zlib level 1 with run-length matching and the "up" filter on every row,
+#: about half of Pillow's time at its fastest level for files of about the same size (benchmarks/pictures.py)
+PNG_PARAMS = [
+    cv2.IMWRITE_PNG_COMPRESSION,
+    1,
+    cv2.IMWRITE_PNG_STRATEGY,
+    cv2.IMWRITE_PNG_STRATEGY_RLE,
+    cv2.IMWRITE_PNG_FILTER,
+    cv2.IMWRITE_PNG_FILTER_UP,
+]
 
 
-def save_png(path: str | os.PathLike, array: np.ndarray) -> Path:
-    """Save H×W (grey), H×W×1, H×W×3 (RGB) or H×W×4 (RGBA) as PNG atomically.
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """The one float-to-byte conversion of the project: ``bool`` -> 0/255 (masks), ``uint8`` as it is,
+    floats in [0, 1] -> 0..255 rounded to nearest and saturated (OpenCV in one pass, ~10x numpy's three;
+    NaN and below 0 -> 0, above 1 -> 255). Keeps the shape."""
+    a = np.asarray(array)
+    if a.dtype == np.bool_:
+        return a.view(np.uint8) * np.uint8(255)
+    if a.dtype == np.uint8:
+        return a
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"expected bool, uint8 or float in [0, 1], got {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] > 4:  # OpenCV's element-wise calls take at most 4 channels
+        return np.stack([to_uint8(a[..., c]) for c in range(a.shape[2])], axis=-1)
+    return cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0).reshape(a.shape)
+
+
+def encode_png(array: np.ndarray | Image.Image) -> bytes:
+    """PNG bytes of H×W (grey), H×W×1, H×W×3 (RGB) or H×W×4 (RGBA), converted by :func:`to_uint8`."""
+    data = to_uint8(np.asarray(array))
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
+    if data.ndim == 3 and data.shape[2] in (3, 4):
+        data = cv2.cvtColor(data, cv2.COLOR_RGB2BGR if data.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    elif data.ndim != 2:
+        raise ValueError(f"PNG expects H×W, H×W×3 or H×W×4, got shape {data.shape}")
+    ok, buf = cv2.imencode(".png", data, PNG_PARAMS)
+    if not ok:
+        raise ValueError(f"PNG encoding failed for an array of shape {data.shape}")
+    return buf.tobytes()
+
+
+def save_png(path: str | os.PathLike, array: np.ndarray | Image.Image) -> Path:
+    """Save H×W (grey), H×W×1, H×W×3 (RGB) or H×W×4 (RGBA) as PNG atomically (see :func:`encode_png`).
 
     ``bool`` is written 0/255 (masks), floats are clipped to [0, 1] and scaled to 0..255.
     """
-    data = _to_uint8(array)
-    if data.ndim == 3 and data.shape[2] == 1:
-        data = data[:, :, 0]
-    if not (data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (3, 4))):
-        raise ValueError(f"save_png expects H×W, H×W×3 or H×W×4, got shape {data.shape}")
+    data = encode_png(array)
     with atomic_path(path) as tmp:
-        Image.fromarray(np.ascontiguousarray(data)).save(tmp, format="PNG")
+        tmp.write_bytes(data)
     return Path(path)
 
 

@@ -24,8 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
-from .io import save_png as io_save_png  # noqa: E402
+from .io import atomic_path, save_png  # noqa: E402
+from .io import to_uint8 as io_to_uint8  # noqa: E402
 from .records import HotSpot, Region  # noqa: E402
 
 HEAT_CMAP = "jet"
@@ -42,24 +42,11 @@ PANEL_BOX = (480, 360)
 RESULT_BOX = (420, 315)
 #: colour of pixels without a value (invalid temperatures, NaN)
 NEUTRAL = (128, 128, 128)
-#: PNG writing (see :func:`encode_png`)
-PNG_PARAMS = [
-    cv2.IMWRITE_PNG_COMPRESSION,
-    1,
-    cv2.IMWRITE_PNG_STRATEGY,
-    cv2.IMWRITE_PNG_STRATEGY_RLE,
-    cv2.IMWRITE_PNG_FILTER,
-    cv2.IMWRITE_PNG_FILTER_UP,
-]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float [0, 1] or uint8, grey or RGB -> uint8 RGB."""
-    a = np.asarray(image)
-    if a.dtype == np.float32 and a.ndim in (2, 3) and (a.ndim == 2 or a.shape[2] <= 4):
-        a = cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0)  # rounds and saturates, 10× numpy's speed
-    elif a.dtype != np.uint8:
-        a = np.clip(a.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """A picture as uint8 RGB: float [0, 1] or uint8 (:func:`io.to_uint8`), grey made RGB, alpha dropped."""
+    a = io_to_uint8(image)
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
     return np.ascontiguousarray(a[..., :3])
@@ -273,29 +260,9 @@ def _save_figure(fig, path: str | os.PathLike, dpi: int = 100, *, tight: bool = 
         plt.close(fig)
 
 
-def encode_png(image: np.ndarray | Image.Image) -> bytes:
-    """PNG bytes of an RGB or grey picture, fast: libpng (OpenCV), zlib level 1 with run-length matching
-    and the "up" filter on every row. About half of Pillow's time at its fastest level (Pillow tries all
-    five filters on every row) for files of about the same size; see benchmarks/pictures.py."""
-    a = np.asarray(image)
-    if a.ndim == 3 or a.dtype != np.uint8:
-        a = cv2.cvtColor(to_uint8(a), cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", a, PNG_PARAMS)
-    if not ok:
-        raise ValueError(f"PNG encoding failed for an array of shape {a.shape}")
-    return buf.tobytes()
-
-
-def save_png(path: str | os.PathLike, image: np.ndarray | Image.Image) -> None:
-    """An RGB or grey picture as PNG, atomically (see :func:`encode_png`)."""
-    data = encode_png(image)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def save_mask_png(path: str | os.PathLike, mask: np.ndarray) -> None:
     """The tool's pixel decision as 0/255 at the image's own size (:func:`io.save_png` of a bool mask)."""
-    io_save_png(path, np.asarray(mask, bool))
+    save_png(path, np.asarray(mask, bool))
 
 
 #: colour of learned regions and of hot spots outside them in pictures

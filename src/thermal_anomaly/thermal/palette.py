@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from ..io import to_uint8
+
 _T = TypeVar("_T")
 
 #: Longest side of the working copy: overlay and bar detection run at this size so a 3077×1920 photo costs
@@ -230,8 +232,8 @@ def as_rgb_u8(image: np.ndarray) -> np.ndarray:
 
 
 def to_u8(rgb: np.ndarray) -> np.ndarray:
-    """Float [0, 1] -> uint8, rounded and saturated, in one pass (OpenCV) instead of numpy's three."""
-    return cv2.convertScaleAbs(np.ascontiguousarray(rgb, dtype=np.float32), alpha=255.0)
+    """Float [0, 1] -> uint8 (:func:`thermal_anomaly.io.to_uint8`), the colours decoding works on."""
+    return to_uint8(rgb)
 
 
 #: one slot per 24-bit colour (64 MB of address space, touched only where an image's colours fall), shared by
