@@ -133,11 +133,12 @@ def predict(
         ),
     ] = None,
     baseline: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             "--baseline",
             help="a baseline image (or folder) of the assets: each image is compared with the best aligned "
-            "one, in °C (repeatable)",
+            "one, in °C (repeatable); 'auto': each image's asset's normal images, as train recorded them "
+            "in the model (./auto for a file named auto)",
         ),
     ] = None,
     engine: Annotated[
@@ -175,9 +176,10 @@ def predict(
         pictures=pictures,
         params=_radiometric_params(emissivity, reflected_temp, distance, humidity, atmospheric_temp),
         workers=workers,
-        baselines=baseline or (),
+        baselines=[Path(b) for b in baseline or () if b != "auto"],
         engine=engine,
         resume=resume,
+        asset_baselines="auto" in (baseline or ()),
     )
     for line in summary_lines(report.summary):
         typer.echo(line)

@@ -17,14 +17,14 @@ import numpy as np
 
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
-from .errors import DataError, ThermalAnomalyError
+from .errors import DataError, ModelError, ThermalAnomalyError
 from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .records import ImageResult
 from .thermal.radiometric import RadiometricParams
 
 if TYPE_CHECKING:
-    from .baseline.reference import Reference
+    from .baseline.reference import BaselineSet, Reference
     from .thermal.analysis import ThermalAnalysis
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
@@ -60,11 +60,15 @@ def train(
     """Fit a detector on the normal images under ``data_root``; return the model file to use.
 
     AutoEncoders write ``best_model.pth`` (lowest validation loss, returned), ``final_model.pth`` and
-    ``training_loss.png``; other detectors write ``<model>.pth``.
+    ``training_loss.png``; other detectors write ``<model>.pth``. The model file records each asset's
+    normal images (absolute paths) for ``predict --baseline auto``.
     """
+    from .baseline.reference import normals_record
+
     dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="train")
     detector = create_detector(model, **detector_config(model, **options))
     detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
+    detector.normals_ = normals_record(r for r in dataset.records if r.label != 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if model in AUTOENCODERS:
@@ -155,6 +159,8 @@ class _ImageOptions(NamedTuple):
     save_maps: bool
     #: baseline files and folders (``predict --baseline``); each process reads them once
     baselines: tuple[str, ...] = ()
+    #: ``--baseline auto``: the batch's assets and their recorded normals that could be read; None: not asked
+    asset_baselines: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
 
 #: images per worker process below which a batch stays in one process: starting a worker (its imports, the
@@ -187,14 +193,18 @@ def _worker_start(
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    from .baseline.reference import load_references
+    from .baseline.reference import BaselineSet, load_asset_references, load_references
 
+    by_asset = None
+    if opts.asset_baselines is not None:
+        record = dict(opts.asset_baselines)
+        by_asset = load_asset_references(record, record, params, quiet=True)  # warned in the main process
     _WORKER.update(
         inspector=Inspector(load_detector(model_file), model_name),
         out=Path(out),
         opts=opts,
         params=params,
-        references=load_references(opts.baselines, params),
+        references=BaselineSet(load_references(opts.baselines, params), by_asset),
     )
 
 
@@ -310,6 +320,19 @@ class Inspector:
         inspector.model_file = Path(model_path)
         return inspector
 
+    def recorded_normals(self) -> dict[str, list[str]]:
+        """Asset -> the normal images ``train`` fitted the model on (``predict --baseline auto``); a
+        ModelError naming the model file when it records none (older files, detectors fitted in code)."""
+        normals = getattr(self.detector, "normals_", None)
+        if normals is None:
+            where = self.model_file if self.model_file is not None else "this model"
+            raise ModelError(
+                f"{where}: the model records no training normals for --baseline auto (trained before they "
+                "were recorded, or fitted in code): retrain it with 'thermal-anomaly train', or give the "
+                "baselines with --baseline PATH"
+            )
+        return normals
+
     def infer_group(self, parts: Sequence[str], default: str | None = None) -> str | None:
         """The asset of an image: the nearest enclosing folder that the model was calibrated on."""
         known = set(self.detector.calibration_)
@@ -335,6 +358,7 @@ class Inspector:
         baselines: Sequence[str | os.PathLike | Reference] = (),
         engine: str = "local",
         resume: bool = False,
+        asset_baselines: bool = False,
     ) -> BatchReport:
         """Score files and folders; write ``OUT/<name>.json`` (and maps) per image, errors per file.
 
@@ -387,6 +411,11 @@ class Inspector:
         resume : bool, default False
             Skip images whose outputs in ``out_dir`` are complete for this run (see
             :mod:`thermal_anomaly.resume`); they count in the summary from their JSON.
+        asset_baselines : bool, default False
+            ``--baseline auto``: compare each image with the normal images ``train`` recorded for its asset
+            (its nearest folder named like a training asset, else ``group``), besides any ``baselines``. A
+            recorded file that is missing or unreadable is skipped with a one-line warning; a model that
+            records none is a ModelError naming its file.
 
         Returns
         -------
@@ -398,15 +427,30 @@ class Inspector:
 
         from .summary import summary_markdown
 
+        record = self.recorded_normals() if asset_baselines else None  # none recorded: stop before any output
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         items = collect_inputs(paths)
         results: list[ImageResult] = []
         errors: list[tuple[str, str]] = []
-        from .baseline.reference import load_references
+        from .baseline.reference import BaselineSet, asset_of, load_asset_references, load_references
 
-        references = load_references(baselines, params)  # a missing or unreadable baseline stops the batch
-        opts = _ImageOptions(group, threshold, pictures, save_maps, tuple(str(r.path) for r in references))
+        given = load_references(baselines, params)  # a missing or unreadable baseline stops the batch
+        by_asset = None
+        if record is not None:  # only the batch's assets are read; a missing normal: a warning, skipped
+            assets = {asset_of(record, parts, group) for _path, _name, parts in items}
+            by_asset = load_asset_references(record, assets, params)
+        references = BaselineSet(given, by_asset)
+        opts = _ImageOptions(
+            group,
+            threshold,
+            pictures,
+            save_maps,
+            tuple(str(r.path) for r in given),
+            None
+            if by_asset is None
+            else tuple((a, tuple(str(r.path) for r in refs)) for a, refs in by_asset.items()),
+        )
         if engine not in ("local", "ray"):
             raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
         position = {name: i for i, (_path, name, _parts) in enumerate(items)}
@@ -458,7 +502,7 @@ class Inspector:
                 group=self.infer_group(parts, opts.group),
                 pictures=opts.pictures,
                 save_maps=opts.save_maps,
-                baselines=bool(getattr(opts, "baselines", ())),
+                baselines=bool(opts.baselines) or opts.asset_baselines is not None,
                 model_file=self.model_file,
             )
             if res is None:
@@ -473,7 +517,7 @@ class Inspector:
         out: Path,
         opts: _ImageOptions,
         params: RadiometricParams | None,
-        references: Sequence[Reference] = (),
+        references: Sequence[Reference] | BaselineSet = (),
     ) -> Iterator[tuple[tuple[Path, str, tuple[str, ...]], ImageResult | str]]:
         """Each item with its result (or the reason it failed), in order. One analysis per image: the
         detector's overlays and heat evidence and the report's temperatures come from the same decoding (a
@@ -519,17 +563,23 @@ class Inspector:
         analysis: ThermalAnalysis,
         out: Path,
         opts: _ImageOptions,
-        references: Sequence[Reference] = (),
+        references: Sequence[Reference] | BaselineSet = (),
     ) -> ImageResult:
         """Score and rate one analysed image and write its files (JSON, pictures, maps); compared with
-        the best aligned of ``references`` when there are any."""
-        from .baseline.reference import against_references
+        the best aligned of its ``references`` (those given, its asset's) when there are any."""
+        from .baseline.reference import BaselineSet, asset_of
         from .pictures import save_pictures
         from .report import rate_image
 
         group, threshold, pictures, save_maps = opts.group, opts.threshold, opts.pictures, opts.save_maps
         grp = self.infer_group(parts, group)
-        compared = against_references(analysis, references, path) if references else None
+        if not isinstance(references, BaselineSet):
+            references = BaselineSet(list(references))
+        compared = None
+        if references:
+            by_asset = references.by_asset
+            asset = None if by_asset is None else asset_of(by_asset, parts, group)
+            compared = references.compare(analysis, asset, path)
         pred = self.detector.score([analysis], groups=[grp], threshold=threshold, explain=pictures)
         rated, temp = rate_image(
             analysis,

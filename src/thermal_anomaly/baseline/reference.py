@@ -6,12 +6,16 @@ with the inspection (highest correlation, then most inliers: the nearest viewpoi
 baseline that is the inspection's own file is skipped (a folder given both as inspection and as baseline
 would otherwise compare each image with itself). When none aligns, the block says why for each one, and
 nothing else about the image changes: a comparison is never guessed.
+
+``predict --baseline auto`` compares each image with its own asset's normal images instead: ``train`` records
+them in the model file (:func:`normals_record`), and :class:`BaselineSet` picks an image's by its folders.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,11 @@ from ..thermal.analysis import ThermalAnalysis
 from ..thermal.radiometric import RadiometricParams
 from .comparison import Comparison, compare
 from .registration import Registration, Views, register
+
+log = logging.getLogger(__name__)
+
+#: the record's key for normal images in no asset folder (a model trained on one asset's own folder)
+NO_ASSET = ""
 
 
 @dataclass
@@ -121,6 +130,8 @@ class BaselineOutcome:
     reference: Reference | None = None
     registration: Registration | None = None
     comparison: Comparison | None = field(default=None, repr=False)
+    #: the reason when there was no baseline to try (``--baseline auto``: why the asset has none)
+    none_reason: str = "no baseline given"
 
     @property
     def aligned(self) -> bool:
@@ -136,7 +147,7 @@ class BaselineOutcome:
         if self.aligned:
             return ""
         if not self.attempts:
-            return "no baseline given"
+            return self.none_reason
         return "no baseline aligned: " + "; ".join(
             f"{a.reference.label}: {a.reason}" for a in self.attempts if a.reason
         )
@@ -200,3 +211,87 @@ def warming_map(outcome: BaselineOutcome, shape: tuple[int, int] | None = None) 
     from ..postprocess import resize_map
 
     return resize_map(warm, tuple(shape))
+
+
+# ------------------------------------------------------------------------- per-asset baselines (auto)
+def normals_record(records: Iterable) -> dict[str, list[str]]:
+    """Asset -> its normal images' absolute paths (symbolic links kept as the user sees them), in the
+    data set's order, from a training set's records (``ImageRecord``: ``path``, ``group``). Plain data, so
+    it travels in the model file; absolute so that ``predict`` finds them from any working folder."""
+    out: dict[str, list[str]] = {}
+    for r in records:
+        out.setdefault(NO_ASSET if r.group is None else str(r.group), []).append(os.path.abspath(r.path))
+    return out
+
+
+def asset_of(record: Mapping[str, object], parts: Sequence[str], default: str | None = None) -> str | None:
+    """The recorded asset of an image: its nearest enclosing folder the record names, else ``default``
+    (``--group``), else the record's images without an asset folder, else None. Independent of the
+    detector's calibration, which leaves out assets with a single normal."""
+    for part in reversed(parts):
+        if part in record:
+            return part
+    if default is not None:
+        return default
+    return NO_ASSET if NO_ASSET in record else None
+
+
+def load_asset_references(
+    record: Mapping[str, Sequence[str]],
+    assets: Iterable[str | None],
+    params: RadiometricParams | None = None,
+    quiet: bool = False,
+) -> dict[str, list[Reference]]:
+    """The recorded normals of ``assets`` (those of a batch: the others are not decoded), read now. A file
+    that is missing or cannot be read is left out with a one-line warning naming it (unless ``quiet``):
+    the record is the model's, so a moved or deleted normal must not stop an inspection."""
+    out: dict[str, list[Reference]] = {}
+    for asset in sorted({a for a in assets if a is not None and a in record}):
+        refs = []
+        for f in record[asset]:
+            try:
+                refs.append(Reference.read(f, params))
+            except DataError:
+                if not quiet:
+                    what = "cannot be read" if Path(f).exists() else "not found"
+                    log.warning(
+                        "warning: %s: recorded normal image of asset '%s' %s; skipped", f, asset, what
+                    )
+        out[asset] = refs
+    return out
+
+
+@dataclass
+class BaselineSet:
+    """A batch's baselines: ``given`` apply to every image; ``by_asset`` (``--baseline auto``; None when
+    not asked) holds each recorded asset's normals, read, for the images of that asset."""
+
+    given: list[Reference] = field(default_factory=list)
+    by_asset: dict[str, list[Reference]] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.given) or self.by_asset is not None
+
+    def for_asset(self, asset: str | None) -> list[Reference]:
+        """The asset's own normals, then the given baselines not among them."""
+        own = list(self.by_asset.get(asset, [])) if self.by_asset is not None and asset is not None else []
+        seen = {os.path.abspath(r.path) for r in own}
+        return own + [r for r in self.given if os.path.abspath(r.path) not in seen]
+
+    def _none_reason(self, asset: str | None) -> str:
+        if self.by_asset is None:
+            return "no baseline given"
+        if asset is None or asset not in self.by_asset:
+            if asset in (None, NO_ASSET):
+                return "no recorded normal images: the image's folders name no asset the model was trained on"
+            return f"the model records no normal images of asset '{asset}'"
+        return f"the recorded normal images of asset '{asset}' could not be read"
+
+    def compare(
+        self, inspection: ThermalAnalysis, asset: str | None, path: str | os.PathLike | None = None
+    ) -> BaselineOutcome:
+        """``inspection`` against its asset's baselines (see :func:`against_references`)."""
+        refs = self.for_asset(asset)
+        if not refs:
+            return BaselineOutcome([], none_reason=self._none_reason(asset))
+        return against_references(inspection, refs, path)

@@ -1,7 +1,8 @@
 """One-file model persistence: a versioned envelope of plain data and tensors, read without unpickling.
 
 The file is a ``torch.save`` dict: format name and version, the detector's registry name and
-configuration, its calibration (scales and thresholds) and its learned tensors under ``state_key``.
+configuration, its calibration (scales and thresholds) and its learned tensors under ``state_key``; a model
+trained from a data folder also records each asset's normal images (``normals``: asset -> absolute paths).
 It is read with ``torch.load(..., weights_only=True)``, so a model file cannot run code. Older files are
 read as they are: keys added later have fallbacks here, and a detector completes an older configuration
 in its ``_upgrade_config`` hook so it scores as it was calibrated.
@@ -48,6 +49,10 @@ def save_model(detector: Detector, path: str | os.PathLike) -> Path:
         "state_key": detector.state_key,
         detector.state_key: {k: v.detach().cpu().contiguous() for k, v in detector._state().items()},
     }
+    # asset -> normal image paths, recorded by ``train`` (``predict --baseline auto``)
+    normals = getattr(detector, "normals_", None)
+    if normals is not None:
+        payload["normals"] = {str(k): [str(f) for f in v] for k, v in normals.items()}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         torch.save(payload, tmp)
@@ -75,6 +80,8 @@ def load_model(path: str | os.PathLike, expected: type[Detector] | None = None) 
     except (TypeError, KeyError, ValueError, RuntimeError) as exc:
         raise ModelError(f"{path}: model file does not match the '{name}' detector: {exc}") from None
     det._set_calibration(_calibration(payload))
+    if "normals" in payload:  # files from before the record, or of detectors fitted in code, have none
+        det.normals_ = {str(k): [str(f) for f in v] for k, v in payload["normals"].items()}
     return det
 
 
