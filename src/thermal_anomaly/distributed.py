@@ -16,6 +16,7 @@ cluster; without one a local Ray is started for the batch and shut down after it
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: times Ray runs a failed task again (a dead worker process or an exception) before giving up on the image
 TASK_RETRIES = 2
+#: tasks in flight per CPU of the cluster (the rest of the batch is submitted as they finish)
+IN_FLIGHT_PER_CPU = 4
 #: fault injection for the retry test: a folder; the batch's first task kills its worker process
 CRASH_ONCE_ENV = "THERMAL_ANOMALY_RAY_CRASH_ONCE"
 
@@ -92,10 +95,18 @@ def ray_outcomes(
         digest = hashlib.sha256(model).hexdigest()
         model_ref = ray.put(model)  # once into the object store; each node fetches it once
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=True)(_task)
-        pending = {
-            task.remote(model_ref, digest, inspector.model_name, str(out), opts, params, item): item
-            for item in items
-        }
+        # a window of tasks in flight, not the whole batch: a survey of 50,000 images stays light for the
+        # driver and the scheduler, and results keep coming while the rest waits its turn
+        window = max(2, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
+        queue = iter(items)
+        pending: dict[Any, Item] = {}
+
+        def submit() -> None:
+            for item in itertools.islice(queue, window - len(pending)):
+                ref = task.remote(model_ref, digest, inspector.model_name, str(out), opts, params, item)
+                pending[ref] = item
+
+        submit()
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             item = pending.pop(done[0])
@@ -105,6 +116,7 @@ def ray_outcomes(
                 cause = " ".join(str(exc).split())[-300:]
                 reason = f"{item[0]}: failed on the Ray cluster after {TASK_RETRIES} retries ({cause})"
                 outcome = _failed(out, item[1], item[0], ThermalAnomalyError(reason))
+            submit()
             yield item, outcome
     finally:
         if started:
