@@ -26,8 +26,8 @@ def create_detector(name: str, **config) -> Detector:
     Parameters
     ----------
     name : str
-        Registry name: ``"patchcore"`` (the default model), ``"padim"``, ``"autoencoder"`` or
-        ``"unet-autoencoder"`` (see :func:`available_detectors`).
+        Registry name: ``"patchcore"`` (the default model), ``"padim"``, ``"fastflow"``, ``"cflow"``,
+        ``"draem"``, ``"autoencoder"`` or ``"unet-autoencoder"`` (see :func:`available_detectors`).
     **config
         Constructor arguments of that detector (e.g. ``img_size``, ``threshold_quantile``); omitted
         ones take the detector's defaults.
@@ -93,7 +93,7 @@ def available_detectors() -> list[str]:
 def _import_all() -> None:
     import importlib
 
-    for mod in ("autoencoder", "patchcore", "padim"):
+    for mod in ("autoencoder", "patchcore", "padim", "fastflow", "cflow", "draem"):
         try:
             importlib.import_module(f"{__name__}.{mod}")
         except ModuleNotFoundError as exc:  # a detector not written yet
