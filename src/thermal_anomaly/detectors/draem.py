@@ -246,8 +246,8 @@ class Draem(HeatFusion, Detector):
         net_size: int = 96,
         width: int = 8,
         steps: int = 300,
-        batch_size: int = 4,
-        learning_rate: float = 1e-3,
+        train_batch: int = 4,
+        lr: float = 1e-3,
         seed: int = 0,
         img_size: int = 256,
         blur_sigma: float = 4.0,
@@ -277,14 +277,14 @@ class Draem(HeatFusion, Detector):
             raise ValueError(f"anomalies must be one of {ANOMALIES}, got {anomalies!r}")
         if net_size < 32 or net_size % 8:
             raise ValueError(f"net_size must be a multiple of 8, at least 32, got {net_size}")
-        if steps < 1 or batch_size < 1 or width < 4:
-            raise ValueError("steps and batch_size must be positive, width at least 4")
+        if steps < 1 or train_batch < 1 or width < 4:
+            raise ValueError("steps and train_batch must be positive, width at least 4")
         self.anomalies = anomalies
         self.net_size = int(net_size)
         self.width = int(width)
         self.steps = int(steps)
-        self.batch_size = int(batch_size)
-        self.learning_rate = float(learning_rate)
+        self.train_batch = int(train_batch)
+        self.lr = float(lr)
         self.seed = int(seed)
         self.recon_: UNet | None = None
         self.disc_: UNet | None = None
@@ -344,13 +344,13 @@ class Draem(HeatFusion, Detector):
     ) -> None:
         """``steps`` Adam steps on batches with synthetic anomalies (cosine learning-rate decay)."""
         params = list(recon.parameters()) + list(disc.parameters())
-        opt = torch.optim.Adam(params, lr=self.learning_rate)
+        opt = torch.optim.Adam(params, lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.steps)
         recon.train()
         disc.train()
         n = len(rgb)
         for _step in range(self.steps):
-            idx = rng.integers(n, size=self.batch_size)
+            idx = rng.integers(n, size=self.train_batch)
             clean, dirty, labels = self._batch(rgb, pos, ok, idx, rng)
             rec = torch.sigmoid(recon(dirty))
             logits = disc(torch.cat([dirty, rec], 1))

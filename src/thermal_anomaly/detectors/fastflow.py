@@ -11,6 +11,8 @@ are split into ``calibration_folds`` folds; each fold's flow trains on the other
 fold's likelihood stops improving (``patience`` epochs), and its maps of the held-out normals are what
 calibration needs (by a model that did not see them). The final flow trains on every normal for the
 median of the folds' best epoch counts. With 24 normals that is four short trainings, no more.
+The CLI's ``--epochs``, ``--batch-size`` and ``--lr`` are the AutoEncoders' and do not reach these
+options (``max_epochs``, ``train_batch``, ``lr``), so ``train --model fastflow`` fits what the benchmark measured.
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class FlowDetector(HeatFusion, Detector):
         clamp: float = 2.0,
         max_epochs: int = 20,
         patience: int = 3,
-        learning_rate: float = 2e-3,
-        batch_size: int = 8,
+        lr: float = 2e-3,
+        train_batch: int = 8,
         flip: bool = True,
         seed: int = 0,
         img_size: int = 256,
@@ -94,15 +96,15 @@ class FlowDetector(HeatFusion, Detector):
             raise ValueError(
                 f"layers must be backbone tap names ({', '.join(TAP_STRIDES)}), got {self.layers}"
             )
-        if n_blocks < 1 or max_epochs < 1 or patience < 1 or batch_size < 1:
-            raise ValueError("n_blocks, max_epochs, patience and batch_size must be positive")
+        if n_blocks < 1 or max_epochs < 1 or patience < 1 or train_batch < 1:
+            raise ValueError("n_blocks, max_epochs, patience and train_batch must be positive")
         self.n_blocks = int(n_blocks)
         self.hidden_ratio = float(hidden_ratio)
         self.clamp = float(clamp)
         self.max_epochs = int(max_epochs)
         self.patience = int(patience)
-        self.learning_rate = float(learning_rate)
-        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.train_batch = int(train_batch)
         self.flip = bool(flip)
         self.seed = int(seed)
         self.flows_: nn.ModuleList | None = None
@@ -192,15 +194,15 @@ class FlowDetector(HeatFusion, Detector):
         when the held-out likelihood has not improved for ``patience`` epochs, the best epoch's weights
         kept. Returns (flows, epochs that count)."""
         flows = self._new_flows([f.shape[1] for f in train])
-        opt = torch.optim.Adam(flows.parameters(), lr=self.learning_rate, weight_decay=1e-5)
+        opt = torch.optim.Adam(flows.parameters(), lr=self.lr, weight_decay=1e-5)
         gen = torch.Generator().manual_seed(int(seed))
         n = len(train[0])
         best, best_state, best_epoch, stale = float("inf"), None, epochs, 0
         for epoch in range(1, epochs + 1):
             flows.train()
             order = torch.randperm(n, generator=gen)
-            for s in range(0, n, self.batch_size):
-                b = order[s : s + self.batch_size]
+            for s in range(0, n, self.train_batch):
+                b = order[s : s + self.train_batch]
                 loss = self._loss(flows, [f[b] for f in train])
                 opt.zero_grad()
                 loss.backward()
