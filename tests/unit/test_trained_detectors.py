@@ -25,7 +25,7 @@ from thermal_anomaly.thermal.analysis import ThermalAnalysis
 TINY = {
     "fastflow": dict(img_size=96, n_blocks=2, max_epochs=4, patience=2),
     "cflow": dict(img_size=96, n_blocks=2, max_epochs=4, patience=2, pe_channels=8),
-    "draem": dict(img_size=96, net_size=48, width=4, steps=80, train_batch=4),
+    "draem": dict(img_size=96, net_size=48, width=4, steps=25, train_batch=4),
 }
 #: working side of the test pictures (T1 is 640 px; half of it keeps preparing cheap)
 SIDE = 320
