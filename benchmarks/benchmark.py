@@ -260,6 +260,12 @@ def main() -> None:
         help="folds for the trained detectors (AutoEncoders, flows, DRAEM; others: leave-one-out)",
     )
     ap.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="image-level folds for every detector (e.g. 3: the trained detectors' protocol for all)",
+    )
+    ap.add_argument(
         "--sheet", type=Path, default=Path("runs/benchmark"), help="folder for heatmap contact sheets"
     )
     ap.add_argument("--json", type=Path, default=None, help="also write all results here")
@@ -272,6 +278,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         folds = args.ae_folds if any(t in args.worker.partition(":")[0] for t in TRAINED) else None
+        folds = args.folds if args.folds is not None else folds
         parts = tuple(p for p in PARTS if p in args.only.split(","))
         print(json.dumps(worker(args.worker, args.data, folds, args.sheet, parts)))
         return
@@ -291,6 +298,7 @@ def main() -> None:
             str(args.sheet),
             "--ae-folds",
             str(args.ae_folds),
+            *(["--folds", str(args.folds)] if args.folds is not None else []),
             "--only",
             args.only,
         ]
