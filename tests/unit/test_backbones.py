@@ -192,3 +192,18 @@ def test_engine_is_chosen_by_name_or_environment(monkeypatch):
         FeatureExtractor("efficientnet-lite0")
     with pytest.raises(ModelError, match="unknown engine"):
         FeatureExtractor("efficientnet-lite0", engine="tensorrt")
+
+
+def test_a_given_graph_runs_as_it_is_and_only_at_its_size():
+    """An exported file under test (``thermal-anomaly export``) is never swapped for a cached or fresh
+    export: another input size is refused, and so is a given graph with the torch engine."""
+    layers = ("stage1",)
+    graph = backbones.taps_graph(load_backbone("efficientnet-lite0"), layers, 64, 64)
+    fe = FeatureExtractor("efficientnet-lite0", layers, engine="onnxruntime", graphs={(64, 64): graph})
+    x = torch.rand(1, 3, 64, 64)
+    eager = FeatureExtractor("efficientnet-lite0", layers, engine="torch")(x)["stage1"]
+    assert torch.allclose(fe(x)["stage1"], eager, atol=1e-4 * float(eager.abs().max()))
+    with pytest.raises(ModelError, match="takes 64x64 input, not 32x32"):
+        fe(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ModelError, match="only with engine 'onnxruntime'"):
+        FeatureExtractor("efficientnet-lite0", layers, engine="torch", graphs={(64, 64): graph})
