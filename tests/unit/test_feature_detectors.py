@@ -95,6 +95,18 @@ def test_nearest_distance_in_blocks_matches_brute_force(monkeypatch):
     assert np.allclose(nearest_distance(q, b, exclude=drop).numpy(), expect2, atol=1e-5)
 
 
+def test_nearest_distance_of_a_query_on_a_bank_row_is_near_zero_not_rounding_noise():
+    """Patch features have norms of ~10-100: the expansion |q|² + |b|² - 2 q·b leaves float32 noise of
+    ~1e-4..1e-2 under the square root where q lies on a bank row (a training image's own patches)."""
+    rng = np.random.default_rng(3)
+    b = torch.from_numpy(rng.normal(0, 3, size=(300, 300)).astype(np.float32))
+    q = torch.cat([b[:40] + 1e-5, torch.from_numpy(rng.normal(0, 3, size=(60, 300)).astype(np.float32))])
+    d = nearest_distance(q, b).numpy()
+    expect = np.sqrt(((q.numpy()[:, None].astype(np.float64) - b.numpy()[None]) ** 2).sum(-1)).min(1)
+    assert np.abs(d[:40] - expect[:40]).max() < 1e-6  # ~1.7e-4 apart: a thousandth of that, not ~1e-2
+    assert np.allclose(d[40:], expect[40:], rtol=1e-5)
+
+
 def test_nearest_distance_with_a_kept_index_is_the_same(monkeypatch):
     import thermal_anomaly.detectors.patchcore as pc
 

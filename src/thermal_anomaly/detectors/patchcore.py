@@ -93,6 +93,11 @@ def index_bank(bank: torch.Tensor) -> BankIndex:
     return BankIndex(b.t().contiguous(), (b * b).sum(1))
 
 
+#: a squared distance below this share of the query's squared norm is recomputed directly (see
+#: :func:`nearest_distance`): float32's expansion loses all its digits there
+CANCELLATION = 1e-3
+
+
 def nearest_distance(
     queries: torch.Tensor,
     bank: torch.Tensor,
@@ -113,7 +118,16 @@ def nearest_distance(
     for s in range(0, len(q), step):
         # |q - b|² = |q|² + |b|² - 2 q·b: the minimum over the bank first, one square root per query
         out[s : s + step] = torch.addmm(index.sq, q[s : s + step], index.rows_t, alpha=-2.0).amin(dim=1)
-    return out.add_((q * q).sum(1)).clamp_min_(0).sqrt_()
+    q2 = (q * q).sum(1)
+    out.add_(q2)
+    # where a query lies on a bank row (a training image's own patches) the expansion cancels: float rounding
+    # under the square root gave 3e-4 instead of ~0 (and ONNX and eager disagreed there), so those few
+    # distances are taken directly
+    close = torch.nonzero(out < CANCELLATION * q2).squeeze(1)
+    if len(close):
+        exact = torch.cdist(q[close], index.rows_t.t(), compute_mode="donot_use_mm_for_euclid_dist")
+        out[close] = exact.amin(dim=1).square()
+    return out.clamp_min_(0).sqrt_()
 
 
 @register
