@@ -23,6 +23,7 @@ fusion applies to the segmentation map as to any learned map (``hotspot_fusion``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -37,6 +38,8 @@ from .flows import HeatFusion, training_threads
 
 #: kinds of synthetic anomaly
 ANOMALIES = ("thermal", "texture")
+#: shapes of a thermal anomaly and how often each is drawn (renormalised over the ones chosen)
+HEAT_KINDS = {"joint": 0.45, "wire": 0.35, "limb": 0.2}
 #: bins of the position-to-colour table read off each picture
 PALETTE_BINS = 64
 #: share of training samples left clean (DRAEM's: the nets must also see normal pictures as they are)
@@ -160,13 +163,17 @@ def _warm_point(pos: np.ndarray, valid: np.ndarray, rng: np.random.Generator) ->
     return int(ys[k]), int(xs[k])
 
 
-def heat_profile(pos: np.ndarray, valid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A fault's heat, peak 1, (H, W): a joint, a short wire section or a whole limb, blurred like optics."""
+def heat_profile(
+    pos: np.ndarray, valid: np.ndarray, rng: np.random.Generator, kinds: Sequence[str] = tuple(HEAT_KINDS)
+) -> np.ndarray:
+    """A fault's heat, peak 1, (H, W): a joint, a short wire section or a whole limb (of ``kinds``), blurred
+    like optics."""
     h, w = pos.shape
     s = float(min(h, w))
     cy, cx = _warm_point(pos, valid, rng)
     shape = np.zeros((h, w), np.float32)
-    kind = rng.choice(["joint", "wire", "limb"], p=[0.45, 0.35, 0.2])
+    weights = np.array([HEAT_KINDS[k] for k in kinds])
+    kind = rng.choice(list(kinds), p=weights / weights.sum())
     if kind == "joint":
         cv2.circle(shape, (cx, cy), max(1, round(rng.uniform(0.015, 0.045) * s)), 1.0, -1)
     elif kind == "wire":
@@ -189,11 +196,15 @@ def heat_profile(pos: np.ndarray, valid: np.ndarray, rng: np.random.Generator) -
 
 
 def thermal_anomaly(
-    rgb: np.ndarray, pos: np.ndarray, valid: np.ndarray, rng: np.random.Generator
+    rgb: np.ndarray,
+    pos: np.ndarray,
+    valid: np.ndarray,
+    rng: np.random.Generator,
+    kinds: Sequence[str] = tuple(HEAT_KINDS),
 ) -> tuple[np.ndarray, np.ndarray]:
     """``rgb`` with a local heat rise rendered through its own palette; returns (picture, label mask)."""
     table = palette_table(rgb, pos, valid)
-    heat = heat_profile(pos, valid, rng)
+    heat = heat_profile(pos, valid, rng, kinds)
     rise = rng.uniform(0.12, 0.5) * heat
     delta = render(table, pos + rise) - render(table, pos)
     out = np.clip(rgb + delta, 0.0, 1.0)
@@ -243,6 +254,7 @@ class Draem(HeatFusion, Detector):
         self,
         *,
         anomalies: str = "thermal",
+        kinds: Sequence[str] = tuple(HEAT_KINDS),
         net_size: int = 96,
         width: int = 8,
         steps: int = 300,
@@ -280,6 +292,9 @@ class Draem(HeatFusion, Detector):
         if steps < 1 or train_batch < 1 or width < 4:
             raise ValueError("steps and train_batch must be positive, width at least 4")
         self.anomalies = anomalies
+        self.kinds = [str(k) for k in kinds]
+        if not self.kinds or any(k not in HEAT_KINDS for k in self.kinds):
+            raise ValueError(f"kinds must be some of {tuple(HEAT_KINDS)}, got {list(kinds)}")
         self.net_size = int(net_size)
         self.width = int(width)
         self.steps = int(steps)
@@ -375,7 +390,7 @@ class Draem(HeatFusion, Detector):
             if rng.random() < CLEAN_SHARE:
                 out, lab = img, np.zeros(p.shape, bool)
             elif self.anomalies == "thermal":
-                out, lab = thermal_anomaly(img, p, v, rng)
+                out, lab = thermal_anomaly(img, p, v, rng, self.kinds)
             else:
                 out, lab = texture_anomaly(img, rgb[int(rng.integers(len(rgb)))], rng)
             clean.append(img)
