@@ -81,6 +81,8 @@ def test_registered_and_configs_round_trip():
     assert CFlow(pe_channels=12).get_config()["pe_channels"] == 12
     with pytest.raises(ValueError, match="anomalies"):
         Draem(anomalies="dtd")
+    with pytest.raises(ValueError, match="kinds"):
+        Draem(kinds=("spark",))
 
 
 @pytest.mark.parametrize("name", list(TINY))
