@@ -85,6 +85,18 @@ def test_registered_and_configs_round_trip():
         Draem(kinds=("spark",))
 
 
+def test_draem_channels_keep_the_fusions_layout(pictures):
+    """Channels 3-4 are what the heat fusion reads (rise, excess), the scale position comes last, with or
+    without the component scale and with the fusion off."""
+    a = pictures["train"][0]
+    both = Draem(img_size=64)._extra_channel(a, a.overlay)
+    rise_only = Draem(img_size=64, component_size=0.0)._extra_channel(a, a.overlay)
+    plain = Draem(img_size=64, hotspot_fusion=False)._extra_channel(a, a.overlay)
+    assert both.shape[-1] == 3 and rise_only.shape[-1] == 3 and plain.ndim == 2
+    np.testing.assert_array_equal(rise_only[..., 0], rise_only[..., 1])
+    np.testing.assert_array_equal(both[..., 2], rise_only[..., 2])
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_heat_fault_scores_higher_than_the_held_out_normal(fitted, pictures, name):
     det = fitted[name]

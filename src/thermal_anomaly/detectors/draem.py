@@ -315,7 +315,9 @@ class Draem(HeatFusion, Detector):
         heat = HeatFusion._extra_channel(self, image, overlay) if self.hotspot_fusion else None
         if heat is None:
             return pos
-        heat = heat if heat.ndim == 3 else heat[..., None]
+        # the fusion reads channels 3-4 as (joint rise, component excess); without the component scale the
+        # rise stands in for both, which weighs the score exactly as PatchCore's rise alone does
+        heat = heat if heat.ndim == 3 else np.stack([heat, heat], axis=-1)
         if heat.shape[:2] != pos.shape:
             pos = cv2.resize(pos, (heat.shape[1], heat.shape[0]), interpolation=cv2.INTER_NEAREST)
         return np.concatenate([heat, pos[..., None]], axis=-1)
