@@ -181,26 +181,7 @@ class HeatFusion:
     _extra_channel = PatchCore._extra_channel
     _fuse = PatchCore._fuse
     _score_maps = PatchCore._score_maps
-
-    def _init_fusion(
-        self,
-        hotspot_fusion: bool,
-        hotspot_size: float,
-        hotspot_floor: float,
-        component_size: float,
-        novelty_weight: float,
-        score_novelty_weight: float,
-    ) -> None:
-        self.hotspot_fusion = bool(hotspot_fusion)
-        self.hotspot_size = float(hotspot_size)
-        self.hotspot_floor = float(hotspot_floor)
-        self.component_size = float(component_size)
-        if not 0 <= self.component_size < 1:
-            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
-        self.novelty_weight = float(novelty_weight)
-        self.score_novelty_weight = float(score_novelty_weight)
-        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
-            raise ValueError("novelty_weight and score_novelty_weight must be positive")
+    _init_fusion = PatchCore._init_fusion
 
     def _fused_parts(self, x: torch.Tensor, learned: torch.Tensor) -> dict[str, torch.Tensor]:
         """``_parts`` from a learned map: learned, fused and (when fusing) the joint-scale evidence."""

@@ -180,16 +180,9 @@ class PatchCore(Detector):
         self.max_bank = int(max_bank)
         self.projection_dim = int(projection_dim)
         self.seed = int(seed)
-        self.hotspot_fusion = bool(hotspot_fusion)
-        self.hotspot_size = float(hotspot_size)
-        self.hotspot_floor = float(hotspot_floor)
-        self.component_size = float(component_size)
-        if not 0 <= self.component_size < 1:
-            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
-        self.novelty_weight = float(novelty_weight)
-        self.score_novelty_weight = float(score_novelty_weight)
-        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
-            raise ValueError("novelty_weight and score_novelty_weight must be positive")
+        self._init_fusion(
+            hotspot_fusion, hotspot_size, hotspot_floor, component_size, novelty_weight, score_novelty_weight
+        )
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._index: BankIndex | None = None
@@ -282,6 +275,27 @@ class PatchCore(Detector):
         # models saved before the component scale existed were calibrated without it
         config.setdefault("component_size", 0.0)
         return config
+
+    def _init_fusion(
+        self,
+        hotspot_fusion: bool,
+        hotspot_size: float,
+        hotspot_floor: float,
+        component_size: float,
+        novelty_weight: float,
+        score_novelty_weight: float,
+    ) -> None:
+        """The heat fusion's settings, checked (shared by every detector that fuses, see ``flows.HeatFusion``)."""
+        self.hotspot_fusion = bool(hotspot_fusion)
+        self.hotspot_size = float(hotspot_size)
+        self.hotspot_floor = float(hotspot_floor)
+        self.component_size = float(component_size)
+        if not 0 <= self.component_size < 1:
+            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
+        self.novelty_weight = float(novelty_weight)
+        self.score_novelty_weight = float(score_novelty_weight)
+        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
+            raise ValueError("novelty_weight and score_novelty_weight must be positive")
 
     def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
