@@ -78,7 +78,8 @@ class AnomalyAutoEncoder(nn.Module):
         return (x - recon).abs().mean(dim=1), recon
 
 
-def _double_conv(cin: int, cout: int) -> nn.Sequential:
+def double_conv(cin: int, cout: int) -> nn.Sequential:
+    """Two 3×3 convolutions, each with batch norm and ReLU: the U-Nets' block (here and DRAEM's)."""
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1),
         nn.BatchNorm2d(cout),
@@ -98,16 +99,16 @@ class ImprovedAutoEncoder(nn.Module):
         self.enc = nn.ModuleList()
         cin = in_channels
         for c in chans:
-            self.enc.append(_double_conv(cin, c))
+            self.enc.append(double_conv(cin, c))
             cin = c
         self.pool = nn.MaxPool2d(2)
-        self.bottleneck = _double_conv(chans[-1], chans[-1] * 2)
+        self.bottleneck = double_conv(chans[-1], chans[-1] * 2)
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         cin = chans[-1] * 2
         for c in reversed(chans):
             self.up.append(nn.ConvTranspose2d(cin, c, 2, stride=2))
-            self.dec.append(_double_conv(c * 2, c))
+            self.dec.append(double_conv(c * 2, c))
             cin = c
         self.out = nn.Sequential(nn.Conv2d(chans[0], in_channels, 1), nn.Sigmoid())
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from ..thermal.analysis import ThermalAnalysis
 from . import register
+from .autoencoder import double_conv
 from .base import Detector
 from .flows import HeatFusion, training_threads
 
@@ -57,17 +58,6 @@ LABEL_MIN_CHANGE = 0.03
 
 
 # ------------------------------------------------------------------------------------------ networks
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
 class UNet(nn.Module):
     """A small U-Net (``depth`` halvings, ``width`` channels at the top); ``skips=False`` makes it a plain
     encoder-decoder (DRAEM's reconstructive net has none: skips would copy the anomaly through)."""
@@ -77,10 +67,10 @@ class UNet(nn.Module):
         self.skips = skips
         chans = [width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList(
-            [_block(cin, chans[0])] + [_block(chans[i], chans[i + 1]) for i in range(depth)]
+            [double_conv(cin, chans[0])] + [double_conv(chans[i], chans[i + 1]) for i in range(depth)]
         )
         self.up = nn.ModuleList(
-            _block(chans[i + 1] + (chans[i] if skips else 0), chans[i]) for i in reversed(range(depth))
+            double_conv(chans[i + 1] + (chans[i] if skips else 0), chans[i]) for i in reversed(range(depth))
         )
         self.head = nn.Conv2d(chans[0], cout, 1)
 
