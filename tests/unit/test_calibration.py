@@ -99,6 +99,23 @@ def test_half_maximum_outline_is_the_peak_component_of_the_whole_map():
         assert np.array_equal(det._outline(amap, pixel_threshold=1e9), want)
 
 
+def test_flagged_image_whose_map_passes_the_threshold_only_in_a_speck_is_still_outlined():
+    """The mask's cleaning (an opening) removes a one-pixel pass; the decision must still point somewhere
+    (seen on 120×160 radiometric FLIR maps: flagged, no region)."""
+    from thermal_anomaly.postprocess import clean_mask
+
+    det = MeanDetector(mask_kernel=3)
+    amap = np.zeros((40, 50), np.float32)
+    amap[17:24, 27:34] = 0.3  # the peak's surroundings, under half of it
+    amap[18:23, 28:33] = 0.6  # and over half of it, still under the threshold
+    amap[20, 30] = 1.0  # one pixel over the threshold
+    mask = det._outline(amap, pixel_threshold=0.9)
+    assert mask[20, 30] and mask.sum() == 25  # the half-maximum core around the peak
+    amap[18:23, 28:33] = 0.95  # a blob over the threshold: the cleaned threshold mask, as before
+    mask = det._outline(amap, pixel_threshold=0.9)
+    assert mask[20, 30] and np.array_equal(mask, clean_mask(amap >= 0.9, 3))
+
+
 def test_threshold_override_and_label_consistency():
     imgs = [_flat(0.5, 0.02, i) for i in range(8)]
     det = MeanDetector().fit(imgs, progress=False)

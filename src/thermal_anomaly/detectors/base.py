@@ -449,13 +449,17 @@ class Detector(ABC):
         can be flagged while its map stays under the pixel threshold everywhere. It still gets an outline,
         at ``OUTLINE_PEAK_SHARE`` of its map's peak (the half-maximum contour), so that every faulty
         decision points somewhere: the one region around the peak (weaker bumps above half of a weak peak
-        are not findings).
+        are not findings). The same when only specks pass the threshold and the mask's cleaning removes them.
         """
         peak = float(amap.max()) if amap.size else 0.0
         if peak <= 0.0:
             return np.zeros(amap.shape, dtype=bool)
         if peak >= pixel_threshold:
-            return clean_mask(amap >= pixel_threshold, self.mask_kernel)
+            mask = clean_mask(amap >= pixel_threshold, self.mask_kernel)
+            if mask.any():
+                return mask
+            # only specks pass the threshold and the cleaning removed them (a small sensor-size map): the
+            # decision still points somewhere, at the half-maximum core below
         core = amap >= OUTLINE_PEAK_SHARE * peak
         rows, cols = foreground_box(core)  # labelled within its own box: a 6 MP map's core is small
         _n, labels = cv2.connectedComponents(core[rows, cols].view(np.uint8), connectivity=8)
