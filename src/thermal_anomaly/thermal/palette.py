@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any, TypeVar
 
 import cv2
@@ -252,6 +253,17 @@ def _colour_codes(pixels: np.ndarray) -> np.ndarray:
     return code
 
 
+def _first_of_each(code: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values of ``code``, each entry's index among them) through ``slots`` (one per possible
+    value): every entry writes its position into its value's slot, the entries that read their own position
+    back are one per value, which then number the values. Callers hold the lock guarding ``slots``."""
+    index = np.arange(len(code), dtype=np.int32)
+    slots[code] = index
+    uniq = code[slots[code] == index]
+    slots[uniq] = np.arange(len(uniq), dtype=np.int32)
+    return uniq, slots[code].astype(np.intp)
+
+
 def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct colours of (M, 3) uint8 ``pixels`` as (U, 3) float32 in [0, 1], and each pixel's index
     among them, so per-colour work is done once per colour rather than once per pixel.
@@ -263,42 +275,92 @@ def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     global _COLOUR_SLOTS
     code = _colour_codes(pixels)
-    n = len(code)
     with _SLOTS_LOCK:
         if _COLOUR_SLOTS is None:
             _COLOUR_SLOTS = np.empty(1 << 24, np.int32)
-        slots = _COLOUR_SLOTS
-        index = np.arange(n, dtype=np.int32)
-        slots[code] = index
-        uniq = code[slots[code] == index]
-        slots[uniq] = np.arange(len(uniq), dtype=np.int32)
-        inverse = slots[code].astype(np.intp)
-    cols = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
-    return cols, inverse
+        uniq, inverse = _first_of_each(code, _COLOUR_SLOTS)
+    return _code_colours(uniq), inverse
+
+
+def _code_colours(uniq: np.ndarray) -> np.ndarray:
+    """(U, 3) float32 colours in [0, 1] of 24-bit codes."""
+    return np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+
+
+#: byte -> the float [0, 1] it stands for, as ``as_rgb_float`` converts it (``x / 255`` in float32)
+U8_TO_FLOAT = np.arange(256, dtype=np.float32) / 255.0
+
+
+class ImageColours:
+    """A picture's distinct colours, found once and shared by every per-colour step of its decoding.
+
+    ``cols`` (U, 3) float32 and ``inverse`` (H*W,) each pixel's colour, as :func:`distinct_colors` gives
+    them; ``exact``: the float picture holds exactly its bytes' values (``cols[inverse]`` is the picture, as
+    for every 8-bit file), so a per-pixel test of its colour can be made once per colour instead.
+    """
+
+    def __init__(self, image: np.ndarray) -> None:
+        img = np.asarray(image)
+        rgb8 = as_rgb_u8(img)
+        self.shape = rgb8.shape[:2]
+        self.cols, self.inverse = distinct_colors(rgb8.reshape(-1, 3))
+        self._image, self._rgb8 = img, rgb8
+        self._subset_slots: np.ndarray | None = None
+
+    @cached_property
+    def exact(self) -> bool:
+        """The float picture is exactly its bytes' values: ``cols[inverse]`` is the picture."""
+        img, rgb8 = self._image, self._rgb8
+        if img.dtype == np.uint8 and img.shape == rgb8.shape:
+            return True
+        rgbf = as_rgb_float(img)
+        return bool(np.array_equal(cv2.LUT(np.ascontiguousarray(rgb8), U8_TO_FLOAT), rgbf))
+
+    def per_pixel(self, values: np.ndarray) -> np.ndarray:
+        """H×W of a per-colour array (U,), each pixel's colour's value."""
+        return values[self.inverse].reshape(self.shape)
+
+    def subset(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What ``distinct_colors(to_u8(rgb[mask]))`` gives for an exact picture, colours in the same order,
+        from the colour numbers already found: (colours, each masked pixel's index among them)."""
+        ids = self.inverse[np.asarray(mask, bool).ravel()]
+        if self._subset_slots is None:
+            self._subset_slots = np.empty(len(self.cols), np.int32)
+        uniq, inverse = _first_of_each(ids, self._subset_slots)
+        # the full picture's colour numbers are a bijection of its codes, so the same entries are kept
+        return self.cols[uniq], inverse
+
+
+def colour_positions(
+    colours: ImageColours, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct colour of ``colours``: (position on the palette, farther than ``max_delta_e``)."""
+    from scipy.spatial import cKDTree
+
+    lut = np.asarray(lut, np.float32)
+    dist, idx = cKDTree(to_lab(lut)).query(to_lab(colours.cols), k=1, workers=KD_WORKERS)
+    pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
+    return pos_u, dist > max_delta_e
 
 
 def colors_to_position(
-    image: np.ndarray, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
+    image: np.ndarray,
+    lut: np.ndarray,
+    max_delta_e: float = MAX_DELTA_E,
+    colours: ImageColours | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position on the palette (0 = cold end, 1 = hot end) of every pixel, and a not-a-temperature mask.
 
-    Nearest LUT colour in Lab, found once per distinct colour (a radix sort of the 24-bit colours, and a
-    KD-tree over the LUT), so the cost is one sort of the image plus a query per distinct colour. Pixels farther than
+    Nearest LUT colour in Lab, found once per distinct colour (:func:`distinct_colors`, and a KD-tree over
+    the LUT), so the cost is one pass over the image plus a query per distinct colour. Pixels farther than
     ``max_delta_e`` from every LUT colour are marked True in the mask (their position is still the nearest).
     Exact per colour on purpose: a coarser colour cube (6 bits) was 3x faster but moved the heat-rise
-    evidence enough to change PatchCore image scores by ~5 % (measured on the dev set).
+    evidence enough to change PatchCore image scores by ~5 % (measured on the dev set). ``colours``: the
+    image's :class:`ImageColours` when already found.
     """
-    from scipy.spatial import cKDTree
-
-    rgb8 = as_rgb_u8(image)
-    h, w = rgb8.shape[:2]
-    cols, inverse = distinct_colors(rgb8.reshape(-1, 3))
-    lut = np.asarray(lut, np.float32)
-    dist, idx = cKDTree(to_lab(lut)).query(to_lab(cols), k=1, workers=KD_WORKERS)
-    pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
-    pos = pos_u[inverse].reshape(h, w)
-    bad = (dist > max_delta_e)[inverse].reshape(h, w)
-    return pos, bad
+    colours = ImageColours(image) if colours is None else colours
+    pos_u, bad_u = colour_positions(colours, lut, max_delta_e)
+    return colours.per_pixel(pos_u), colours.per_pixel(bad_u)
 
 
 def palette_fit_error(image: np.ndarray, lut: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -12,6 +12,7 @@ from ..records import TemperatureInfo
 from .colorbar import ColorBar, flipped
 from .ocr import read_scale
 from .palette import (
+    ImageColours,
     chan_max,
     chan_min,
     colors_to_position,
@@ -93,7 +94,11 @@ RING_RADIUS = 2
 
 
 def out_of_range(
-    rgb: np.ndarray, pos: np.ndarray, bad: np.ndarray, lut: np.ndarray | None = None
+    rgb: np.ndarray,
+    pos: np.ndarray,
+    bad: np.ndarray,
+    lut: np.ndarray | None = None,
+    colours: ImageColours | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
@@ -106,12 +111,26 @@ def out_of_range(
     white has a solid core (three pixels thick).
 
     Only the off-palette pixels are looked at, and the component tests run on the box around the white and
-    its blends, so a 3000 px photo costs what its off-palette pixels cost.
+    its blends, so a 3000 px photo costs what its off-palette pixels cost. With the picture's ``colours``
+    (:class:`~.palette.ImageColours`, exact), the tests of a pixel's own colour are made once per colour.
     """
     below = np.zeros(bad.shape, bool)
     white = np.zeros(bad.shape, bool)
     light = np.zeros(bad.shape, bool)
-    if bad.any():
+    if colours is not None and not (colours.shape == bad.shape and colours.exact):
+        colours = None
+    if colours is not None:
+        # the same tests on each distinct colour, then spread to its pixels (one gather)
+        lo, hi = chan_min(colours.cols), chan_max(colours.cols)
+        kind = (hi < BELOW_HI).view(np.uint8) | ((lo > ABOVE_LO).view(np.uint8) << 1)
+        kind |= (lo > BLEND_MIN_LO).view(np.uint8) << 2
+        if kind.any():
+            per_pixel = colours.per_pixel(kind)
+            per_pixel &= bad.view(np.uint8) * np.uint8(7)
+            below = (per_pixel & 1) > 0
+            white = (per_pixel & 2) > 0
+            light = (per_pixel & 4) > 0
+    elif bad.any():
         off = rgb[bad]
         lo, hi = chan_min(off), chan_max(off)
         below[bad] = hi < BELOW_HI
@@ -120,7 +139,7 @@ def out_of_range(
     above = white
     if white.any():
         if lut is not None:
-            above = white | _hot_blend(rgb, light, lut)
+            above = white | _hot_blend(rgb, light, lut, colours)
         box = _box_around(above, RING_REACH)
         spots = _saturated(white[box], above[box], pos[box], bad[box], blends=lut is not None)
         above = np.zeros(bad.shape, bool)
@@ -193,15 +212,21 @@ BLEND_TOLERANCE = 0.08
 BLEND_MIN_LO = 0.25
 
 
-def _hot_blend(rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray) -> np.ndarray:
+def _hot_blend(
+    rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray, colours: ImageColours | None = None
+) -> np.ndarray:
     """True where a ``candidates`` pixel is a mix of one of the palette's hot-end colours and white.
 
-    Each distinct colour is tested once, against every hot-end colour at once.
+    Each distinct colour is tested once, against every hot-end colour at once (the picture's exact
+    ``colours``, when given, already know them).
     """
     out = np.zeros(candidates.shape, bool)
     if not candidates.any():
         return out
-    c, inverse = distinct_colors(to_u8(rgb[candidates]))
+    if colours is not None:
+        c, inverse = colours.subset(candidates)
+    else:
+        c, inverse = distinct_colors(to_u8(rgb[candidates]))
     hot = np.asarray(lut, np.float32)[int(HOT_END * (len(lut) - 1)) :]  # (K, 3)
     d = 1.0 - hot  # direction from each hot-end colour to white
     dd = np.maximum((d * d).sum(1), 1e-6)
@@ -301,8 +326,9 @@ def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) ->
 def scale_positions(rgb: np.ndarray, scale: PictureScale) -> tuple[np.ndarray, np.ndarray]:
     """(position on the scale 0 cold .. 1 hot, colour is no temperature) per pixel; black/white off the
     palette count as below/above the scale (:func:`out_of_range`)."""
-    pos, bad = colors_to_position(rgb, scale.lut)
-    return out_of_range(rgb, pos, bad, scale.lut)
+    colours = ImageColours(rgb)
+    pos, bad = colors_to_position(rgb, scale.lut, colours=colours)
+    return out_of_range(rgb, pos, bad, scale.lut, colours)
 
 
 def decode_colours(

@@ -1,0 +1,49 @@
+"""The colour decoding's fast paths give exactly what the slow paths give, on real development pictures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal_anomaly.io import read_image
+from thermal_anomaly.thermal.analysis import ThermalAnalysis
+from thermal_anomaly.thermal.palette import ImageColours, colors_to_position, distinct_colors, to_u8
+from thermal_anomaly.thermal.temperature import out_of_range, scale_positions
+
+#: a 640 px T1 picture and a 3077 px photo with large white (saturated and not) areas
+PICTURES = ["T1/faulty/T1_faulty_001.jpg", "T9/normal/T9_normal_001.jpg"]
+
+
+@pytest.fixture(scope="module", params=PICTURES)
+def analysed(request, dev_data):
+    return ThermalAnalysis(read_image(dev_data / request.param))
+
+
+def test_per_colour_out_of_range_equals_per_pixel(analysed):
+    rgb, lut = analysed.rgb, analysed.scale.lut
+    colours = ImageColours(rgb)
+    assert colours.exact  # an 8-bit file
+    pos, bad = colors_to_position(rgb, lut)
+    slow_pos, slow_bad = out_of_range(rgb, pos, bad, lut)  # per pixel, as before
+    fast_pos, fast_bad = scale_positions(rgb, analysed.scale)  # per colour
+    assert fast_pos.dtype == slow_pos.dtype
+    assert np.array_equal(fast_pos, slow_pos)
+    assert np.array_equal(fast_bad, slow_bad)
+    assert np.array_equal(pos, colors_to_position(rgb, lut, colours=colours)[0])
+
+
+def test_colour_subset_equals_distinct_colours_of_the_pixels(analysed):
+    rgb = analysed.rgb
+    colours = ImageColours(rgb)
+    mask = to_u8(rgb).min(axis=2) > 64  # the light pixels
+    cols, inverse = colours.subset(mask)
+    ref_cols, ref_inverse = distinct_colors(to_u8(rgb[mask]))
+    assert np.array_equal(cols, ref_cols)  # same colours, same order
+    assert np.array_equal(inverse, ref_inverse)
+
+
+def test_a_picture_not_of_bytes_is_not_exact(analysed):
+    rgb = analysed.rgb.copy()
+    rgb[0, 0, 0] += 1e-4  # no longer k / 255
+    assert not ImageColours(rgb).exact
+    assert ImageColours(to_u8(analysed.rgb)).exact
