@@ -158,9 +158,18 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     )
     if has_alpha:
         # Screenshots (the dev set's T2-T5) are RGBA: composite onto black, as the camera UI shows them.
-        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
+        rgba = _bytes_to_float(np.asarray(im.convert("RGBA")))
         return np.ascontiguousarray(rgba[:, :, :3] * rgba[:, :, 3:4])
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return _bytes_to_float(np.asarray(im if mode == "RGB" else im.convert("RGB")))
+
+
+#: byte -> float [0, 1], ``k / 255`` in float32
+_BYTE_TO_FLOAT = np.arange(256, dtype=np.float32) / 255.0
+
+
+def _bytes_to_float(a: np.ndarray) -> np.ndarray:
+    """H×W×C uint8 (C <= 4) as float32 in [0, 1]: exactly ``a.astype(float32) / 255``, one table lookup."""
+    return cv2.LUT(np.ascontiguousarray(a, np.uint8), _BYTE_TO_FLOAT)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

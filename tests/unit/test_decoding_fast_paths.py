@@ -47,3 +47,30 @@ def test_a_picture_not_of_bytes_is_not_exact(analysed):
     rgb[0, 0, 0] += 1e-4  # no longer k / 255
     assert not ImageColours(rgb).exact
     assert ImageColours(to_u8(analysed.rgb)).exact
+
+
+def test_celsius_table_lookup_equals_the_formula(analysed):
+    from thermal_anomaly.thermal.planck import PLANCK_B, _on_levels, _signal_linear, signal_linear_celsius
+
+    pos, _bad = scale_positions(analysed.rgb, analysed.scale)
+    assert _on_levels(pos) is not None  # a decoded picture: on the palette's levels
+    fast = signal_linear_celsius(pos, 21.5, 68.0)
+    assert fast.shape == pos.shape and fast.dtype == np.float32
+    assert np.array_equal(fast, _signal_linear(pos, 21.5, 68.0, PLANCK_B))
+    off = pos.copy()
+    off[5, 5] = 0.5  # not a level: the formula for every pixel
+    off[6, 6] = -0.2
+    assert _on_levels(off) is None
+
+
+@pytest.mark.parametrize("name", [*PICTURES, "T3/normal/T3_normal_001.png"])
+def test_read_image_is_bytes_over_255(dev_data, name):
+    from PIL import Image
+
+    with Image.open(dev_data / name) as im:
+        im = im.convert("RGBA")
+        ref = np.asarray(im, dtype=np.float32) / 255.0
+    ref = ref[:, :, :3] * ref[:, :, 3:4]
+    got = read_image(dev_data / name)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, ref)

@@ -7,6 +7,7 @@ picture and the raw data of one scene land on the same colours.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 #: 0 °C in kelvin
@@ -38,7 +39,8 @@ def signal_linear_celsius(pos: np.ndarray, t_cold: float, t_hot: float, b: float
     """
     levels = _on_levels(pos)
     if levels is not None:  # a decoded picture: a few hundred distinct positions, each converted once
-        return _signal_linear(_LEVELS, t_cold, t_hot, b)[levels]
+        table = _signal_linear(_LEVELS, t_cold, t_hot, b)
+        return cv2.LUT(levels, table).reshape(np.shape(pos))
     return _signal_linear(pos, t_cold, t_hot, b)
 
 
@@ -48,13 +50,15 @@ _LEVELS = (np.arange(LEVELS) / (LEVELS - 1)).astype(np.float32)
 
 
 def _on_levels(pos: np.ndarray) -> np.ndarray | None:
-    """Each position's level index when every position is exactly one of the palette's levels, else None."""
+    """Each position's level index (N×1 uint8) when every position is exactly one of the palette's levels,
+    else None. Two passes of OpenCV: the nearest level (rounded, saturated; a negative position lands on
+    its absolute value's), and whether every position is that level's."""
     pos = np.asarray(pos)
     if pos.dtype != np.float32 or pos.size < 4 * LEVELS:
         return None
-    idx = np.rint(pos * np.float32(LEVELS - 1)).astype(np.intp)
-    np.clip(idx, 0, LEVELS - 1, out=idx)
-    return idx if np.array_equal(_LEVELS[idx], pos) else None
+    flat = np.ascontiguousarray(pos).reshape(-1, 1)
+    idx = cv2.convertScaleAbs(flat, alpha=LEVELS - 1)
+    return idx if np.array_equal(cv2.LUT(idx, _LEVELS), flat) else None
 
 
 def _signal_linear(pos: np.ndarray, t_cold: float, t_hot: float, b: float) -> np.ndarray:
