@@ -148,7 +148,7 @@ def _scale_min_max(values: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def _to_rgb(im: Image.Image) -> np.ndarray:
+def _to_rgb(im: Image.Image, keep_bytes: bool = False) -> np.ndarray:
     mode = im.mode
     if mode in _HIGH_DEPTH_MODES:
         grey = _scale_min_max(np.asarray(im))
@@ -160,7 +160,8 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
         # Screenshots (the dev set's T2-T5) are RGBA: composite onto black, as the camera UI shows them.
         rgba = _bytes_to_float(np.asarray(im.convert("RGBA")))
         return np.ascontiguousarray(rgba[:, :, :3] * rgba[:, :, 3:4])
-    return _bytes_to_float(np.asarray(im if mode == "RGB" else im.convert("RGB")))
+    rgb8 = np.ascontiguousarray(np.asarray(im if mode == "RGB" else im.convert("RGB")))
+    return rgb8 if keep_bytes else _bytes_to_float(rgb8)
 
 
 #: byte -> float [0, 1], ``k / 255`` in float32
@@ -172,18 +173,22 @@ def _bytes_to_float(a: np.ndarray) -> np.ndarray:
     return cv2.LUT(np.ascontiguousarray(a, np.uint8), _BYTE_TO_FLOAT)
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, keep_bytes: bool = False) -> np.ndarray:
     """Read an image as H×W×3 float32 RGB in [0, 1], original size kept, EXIF orientation applied.
 
     Single-channel 16-bit/32-bit/float images are scaled by their own min..max and replicated to three
     channels; transparency is composited onto black. Any failure is ``DataError("<path>: <reason>")``.
+    ``keep_bytes``: an 8-bit picture without transparency comes back as its H×W×3 uint8 RGB instead (the
+    float is then exactly ``bytes / 255``, what ``thermal.palette.as_rgb_float`` makes of them).
     """
     path = Path(path)
     with _opened(path) as im:
         try:
-            rgb = _to_rgb(im)
+            rgb = _to_rgb(im, keep_bytes)
         except Exception as exc:
             raise DataError(f"{path}: cannot convert image mode {im.mode} ({_one_line(exc)})") from None
+    if rgb.dtype == np.uint8:
+        return rgb
     return np.ascontiguousarray(rgb, dtype=np.float32)
 
 

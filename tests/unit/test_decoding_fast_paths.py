@@ -74,3 +74,16 @@ def test_read_image_is_bytes_over_255(dev_data, name):
     got = read_image(dev_data / name)
     assert got.dtype == np.float32 and got.flags.c_contiguous
     assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("name", PICTURES)
+def test_analysis_from_the_bytes_equals_from_the_floats(dev_data, name):
+    from_bytes = ThermalAnalysis.from_file(dev_data / name)  # keeps the file's bytes
+    assert from_bytes._bytes is not None
+    from_floats = ThermalAnalysis(read_image(dev_data / name))
+    assert from_floats._bytes is None
+    assert np.array_equal(from_bytes.rgb, from_floats.rgb)
+    a, b = from_bytes.temperature, from_floats.temperature
+    assert (a.unit, a.source, a.range) == (b.unit, b.source, b.range)
+    for key in ("values", "valid", "position", "decodable"):
+        assert np.array_equal(getattr(a, key), getattr(b, key), equal_nan=True), key

@@ -23,7 +23,7 @@ from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
 from .overlays import overlay_mask
-from .palette import as_rgb_float, image_scope
+from .palette import ImageColours, as_rgb_float, image_scope
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
@@ -52,6 +52,9 @@ class ThermalAnalysis:
             self.rgb = as_rgb_float(image)
         except ValueError as exc:
             raise DataError(f"{path or 'image'}: {exc}") from None
+        # an 8-bit picture's bytes: its colours are found from them, exactly (``rgb`` is bytes / 255)
+        rgb8 = np.asarray(image)
+        self._bytes = rgb8 if rgb8.dtype == np.uint8 and rgb8.shape == self.rgb.shape else None
         self.path = None if path is None else str(path)
         #: why a radiometric file's raw data were not used (the picture was decoded instead)
         self.note = note
@@ -87,7 +90,7 @@ class ThermalAnalysis:
         raw, note = read(path, params)
         if raw is not None:
             return cls.from_radiometric(raw, path=path)
-        return cls(read_image(path), path=path, note=note)
+        return cls(read_image(path, keep_bytes=True), path=path, note=note)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -126,7 +129,8 @@ class ThermalAnalysis:
         """°C (radiometric, or a colour bar whose numbers are read) or relative temperature, H×W."""
         if self._given is not None:
             return self._given
-        temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale)
+        colours = None if self._bytes is None else ImageColours(self._bytes)
+        temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale, colours)
         # the camera's own spot read-out, where it prints one, must agree with the decoded °C
         temp = readouts.checked(self.rgb, self.bar, temp)
         temp.note = self.note

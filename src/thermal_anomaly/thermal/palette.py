@@ -19,6 +19,9 @@ _T = TypeVar("_T")
 #: the same as a 640×640 one.
 WORK_SIDE = 640
 
+#: byte -> the float [0, 1] it stands for, as ``as_rgb_float`` converts it (``x / 255`` in float32)
+U8_TO_FLOAT = np.arange(256, dtype=np.float32) / 255.0
+
 
 def as_rgb_float(image: np.ndarray) -> np.ndarray:
     """H×W×3 float32 RGB in [0, 1] from grey, RGB, RGBA, uint8, uint16 or float input."""
@@ -32,7 +35,9 @@ def as_rgb_float(image: np.ndarray) -> np.ndarray:
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
     if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0
+        if not img.size:
+            return img.astype(np.float32)
+        return cv2.LUT(np.ascontiguousarray(img), U8_TO_FLOAT)  # exactly img.astype(float32) / 255
     if img.dtype == np.uint16:
         return img.astype(np.float32) / 65535.0
     out = img.astype(np.float32, copy=False)
@@ -285,10 +290,6 @@ def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _code_colours(uniq: np.ndarray) -> np.ndarray:
     """(U, 3) float32 colours in [0, 1] of 24-bit codes."""
     return np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
-
-
-#: byte -> the float [0, 1] it stands for, as ``as_rgb_float`` converts it (``x / 255`` in float32)
-U8_TO_FLOAT = np.arange(256, dtype=np.float32) / 255.0
 
 
 class ImageColours:

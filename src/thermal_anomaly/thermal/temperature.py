@@ -323,23 +323,31 @@ def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) ->
     )
 
 
-def scale_positions(rgb: np.ndarray, scale: PictureScale) -> tuple[np.ndarray, np.ndarray]:
+def scale_positions(
+    rgb: np.ndarray, scale: PictureScale, colours: ImageColours | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(position on the scale 0 cold .. 1 hot, colour is no temperature) per pixel; black/white off the
-    palette count as below/above the scale (:func:`out_of_range`)."""
-    colours = ImageColours(rgb)
+    palette count as below/above the scale (:func:`out_of_range`). ``colours``: the picture's
+    :class:`~.palette.ImageColours` when already found (from its bytes)."""
+    colours = ImageColours(rgb) if colours is None else colours
     pos, bad = colors_to_position(rgb, scale.lut, colours=colours)
     return out_of_range(rgb, pos, bad, scale.lut, colours)
 
 
 def decode_colours(
-    rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None, scale: PictureScale | None = None
+    rgb: np.ndarray,
+    overlay: np.ndarray,
+    bar: ColorBar | None,
+    scale: PictureScale | None = None,
+    colours: ImageColours | None = None,
 ) -> TemperatureMap:
     """A picture's colours back to temperature through its ``scale`` (see :func:`picture_scale`).
 
-    The map carries each pixel's ``position`` on the scale and where it was ``decodable``.
+    The map carries each pixel's ``position`` on the scale and where it was ``decodable``. ``colours``:
+    the picture's distinct colours when already found (from its bytes).
     """
     scale = picture_scale(rgb, overlay, bar) if scale is None else scale
-    pos, bad = scale_positions(rgb, scale)
+    pos, bad = scale_positions(rgb, scale, colours)
     valid = ~(overlay | bad)
     if scale.celsius is None:
         return TemperatureMap(
