@@ -87,3 +87,22 @@ def test_analysis_from_the_bytes_equals_from_the_floats(dev_data, name):
     assert (a.unit, a.source, a.range) == (b.unit, b.source, b.range)
     for key in ("values", "valid", "position", "decodable"):
         assert np.array_equal(getattr(a, key), getattr(b, key), equal_nan=True), key
+
+
+def test_component_pixels_by_box_and_label_lookup_equal_the_gathers(analysed):
+    import cv2
+
+    from thermal_anomaly.thermal.palette import labels_in
+    from thermal_anomaly.thermal.temperature import _members
+
+    light = np.ascontiguousarray(to_u8(analysed.rgb).min(axis=2) > 200)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(light.view(np.uint8), connectivity=8)
+    assert n > 3
+    rng = np.random.default_rng(0)
+    for count in (1, 3, 40):  # boxes for a few, the gather for many
+        chosen = np.zeros(n, bool)
+        chosen[rng.choice(np.arange(1, n), size=min(count, n - 1), replace=False)] = True
+        assert np.array_equal(_members(lab, stats, chosen), chosen[lab])
+        ids = np.flatnonzero(chosen)
+        assert np.array_equal(labels_in(lab, ids), np.isin(lab, ids))
+        assert np.array_equal(labels_in(lab, ids, n), np.isin(lab, ids))

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DataError
 from ..postprocess import connected_components
 from ..records import HotSpot
+from .palette import labels_in
 from .severity import RELATIVE_PREFIX, SEVERITIES, Severity  # noqa: F401 - SEVERITIES re-exported
 from .temperature import TemperatureMap
 
@@ -345,7 +346,7 @@ def _structure_fault(hot: np.ndarray, x: int, y: int, structures: _Structures) -
     sy0, sx0, sy1, sx1 = structures.box(ids)
     y0, x0 = min(sy0, y), min(sx0, x)
     y1, x1 = max(sy1, y + hot.shape[0]), max(sx1, x + hot.shape[1])
-    st = np.isin(structures.labels[y0:y1, x0:x1], ids)
+    st = labels_in(structures.labels[y0:y1, x0:x1], ids)
     region = np.zeros((y1 - y0, x1 - x0), bool)
     region[y - y0 : y - y0 + hot.shape[0], x - x0 : x - x0 + hot.shape[1]] = hot
     return fault_type(region, st | region)

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from . import glyphs, tesseract
-from .palette import as_rgb_float, chan_max, chan_min, to_u8
+from .palette import as_rgb_float, chan_max, chan_min, labels_in, to_u8
 
 if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs ColorBar only as a type
     from .colorbar import ColorBar
@@ -133,7 +133,7 @@ def _split_tangled(hat: np.ndarray, lab: np.ndarray, stats: np.ndarray, k: int) 
     )  # taller or wider than a character
     if not len(big):
         return np.zeros((0, 4), np.int64)
-    strong = ((hat > STRONG_HAT) & np.isin(lab, big)).astype(np.uint8)
+    strong = ((hat > STRONG_HAT) & labels_in(lab, big, len(stats))).astype(np.uint8)
     # labelled within the strong strokes' bounding box only (a few % of the window, ~4x faster); it starts
     # on even coordinates so that OpenCV's 2x2-block labelling numbers the pieces in the same order
     x, y, w, h = cv2.boundingRect(strong)
@@ -321,7 +321,7 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
     Hc, Wc = ink.shape
     edge = (st[:, 0] == 0) | (st[:, 1] == 0) | (st[:, 0] + st[:, 2] >= Wc) | (st[:, 1] + st[:, 3] >= Hc)
     edge[0] = False
-    binary[np.isin(lab, np.flatnonzero(edge))] = 255
+    binary[edge[lab]] = 255
     return binary
 
 
@@ -438,7 +438,7 @@ def _despeckled(binary: np.ndarray) -> np.ndarray:
     if len(specks) == 0:
         return binary
     out = binary.copy()
-    out[np.isin(lab, specks)] = 255
+    out[labels_in(lab, specks, n)] = 255
     return out
 
 

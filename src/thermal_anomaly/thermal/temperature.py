@@ -173,9 +173,12 @@ def _saturated(
         # max-marker label), whose strokes are too thin to hold one
         core = cv2.erode(white.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     hot_end = cv2.dilate((~bad & (pos >= HOT_END)).view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    seeds = hot_end & above
+    if not seeds.any():  # no component touches the hot end
+        return np.zeros(above.shape, bool)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(above.view(np.uint8), connectivity=8)
     touching = np.zeros(n, bool)
-    touching[lab[hot_end & above]] = True
+    touching[lab[seeds]] = True
     if core is not None and touching.any():
         solid = np.zeros(n, bool)
         solid[lab[core]] = True
@@ -183,7 +186,20 @@ def _saturated(
         for k in np.flatnonzero(touching):
             touching[k] = _ringed_by_hot_end(lab, k, stats[k], bad, pos)
     touching[0] = False
-    return touching[lab]
+    return _members(lab, stats, touching)
+
+
+def _members(lab: np.ndarray, stats: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """``chosen[lab]`` (the pixels of the chosen components; ``chosen[0]`` False), each of a few chosen
+    components looked for in its own box only."""
+    ks = np.flatnonzero(chosen)
+    if len(ks) > 32:
+        return chosen[lab]
+    out = np.zeros(lab.shape, bool)
+    for k in ks:
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        out[y : y + h, x : x + w] |= lab[y : y + h, x : x + w] == k
+    return out
 
 
 def _ringed_by_hot_end(lab: np.ndarray, k: int, stat: np.ndarray, bad: np.ndarray, pos: np.ndarray) -> bool:
