@@ -106,3 +106,41 @@ def test_component_pixels_by_box_and_label_lookup_equal_the_gathers(analysed):
         ids = np.flatnonzero(chosen)
         assert np.array_equal(labels_in(lab, ids), np.isin(lab, ids))
         assert np.array_equal(labels_in(lab, ids, n), np.isin(lab, ids))
+
+
+def _level_pairs_loop(st: np.ndarray) -> set[frozenset[int]]:
+    """The joining rule of ``ocr.find_words`` as it was written, box by box (the reference)."""
+    pairs = set()
+    order = np.argsort(st[:, 0])
+    for a_i, i in enumerate(order):
+        x, y, w, h = st[i]
+        for j in order[a_i + 1 :]:
+            x2, y2, w2, h2 = st[j]
+            hmax = max(h, h2)
+            if x2 - (x + w) > 0.5 * hmax:
+                break
+            overlap = min(y + h, y2 + h2) - max(y, y2)
+            small = min(h, h2)
+            if overlap >= 0.5 * small and (small >= 0.5 * hmax or overlap >= small - 1):
+                pairs.add(frozenset((int(i), int(j))))
+    return pairs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_word_joining_pairs_equal_the_box_by_box_rule(seed):
+    from thermal_anomaly.thermal.ocr import _level_pairs
+
+    rng = np.random.default_rng(seed)
+    n = [1, 2, 40, 200, 600, 600][seed]
+    # characters in a few rows and columns (as a bar's labels), many sharing an x, plus specks
+    st = np.stack(
+        [
+            rng.integers(0, 60 if seed % 2 else 400, n),
+            rng.integers(0, 300, n),
+            rng.integers(1, 12, n),
+            rng.integers(2, 16, n),
+        ],
+        axis=1,
+    ).astype(np.int64)
+    got = {frozenset(p) for p in _level_pairs(st)}
+    assert got == _level_pairs_loop(st)

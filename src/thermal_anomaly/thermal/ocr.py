@@ -189,19 +189,8 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
                 i = parent[i]
             return i
 
-        order = np.argsort(st[:, 0])
-        for a_i, i in enumerate(order):
-            x, y, w, h = st[i]
-            for j in order[a_i + 1 :]:
-                x2, y2, w2, h2 = st[j]
-                hmax = max(h, h2)
-                if x2 - (x + w) > 0.5 * hmax:
-                    break
-                overlap = min(y + h, y2 + h2) - max(y, y2)
-                small = min(h, h2)
-                # a dot or a tick mark (short) joins when it lies within the other's height
-                if overlap >= 0.5 * small and (small >= 0.5 * hmax or overlap >= small - 1):
-                    parent[root(int(j))] = root(int(i))
+        for i, j in _level_pairs(st):
+            parent[root(j)] = root(i)
         groups: dict[int, list[int]] = {}
         for i in range(len(st)):
             groups.setdefault(root(i), []).append(i)
@@ -225,6 +214,27 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
 
 
 _words = find_words  # the name tests/unit/test_flir_pictures.py imports
+
+
+def _level_pairs(st: np.ndarray) -> list[tuple[int, int]]:
+    """Pairs (i, j) of character boxes (x, y, w, h rows) that join into one word: taken left to right
+    (by x), each box looks at the boxes after it until one starts more than half the taller one's height
+    beyond its right edge, and joins those that sit level with it (a dot or a tick mark, short, when it
+    lies within the other's height). All pairs at once, as arrays; the groups do not depend on the order
+    in which pairs are joined."""
+    order = np.argsort(st[:, 0])
+    x, y, w, h = (st[order, c][:, None] for c in range(4))  # this box (rows)
+    x2, y2, h2 = st[order, 0][None, :], st[order, 1][None, :], st[order, 3][None, :]  # a later box (columns)
+    hmax = np.maximum(h, h2)
+    n = len(order)
+    later = np.triu(np.ones((n, n), bool), 1)
+    stop = later & (x2 - (x + w) > 0.5 * hmax)
+    looked = later & (np.cumsum(stop, axis=1) == 0)  # before the first box too far to the right
+    overlap = np.minimum(y + h, y2 + h2) - np.maximum(y, y2)
+    small = np.minimum(h, h2)
+    join = looked & (overlap >= 0.5 * small) & ((small >= 0.5 * hmax) | (overlap >= small - 1))
+    a, b = np.nonzero(join)
+    return list(zip(order[a].tolist(), order[b].tolist(), strict=True))
 
 
 def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[int]]:
