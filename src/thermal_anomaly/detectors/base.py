@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -283,10 +283,29 @@ class Detector(ABC):
         """
         if len(images) == 0:
             raise DataError("no training images: a detector needs at least one normal image")
+        self._fit_and_calibrate(images, groups, progress=progress)
+        return self
+
+    def _fit_and_calibrate(
+        self,
+        images: Sequence[np.ndarray | ThermalAnalysis],
+        groups: Sequence[str | None] | None,
+        *,
+        progress: bool,
+    ) -> None:
+        """``fit``'s work. Default: every image prepared at once; a detector whose fit can stream (PatchCore)
+        overrides it so memory does not grow with N prepared images."""
         x, valid = self.prepare(images)
         fitted = self._fit(x, valid, progress=progress)
         self._calibrate_on(x, valid, groups, fitted, progress=progress)
-        return self
+
+    def prepare_chunks(
+        self, images: Sequence[np.ndarray | ThermalAnalysis], chunk: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``prepare`` of ``chunk`` images at a time, in order: only one chunk is held at a time."""
+        for start in range(0, len(images), chunk):
+            # a slice, not a list of its items: a lazy sequence (``LazyImages``) then reads one image at a time
+            yield self.prepare(images[start : start + chunk])
 
     def recalibrate(
         self,
@@ -296,15 +315,33 @@ class Detector(ABC):
         progress: bool = True,
     ) -> Detector:
         """Re-learn the score scale and thresholds for the current learned state (e.g. other weights)."""
+        self._recalibrate(images, groups, progress=progress)
+        return self
+
+    def _recalibrate(
+        self,
+        images: Sequence[np.ndarray | ThermalAnalysis],
+        groups: Sequence[str | None] | None,
+        *,
+        progress: bool,
+    ) -> None:
+        """``recalibrate``'s work (a streaming detector overrides it, as ``_fit_and_calibrate``)."""
         x, valid = self.prepare(images)
         self._calibrate_on(x, valid, groups, None, progress=progress)
-        return self
 
     def _calibrate_on(self, x, valid, groups, fitted: Any, *, progress: bool) -> None:
         """Learn the calibration from held-out maps of the prepared normals ``x`` (see :mod:`.calibration`)."""
         idx, raw = self._calibration_maps(x, valid, fitted, progress=progress)
+        score_peaks, map_peaks = self._calibration_peaks(raw, x[idx], valid[idx])
+        self._learn_calibration(score_peaks, map_peaks, idx, groups, len(x))
+
+    def _calibration_peaks(
+        self, raw: torch.Tensor, x: torch.Tensor, valid: torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Peaks of held-out normals' score maps and, when the detector scores on another map than it shows,
+        of their pixel maps (None: the same). Per image, so calibration can run chunk by chunk."""
         raw = resize_batch(raw, self.img_size)
-        score_maps = self._score_maps(raw, x[idx])
+        score_maps = self._score_maps(raw, x)
         same = score_maps is raw
         score_maps = raw if same else resize_batch(score_maps, self.img_size)
 
@@ -312,15 +349,24 @@ class Detector(ABC):
             return np.array(
                 [
                     self._peak(self._smooth_map(m.numpy(), v.numpy()), v.numpy())
-                    for m, v in zip(maps, valid[idx], strict=True)
+                    for m, v in zip(maps, valid, strict=True)
                 ]
             )
 
-        grp = [None] * len(x) if groups is None else list(groups)
+        return peaks(score_maps), None if same else peaks(raw)
+
+    def _learn_calibration(
+        self,
+        score_peaks: np.ndarray,
+        map_peaks: np.ndarray | None,
+        idx: np.ndarray,
+        groups: Sequence[str | None] | None,
+        n: int,
+    ) -> None:
+        """Scales and thresholds from the peaks of the ``n`` training normals' held-out maps, in ``idx`` order."""
+        grp = [None] * n if groups is None else list(groups)
         grp = [grp[i] for i in idx]
-        self._set_calibration(
-            learn_calibration(peaks(score_maps), None if same else peaks(raw), grp, self.threshold_quantile)
-        )
+        self._set_calibration(learn_calibration(score_peaks, map_peaks, grp, self.threshold_quantile))
 
     def _set_calibration(self, cal: Calibration) -> None:
         self.calibration_ = cal.scale
