@@ -93,16 +93,22 @@ def test_component_pixels_by_box_and_label_lookup_equal_the_gathers(analysed):
     import cv2
 
     from thermal_anomaly.thermal.palette import labels_in
-    from thermal_anomaly.thermal.temperature import _members
+    from thermal_anomaly.thermal.temperature import _LabelBoxes, _members
 
     light = np.ascontiguousarray(to_u8(analysed.rgb).min(axis=2) > 200)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(light.view(np.uint8), connectivity=8)
     assert n > 3
+    # the labels without OpenCV's statistics are the same, and their boxes read off them are its boxes
+    n2, lab2 = cv2.connectedComponents(light.view(np.uint8), connectivity=8)
+    assert n2 == n and np.array_equal(lab2, lab)
+    boxes = _LabelBoxes(lab2)
+    assert all(tuple(int(v) for v in stats[k, :4]) == boxes[k] for k in range(1, n))
     rng = np.random.default_rng(0)
     for count in (1, 3, 40):  # boxes for a few, the gather for many
         chosen = np.zeros(n, bool)
         chosen[rng.choice(np.arange(1, n), size=min(count, n - 1), replace=False)] = True
         assert np.array_equal(_members(lab, stats, chosen), chosen[lab])
+        assert np.array_equal(_members(lab, boxes, chosen), chosen[lab])
         ids = np.flatnonzero(chosen)
         assert np.array_equal(labels_in(lab, ids), np.isin(lab, ids))
         assert np.array_equal(labels_in(lab, ids, n), np.isin(lab, ids))

@@ -176,7 +176,10 @@ def _saturated(
     seeds = hot_end & above
     if not seeds.any():  # no component touches the hot end
         return np.zeros(above.shape, bool)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(above.view(np.uint8), connectivity=8)
+    # the labels alone (OpenCV's statistics pass costs ~5x the labelling); the boxes of the few components
+    # that need one are read off the labels when asked for
+    n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
+    stats = _LabelBoxes(lab)
     touching = np.zeros(n, bool)
     touching[lab[seeds]] = True
     if core is not None and touching.any():
@@ -189,20 +192,39 @@ def _saturated(
     return _members(lab, stats, touching)
 
 
-def _members(lab: np.ndarray, stats: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+class _LabelBoxes:
+    """``stats[k][:4]`` of ``cv2.connectedComponentsWithStats`` (x, y, w, h of component ``k``) for a label
+    image, from one ``scipy.ndimage.find_objects`` pass made on first use."""
+
+    def __init__(self, lab: np.ndarray) -> None:
+        self._lab = lab
+        self._slices: list | None = None
+
+    def __getitem__(self, k: int) -> tuple[int, int, int, int]:
+        if self._slices is None:
+            from scipy import ndimage
+
+            self._slices = ndimage.find_objects(self._lab)
+        ys, xs = self._slices[k - 1]
+        return xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start
+
+
+def _members(lab: np.ndarray, stats: np.ndarray | _LabelBoxes, chosen: np.ndarray) -> np.ndarray:
     """``chosen[lab]`` (the pixels of the chosen components; ``chosen[0]`` False), each of a few chosen
-    components looked for in its own box only."""
+    components looked for in its own box only (``stats[k][:4]``: x, y, w, h of component ``k``)."""
     ks = np.flatnonzero(chosen)
     if len(ks) > 32:
         return chosen[lab]
     out = np.zeros(lab.shape, bool)
     for k in ks:
-        x, y, w, h = (int(v) for v in stats[k, :4])
+        x, y, w, h = (int(v) for v in stats[k][:4])
         out[y : y + h, x : x + w] |= lab[y : y + h, x : x + w] == k
     return out
 
 
-def _ringed_by_hot_end(lab: np.ndarray, k: int, stat: np.ndarray, bad: np.ndarray, pos: np.ndarray) -> bool:
+def _ringed_by_hot_end(
+    lab: np.ndarray, k: int, stat: np.ndarray | tuple[int, ...], bad: np.ndarray, pos: np.ndarray
+) -> bool:
     """Are most palette pixels just around component ``k`` of ``lab`` at the hot end of the scale?
 
     A saturated spot is surrounded by its hottest colours; a white cable or a label that merely meets one hot
