@@ -150,3 +150,15 @@ def test_word_joining_pairs_equal_the_box_by_box_rule(seed):
     ).astype(np.int64)
     got = {frozenset(p) for p in _level_pairs(st)}
     assert got == _level_pairs_loop(st)
+
+
+def test_labelled_boxes_equal_opencv_statistics(analysed):
+    import cv2
+
+    from thermal_anomaly.thermal.palette import labelled_boxes
+
+    for mask in (to_u8(analysed.rgb).min(axis=2) > 200, to_u8(analysed.rgb).max(axis=2) < 60):
+        n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+        n2, lab2, boxes = labelled_boxes(mask)
+        assert n2 == n and np.array_equal(lab2, lab)
+        assert np.array_equal(boxes[1:], stats[1:, :4])

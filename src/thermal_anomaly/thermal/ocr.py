@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from . import glyphs, tesseract
-from .palette import as_rgb_float, chan_max, chan_min, labels_in, to_u8
+from .palette import as_rgb_float, chan_max, chan_min, labelled_boxes, labels_in, to_u8
 
 if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs ColorBar only as a type
     from .colorbar import ColorBar
@@ -141,7 +141,7 @@ def _split_tangled(hat: np.ndarray, lab: np.ndarray, stats: np.ndarray, k: int) 
         return np.zeros((0, 4), np.int64)
     x0, y0 = x & ~1, y & ~1
     box = strong[y0 : y + h, x0 : x + w]
-    _n, _lab, st, _ = cv2.connectedComponentsWithStats(box, connectivity=8)
+    _n, _lab, st = labelled_boxes(box)
     st = st[1:, :4].astype(np.int64) + (x0, y0, 0, 0)
     st = st[_char_ok(st, k)]
     # a number: pieces that stand level beside a like piece (a lone piece is more likely a bit of an edge)
@@ -168,7 +168,7 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
     for light, channel in ((True, lo), (False, hi)):
         hat = _stroke_hat(channel, light, k)
         ink = (hat > INK_HAT).astype(np.uint8)  # strokes that stand out by >= ~0.16
-        _n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+        _n, lab, stats = labelled_boxes(ink)
         st = stats[1:, :4].astype(np.int64)
         ws, hs = st[:, 2], st[:, 3]
         ok = _char_ok(st, k)
