@@ -17,6 +17,41 @@ def resize_map(amap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(amap.astype(np.float32, copy=False), (w, h), interpolation=interp)
 
 
+def working_box(shape: tuple[int, int], size: int, keep_aspect: bool = True) -> tuple[int, int, int, int]:
+    """Where a picture of ``shape`` (H, W) lies in the detector's ``size``×``size`` input: (y0, x0, h, w).
+
+    ``keep_aspect``: scaled by its long side and centred (letterboxed), so a joint stays round whether the
+    frame is 4:3, 16:10 or a close crop; the margins are invalid and filled like overlays. Without it the
+    picture is stretched over the whole square (models saved before this option).
+    """
+    if not keep_aspect:
+        return 0, 0, size, size
+    h, w = shape[:2]
+    k = size / max(h, w)
+    nh, nw = max(1, min(size, round(h * k))), max(1, min(size, round(w * k)))
+    return (size - nh) // 2, (size - nw) // 2, nh, nw
+
+
+def to_working(image: np.ndarray, size: int, interpolation: int, keep_aspect: bool = True) -> np.ndarray:
+    """``image`` (H×W or H×W×C) resized into its :func:`working_box` of a ``size``×``size`` canvas (margins 0)."""
+    y0, x0, h, w = working_box(image.shape[:2], size, keep_aspect)
+    small = cv2.resize(image, (w, h), interpolation=interpolation)
+    if (h, w) == (size, size):
+        return small
+    out = np.zeros((size, size) + small.shape[2:], small.dtype)
+    out[y0 : y0 + h, x0 : x0 + w] = small
+    return out
+
+
+def from_working(amap: np.ndarray, shape: tuple[int, int], keep_aspect: bool = True) -> np.ndarray:
+    """A working-size map (size×size, or ×C) back at the picture's ``shape``: its box cut out and resized."""
+    y0, x0, h, w = working_box(shape, amap.shape[0], keep_aspect)
+    inner = amap[y0 : y0 + h, x0 : x0 + w]
+    if inner.ndim == 2:
+        return resize_map(np.ascontiguousarray(inner), shape)
+    return cv2.resize(np.ascontiguousarray(inner), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
 def smooth(amap: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing; patch maps are blocky and a blur turns them into regions."""
     if sigma <= 0:

@@ -22,15 +22,11 @@ class MeanDetector(Detector):
         img_size: int = 32,
         blur_sigma: float = 0.0,
         mask_overlays: bool = False,
-        threshold_quantile: float = 0.95,
         mask_kernel: int = 1,
+        **common,
     ) -> None:
         super().__init__(
-            img_size=img_size,
-            blur_sigma=blur_sigma,
-            mask_overlays=mask_overlays,
-            threshold_quantile=threshold_quantile,
-            mask_kernel=mask_kernel,
+            img_size=img_size, blur_sigma=blur_sigma, mask_overlays=mask_overlays, mask_kernel=mask_kernel, **common
         )
         self.mean_ = torch.zeros(())
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -155,27 +156,15 @@ class _AutoEncoderDetector(Detector):
     def __init__(
         self,
         *,
-        img_size: int = 256,
         epochs: int = 50,
         batch_size: int = 8,
         learning_rate: float = 1e-3,
         seed: int = 0,
         val_fraction: float = 0.2,
         patience: int = 10,
-        blur_sigma: float = 4.0,
-        mask_overlays: bool = True,
-        threshold_quantile: float = 0.95,
-        mask_kernel: int = 3,
-        input_mode: str = "rgb",
+        **common: Any,
     ) -> None:
-        super().__init__(
-            img_size=img_size,
-            blur_sigma=blur_sigma,
-            mask_overlays=mask_overlays,
-            threshold_quantile=threshold_quantile,
-            mask_kernel=mask_kernel,
-            input_mode=input_mode,
-        )
+        super().__init__(**common)
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.learning_rate = float(learning_rate)

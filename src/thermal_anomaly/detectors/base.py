@@ -31,8 +31,10 @@ from ..postprocess import (
     fill_invalid,
     find_regions,
     foreground_box,
-    resize_map,
+    from_working,
     smooth,
+    to_working,
+    working_box,
 )
 from ..records import Region
 from ..thermal.analysis import ThermalAnalysis
@@ -100,6 +102,7 @@ class Detector(ABC):
         threshold_quantile: float = 0.95,
         mask_kernel: int = 3,
         input_mode: str = "rgb",
+        keep_aspect: bool = True,
     ) -> None:
         if img_size < MIN_IMG_SIZE:
             raise ValueError(f"img_size must be at least {MIN_IMG_SIZE}, got {img_size}")
@@ -111,6 +114,8 @@ class Detector(ABC):
         if input_mode not in INPUT_MODES:
             raise ValueError(f"input_mode must be one of {INPUT_MODES}, got {input_mode!r}")
         self.input_mode = input_mode
+        #: pictures letterboxed into the square input (their shape kept), not stretched over it
+        self.keep_aspect = bool(keep_aspect)
         self.threshold_: float | None = None
         self.pixel_threshold_: float | None = None
         self.calibration_: dict[str, float] = {}
@@ -120,12 +125,16 @@ class Detector(ABC):
 
     # ------------------------------------------------------------------ configuration
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments of this detector (its whole configuration)."""
+        """Constructor arguments of this detector (its whole configuration): the named keyword arguments of
+        every ``__init__`` up the class hierarchy (a subclass passes the common ones on as ``**common``)."""
         config: dict[str, Any] = {}
-        for pname, p in inspect.signature(type(self).__init__).parameters.items():
-            if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        for klass in type(self).__mro__:
+            if "__init__" not in vars(klass) or klass is object:
                 continue
-            config[pname] = getattr(self, pname)
+            for pname, p in inspect.signature(klass.__init__).parameters.items():
+                if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in config:
+                    continue
+                config[pname] = getattr(self, pname)
         return config
 
     def clone(self) -> Detector:
@@ -167,13 +176,13 @@ class Detector(ABC):
         if self.input_mode == "thermal":
             from ..thermal.render import render_fixed_scale
 
-            small, valid = render_fixed_scale(a, ov, s)
+            small, valid = render_fixed_scale(a, ov, s, self.keep_aspect)
         else:
-            small, valid = _fill_overlays(cv2.resize(a.rgb, (s, s), interpolation=cv2.INTER_AREA), ov)
+            small, valid = _fill_overlays(a.rgb, ov, s, self.keep_aspect)
         x = image_to_tensor(small)
         extra = self._extra_channel(a, ov)
         if extra is not None:
-            extra = cv2.resize(extra.astype(np.float32, copy=False), (s, s), interpolation=cv2.INTER_AREA)
+            extra = to_working(extra.astype(np.float32, copy=False), s, cv2.INTER_AREA, self.keep_aspect)
             extra = torch.from_numpy(extra.reshape(s, s, -1)).permute(2, 0, 1)
             x = torch.cat([x, extra])
         return x, valid
@@ -203,6 +212,8 @@ class Detector(ABC):
     def _upgrade_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         """A saved configuration from an older version, completed so the model scores as it was calibrated
         (an option added later defaults to what the old code did, not to today's default)."""
+        # models saved before letterboxing stretched every picture over the square input
+        config.setdefault("keep_aspect", False)
         return config
 
     def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
@@ -463,7 +474,7 @@ class Detector(ABC):
                     s = self._peak(m, v)
                 else:
                     s = self._peak(self._smooth_map(score_maps[j], v), v) / self._scale(g)
-                full = resize_map(m, shape)
+                full = from_working(m, shape, self.keep_aspect)
                 mask = self._outline(full, pthr) if s >= thr else np.zeros(shape, dtype=bool)
                 scores.append(s)
                 maps.append(full)
@@ -473,8 +484,7 @@ class Detector(ABC):
                 if explain:
                     parts.append(self._explained(extra, j, v, full))
                 if ref is not None:
-                    r = ref[j].permute(1, 2, 0).numpy()
-                    refs.append(cv2.resize(r, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR))
+                    refs.append(from_working(ref[j].permute(1, 2, 0).numpy(), shape, self.keep_aspect))
                 else:
                     refs.append(None)
         return Prediction(
@@ -535,7 +545,7 @@ class Detector(ABC):
                 continue
             m = resize_batch(maps[j : j + 1], self.img_size)[0].numpy().astype(np.float32)
             m[~valid] = 0.0
-            out[key] = resize_map(m, fused.shape)
+            out[key] = from_working(m, fused.shape, self.keep_aspect)
         return out
 
     # ------------------------------------------------------------------ persistence
@@ -595,14 +605,22 @@ class Detector(ABC):
         return load_model(path, None if cls is Detector else cls)
 
 
-def _fill_overlays(small: np.ndarray, overlay: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Fill camera overlays from their surroundings at the working size; return (image, valid)."""
-    s_h, s_w = small.shape[:2]
-    if overlay is None or not overlay.any():
-        return small, np.ones((s_h, s_w), dtype=bool)
-    ov = cv2.resize(overlay.astype(np.uint8), (s_w, s_h), interpolation=cv2.INTER_NEAREST)
-    ov = cv2.dilate(ov, np.ones((OVERLAY_GROW, OVERLAY_GROW), np.uint8))
-    return fill_holes(small, ov == 0), ov == 0
+def _fill_overlays(
+    rgb: np.ndarray, overlay: np.ndarray | None, size: int, keep_aspect: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The picture at the working size with camera overlays (and a letterbox's margins) filled from their
+    surroundings; return (image, valid)."""
+    small = to_working(rgb, size, cv2.INTER_AREA, keep_aspect)
+    y0, x0, h, w = working_box(rgb.shape[:2], size, keep_aspect)
+    valid = np.zeros((size, size), dtype=bool)
+    valid[y0 : y0 + h, x0 : x0 + w] = True
+    if overlay is not None and overlay.any():
+        ov = cv2.resize(overlay.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        ov = cv2.dilate(ov, np.ones((OVERLAY_GROW, OVERLAY_GROW), np.uint8))
+        valid[y0 : y0 + h, x0 : x0 + w] = ov == 0
+    if valid.all():
+        return small, valid
+    return fill_holes(small, valid), valid
 
 
 def _as_analysis(image: np.ndarray | ThermalAnalysis) -> ThermalAnalysis:

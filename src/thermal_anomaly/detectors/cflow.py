@@ -13,7 +13,6 @@ transformers are shot from many viewpoints, so the encoding can only learn broad
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
@@ -35,13 +34,6 @@ class CFlow(FlowDetector):
             raise ValueError(f"pe_channels must be a positive multiple of 4, got {pe_channels}")
         self.pe_channels = int(pe_channels)
         self._pe: dict[tuple[int, int], torch.Tensor] = {}
-
-    def get_config(self) -> dict[str, Any]:
-        """FastFlow's configuration plus ``pe_channels`` (``**kwargs`` hides them from the signature)."""
-        names = [p for p in inspect.signature(FlowDetector.__init__).parameters if p != "self"]
-        config = {k: getattr(self, k) for k in names}
-        config["pe_channels"] = self.pe_channels
-        return config
 
     def _kernels(self) -> list[int]:
         return [1] * self.n_blocks

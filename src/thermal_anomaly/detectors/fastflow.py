@@ -66,27 +66,15 @@ class FlowDetector(HeatFusion, Detector):
         train_batch: int = 8,
         flip: bool = True,
         seed: int = 0,
-        img_size: int = 256,
-        blur_sigma: float = 4.0,
-        mask_overlays: bool = True,
-        threshold_quantile: float = 0.95,
-        mask_kernel: int = 3,
-        input_mode: str = "rgb",
         hotspot_fusion: bool = True,
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
         component_size: float = 0.25,
         novelty_weight: float = 1.0,
         score_novelty_weight: float = 2.0,
+        **common: Any,
     ) -> None:
-        super().__init__(
-            img_size=img_size,
-            blur_sigma=blur_sigma,
-            mask_overlays=mask_overlays,
-            threshold_quantile=threshold_quantile,
-            mask_kernel=mask_kernel,
-            input_mode=input_mode,
-        )
+        super().__init__(**common)
         self._init_fusion(
             hotspot_fusion, hotspot_size, hotspot_floor, component_size, novelty_weight, score_novelty_weight
         )

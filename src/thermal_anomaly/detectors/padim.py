@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,21 +79,9 @@ class Padim(Detector):
         n_features: int = 100,
         grid_stride: int = 8,
         seed: int = 0,
-        img_size: int = 256,
-        blur_sigma: float = 4.0,
-        mask_overlays: bool = True,
-        threshold_quantile: float = 0.95,
-        mask_kernel: int = 3,
-        input_mode: str = "rgb",
+        **common: Any,
     ) -> None:
-        super().__init__(
-            img_size=img_size,
-            blur_sigma=blur_sigma,
-            mask_overlays=mask_overlays,
-            threshold_quantile=threshold_quantile,
-            mask_kernel=mask_kernel,
-            input_mode=input_mode,
-        )
+        super().__init__(**common)
         if grid_stride < 1:
             raise ValueError(f"grid_stride must be positive, got {grid_stride}")
         self.backbone = str(backbone)

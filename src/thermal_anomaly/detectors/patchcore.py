@@ -15,7 +15,7 @@ import math
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -195,27 +195,15 @@ class PatchCore(Detector):
         max_bank: int = 20000,
         projection_dim: int = 128,
         seed: int = 0,
-        img_size: int = 256,
-        blur_sigma: float = 4.0,
-        mask_overlays: bool = True,
-        threshold_quantile: float = 0.95,
-        mask_kernel: int = 3,
-        input_mode: str = "rgb",
         hotspot_fusion: bool = True,
         hotspot_size: float = 0.06,
         hotspot_floor: float = 0.05,
         component_size: float = 0.25,
         novelty_weight: float = 1.0,
         score_novelty_weight: float = 2.0,
+        **common: Any,
     ) -> None:
-        super().__init__(
-            img_size=img_size,
-            blur_sigma=blur_sigma,
-            mask_overlays=mask_overlays,
-            threshold_quantile=threshold_quantile,
-            mask_kernel=mask_kernel,
-            input_mode=input_mode,
-        )
+        super().__init__(**common)
         if not 0 < coreset_ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1], got {coreset_ratio}")
         self.backbone = str(backbone)
@@ -436,7 +424,7 @@ class PatchCore(Detector):
     def _upgrade_config(cls, config: dict) -> dict:
         # models saved before the component scale existed were calibrated without it
         config.setdefault("component_size", 0.0)
-        return config
+        return super()._upgrade_config(config)
 
     def _init_fusion(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..postprocess import fill_holes
+from ..postprocess import fill_holes, to_working, working_box
 from .analysis import ThermalAnalysis, as_analysis
 
 #: standardised temperature range mapped onto the fixed colour map (scene median at 0)
@@ -50,20 +50,23 @@ _CMAP = _colormap()
 
 
 def render_fixed_scale(
-    image: np.ndarray | ThermalAnalysis, overlay: np.ndarray | None, size: int
+    image: np.ndarray | ThermalAnalysis, overlay: np.ndarray | None, size: int, keep_aspect: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` re-rendered as standardised temperature through one colour map, at ``size``×``size``.
+    """``image`` re-rendered as standardised temperature through one colour map, at ``size``×``size``
+    (``keep_aspect``: letterboxed, see :func:`~thermal_anomaly.postprocess.working_box`).
 
-    Returns (RGB float32 in [0, 1], valid mask) — invalid pixels are filled from their surroundings.
+    Returns (RGB float32 in [0, 1], valid mask) — invalid pixels (and margins) are filled from their
+    surroundings.
     """
     pos, valid = relative_temperature(image, overlay)
     z = standardise(pos, valid)
     lo, hi = Z_RANGE
     idx = np.clip((z - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
     rgb = _CMAP[idx]
-    rgb = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-    valid_s = cv2.resize(valid.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0
-    if not valid_s.all() and valid_s.mean() > MIN_VALID_TO_FILL:
+    rgb = to_working(rgb, size, cv2.INTER_AREA, keep_aspect)
+    valid_s = to_working(valid.astype(np.uint8), size, cv2.INTER_NEAREST, keep_aspect) > 0
+    inside = working_box(pos.shape, size, keep_aspect)[2:]
+    if not valid_s.all() and valid_s.sum() > MIN_VALID_TO_FILL * inside[0] * inside[1]:
         rgb = fill_holes(rgb, valid_s)
     return rgb.astype(np.float32), valid_s
 
