@@ -26,7 +26,11 @@ class MeanDetector(Detector):
         **common,
     ) -> None:
         super().__init__(
-            img_size=img_size, blur_sigma=blur_sigma, mask_overlays=mask_overlays, mask_kernel=mask_kernel, **common
+            img_size=img_size,
+            blur_sigma=blur_sigma,
+            mask_overlays=mask_overlays,
+            mask_kernel=mask_kernel,
+            **common,
         )
         self.mean_ = torch.zeros(())
 
