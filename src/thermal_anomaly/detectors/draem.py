@@ -252,18 +252,9 @@ class Draem(HeatFusion, Detector):
         train_batch: int = 4,
         lr: float = 1e-3,
         seed: int = 0,
-        hotspot_fusion: bool = True,
-        hotspot_size: float = 0.06,
-        hotspot_floor: float = 0.05,
-        component_size: float = 0.25,
-        novelty_weight: float = 1.0,
-        score_novelty_weight: float = 2.0,
         **common: Any,
     ) -> None:
         super().__init__(**common)
-        self._init_fusion(
-            hotspot_fusion, hotspot_size, hotspot_floor, component_size, novelty_weight, score_novelty_weight
-        )
         if anomalies not in ANOMALIES:
             raise ValueError(f"anomalies must be one of {ANOMALIES}, got {anomalies!r}")
         if net_size < 32 or net_size % 8:

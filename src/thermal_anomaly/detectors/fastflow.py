@@ -66,18 +66,9 @@ class FlowDetector(HeatFusion, Detector):
         train_batch: int = 8,
         flip: bool = True,
         seed: int = 0,
-        hotspot_fusion: bool = True,
-        hotspot_size: float = 0.06,
-        hotspot_floor: float = 0.05,
-        component_size: float = 0.25,
-        novelty_weight: float = 1.0,
-        score_novelty_weight: float = 2.0,
         **common: Any,
     ) -> None:
         super().__init__(**common)
-        self._init_fusion(
-            hotspot_fusion, hotspot_size, hotspot_floor, component_size, novelty_weight, score_novelty_weight
-        )
         self.backbone = str(backbone)
         self.layers = [str(n) for n in layers]
         if not self.layers or any(n not in TAP_STRIDES for n in self.layers):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .patchcore import PatchCore
+from .patchcore import FusionSettings, PatchCore
 
 #: torch threads while a small network trains: its operations are tiny, so threads mostly wait for each
 #: other; on 2 busy shared cores one thread measured 5-8x faster than two (a FastFlow epoch 1.5-3 s vs
@@ -167,21 +167,20 @@ def upsample_mean(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(out).mean(0)
 
 
-class HeatFusion:
+class HeatFusion(FusionSettings):
     """PatchCore's heat fusion for any learned map (mixin, before ``Detector`` in the bases).
 
     The learned map (flow code energy, DRAEM's segmentation) plays the part of PatchCore's novelty: the
     pixel map is ``learned × (joint-scale heat rise + floor)``, the image score ``learned^2 × (mean of joint
     rise and component excess + floor)``. The methods are PatchCore's own, so the two cannot drift apart;
-    the subclass sets ``hotspot_fusion``, ``hotspot_size``, ``hotspot_floor``, ``component_size``,
-    ``novelty_weight`` and ``score_novelty_weight`` like PatchCore does.
+    the settings (``hotspot_fusion``, ``hotspot_size``, ...) are PatchCore's keyword arguments too
+    (:class:`~.patchcore.FusionSettings`).
     """
 
     hotspot_fusion: bool
     _extra_channel = PatchCore._extra_channel
     _fuse = PatchCore._fuse
     _score_maps = PatchCore._score_maps
-    _init_fusion = PatchCore._init_fusion
 
     def _fused_parts(self, x: torch.Tensor, learned: torch.Tensor) -> dict[str, torch.Tensor]:
         """``_parts`` from a learned map: learned, fused and (when fusing) the joint-scale evidence."""

@@ -179,8 +179,37 @@ def nearest_distance(
     return out.clamp_min_(0).sqrt_()
 
 
+class FusionSettings:
+    """The heat fusion's settings, checked: keyword arguments of every detector that fuses heat with its learned
+    map (PatchCore here; FastFlow, CFlow and DRAEM through ``flows.HeatFusion``). A mixin before ``Detector``;
+    the other keyword arguments go on to it."""
+
+    def __init__(
+        self,
+        *,
+        hotspot_fusion: bool = True,
+        hotspot_size: float = 0.06,
+        hotspot_floor: float = 0.05,
+        component_size: float = 0.25,
+        novelty_weight: float = 1.0,
+        score_novelty_weight: float = 2.0,
+        **common: Any,
+    ) -> None:
+        super().__init__(**common)
+        self.hotspot_fusion = bool(hotspot_fusion)
+        self.hotspot_size = float(hotspot_size)
+        self.hotspot_floor = float(hotspot_floor)
+        self.component_size = float(component_size)
+        if not 0 <= self.component_size < 1:
+            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
+        self.novelty_weight = float(novelty_weight)
+        self.score_novelty_weight = float(score_novelty_weight)
+        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
+            raise ValueError("novelty_weight and score_novelty_weight must be positive")
+
+
 @register
-class PatchCore(Detector):
+class PatchCore(FusionSettings, Detector):
     """Memory bank of locally aware pretrained patch features; anomaly = distance to the nearest normal patch."""
 
     name = "patchcore"
@@ -195,12 +224,6 @@ class PatchCore(Detector):
         max_bank: int = 20000,
         projection_dim: int = 128,
         seed: int = 0,
-        hotspot_fusion: bool = True,
-        hotspot_size: float = 0.06,
-        hotspot_floor: float = 0.05,
-        component_size: float = 0.25,
-        novelty_weight: float = 1.0,
-        score_novelty_weight: float = 2.0,
         **common: Any,
     ) -> None:
         super().__init__(**common)
@@ -217,9 +240,6 @@ class PatchCore(Detector):
         self.max_bank = int(max_bank)
         self.projection_dim = int(projection_dim)
         self.seed = int(seed)
-        self._init_fusion(
-            hotspot_fusion, hotspot_size, hotspot_floor, component_size, novelty_weight, score_novelty_weight
-        )
         self.memory_bank_: torch.Tensor | None = None
         self._bank32: torch.Tensor | None = None
         self._index: BankIndex | None = None
@@ -426,27 +446,6 @@ class PatchCore(Detector):
         config.setdefault("component_size", 0.0)
         return super()._upgrade_config(config)
 
-    def _init_fusion(
-        self,
-        hotspot_fusion: bool,
-        hotspot_size: float,
-        hotspot_floor: float,
-        component_size: float,
-        novelty_weight: float,
-        score_novelty_weight: float,
-    ) -> None:
-        """The heat fusion's settings, checked (shared by every detector that fuses, see ``flows.HeatFusion``)."""
-        self.hotspot_fusion = bool(hotspot_fusion)
-        self.hotspot_size = float(hotspot_size)
-        self.hotspot_floor = float(hotspot_floor)
-        self.component_size = float(component_size)
-        if not 0 <= self.component_size < 1:
-            raise ValueError(f"component_size must be in [0, 1) (0 = off), got {component_size}")
-        self.novelty_weight = float(novelty_weight)
-        self.score_novelty_weight = float(score_novelty_weight)
-        if self.novelty_weight <= 0 or self.score_novelty_weight <= 0:
-            raise ValueError("novelty_weight and score_novelty_weight must be positive")
-
     def _extra_channel(self, image: ThermalAnalysis, overlay: np.ndarray | None) -> np.ndarray | None:
         if not self.hotspot_fusion:
             return None
@@ -541,4 +540,12 @@ class PatchCore(Detector):
         return parts
 
 
-__all__ = ["BankIndex", "PatchCore", "TrainPatches", "greedy_coreset", "index_bank", "nearest_distance"]
+__all__ = [
+    "BankIndex",
+    "FusionSettings",
+    "PatchCore",
+    "TrainPatches",
+    "greedy_coreset",
+    "index_bank",
+    "nearest_distance",
+]
