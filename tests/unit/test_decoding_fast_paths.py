@@ -155,7 +155,7 @@ def test_word_joining_pairs_equal_the_box_by_box_rule(seed):
 def test_labelled_boxes_equal_opencv_statistics(analysed):
     import cv2
 
-    from thermal_anomaly.thermal.palette import labelled_boxes
+    from thermal_anomaly.postprocess import labelled_boxes
 
     for mask in (to_u8(analysed.rgb).min(axis=2) > 200, to_u8(analysed.rgb).max(axis=2) < 60):
         n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)

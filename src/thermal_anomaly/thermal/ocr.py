@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..postprocess import labelled_boxes
 from . import glyphs, tesseract
-from .palette import as_rgb_float, chan_max, chan_min, labelled_boxes, labels_in, to_u8
+from .palette import as_rgb_float, chan_max, chan_min, labels_in, to_u8
 
 if TYPE_CHECKING:  # colorbar finds its bars' labels with find_words: ocr needs ColorBar only as a type
     from .colorbar import ColorBar

@@ -113,27 +113,6 @@ def shared(image: np.ndarray, key: Any, compute: Callable[[], _T]) -> _T:
     return cache[key]
 
 
-def labelled_boxes(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """``n, labels, stats[:, :4]`` of ``cv2.connectedComponentsWithStats(mask, connectivity=8)`` (x, y, w, h
-    per label; row 0, the background, left zero), from the labels alone and one
-    ``scipy.ndimage.find_objects`` pass: OpenCV's statistics (areas, centroids) cost several times the
-    labelling."""
-    from scipy import ndimage
-
-    m = (
-        np.ascontiguousarray(mask).view(np.uint8)
-        if mask.dtype == bool
-        else np.ascontiguousarray(mask, np.uint8)
-    )
-    n, lab = cv2.connectedComponents(m, connectivity=8)
-    boxes = np.zeros((n, 4), np.int32)
-    for i, sl in enumerate(ndimage.find_objects(lab), 1):
-        if sl is not None:
-            ys, xs = sl
-            boxes[i] = (xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
-    return n, lab, boxes
-
-
 def labels_in(lab: np.ndarray, ids: np.ndarray, n: int | None = None) -> np.ndarray:
     """``np.isin(lab, ids)`` for non-negative integer labels (``n``: one more than the highest label, when
     known) through a lookup table: one gather instead of a sort."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..postprocess import label_boxes
 from ..records import TemperatureInfo
 from .colorbar import ColorBar, flipped
 from .ocr import read_scale
@@ -179,7 +180,7 @@ def _saturated(
     # the labels alone (OpenCV's statistics pass costs ~5x the labelling); the boxes of the few components
     # that need one are read off the labels when asked for
     n, lab = cv2.connectedComponents(above.view(np.uint8), connectivity=8)
-    stats = _LabelBoxes(lab)
+    stats = _LabelBoxes(lab, n)
     touching = np.zeros(n, bool)
     touching[lab[seeds]] = True
     if core is not None and touching.any():
@@ -194,19 +195,19 @@ def _saturated(
 
 class _LabelBoxes:
     """``stats[k][:4]`` of ``cv2.connectedComponentsWithStats`` (x, y, w, h of component ``k``) for a label
-    image, from one ``scipy.ndimage.find_objects`` pass made on first use."""
+    image, from :func:`~thermal_anomaly.postprocess.label_boxes` on first use (often no box is needed)."""
 
-    def __init__(self, lab: np.ndarray) -> None:
+    def __init__(self, lab: np.ndarray, n: int | None = None) -> None:
         self._lab = lab
-        self._slices: list | None = None
+        self._n = n
+        self._boxes: np.ndarray | None = None
 
     def __getitem__(self, k: int) -> tuple[int, int, int, int]:
-        if self._slices is None:
-            from scipy import ndimage
-
-            self._slices = ndimage.find_objects(self._lab)
-        ys, xs = self._slices[k - 1]
-        return xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start
+        if self._boxes is None:
+            n = int(self._lab.max()) + 1 if self._n is None else self._n
+            self._boxes = label_boxes(self._lab, n)
+        x, y, w, h = (int(v) for v in self._boxes[k])
+        return x, y, w, h
 
 
 def _members(lab: np.ndarray, stats: np.ndarray | _LabelBoxes, chosen: np.ndarray) -> np.ndarray:
