@@ -128,7 +128,7 @@ def static_display(
     """Where one camera's display sits in both pictures: the same colour at the same screen place (or a
     detected overlay in either) although the scene moved there by more than the alignment tolerance.
     Parts of a logo the overlay detection misses decode as the top of the scale; compared with the scene
-    the baseline shows there they would be a 20 °C "rise" (a T1 pair)."""
+    the baseline shows there they would be a 20 °C "rise" (measured on a pair of one camera's pictures)."""
     h, w = inspection.shape
     same = np.abs(inspection.rgb[..., :3] - baseline.rgb[..., :3]).max(axis=2) < STATIC_COLOUR
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

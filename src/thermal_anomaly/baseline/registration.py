@@ -29,8 +29,8 @@ from ..thermal.analysis import ThermalAnalysis, as_analysis
 
 #: long side of the working copies: enough detail for joints and bushings, fast on a shared CPU
 WORK_SIDE = 640
-#: working sizes tried in turn: 640 px, then 320 px, where a blurry scene (T1's normals and faulty shots
-#: of one view) has corners again (dev: 0 -> 10 of 30 T1 faulty-on-normal pairs of one view aligned)
+#: working sizes tried in turn: 640 px, then 320 px, where a blurry scene has corners again (measured on
+#: the development pairs of one blurry view: 0 -> 10 of 30 faulty-on-normal pairs aligned)
 WORK_SIDES = (WORK_SIDE, WORK_SIDE // 2)
 #: blur (px) before the gradients that test the alignment: JPEG noise is no structure
 EDGE_SIGMA = 1.5
@@ -53,23 +53,23 @@ RANSAC_THRESHOLD = 3.0
 #: the dev set's pairs of different transformers: at most ~10)
 MIN_INLIERS = 20
 #: a homography whose inliers span less of the picture than this (convex hull) is replaced by a similarity:
-#: its tilt would be a guess outside them (measured: a T7 re-shot whose inliers all sat on the tank, 5 % of
+#: its tilt would be a guess outside them (measured: a re-shot whose inliers all sat on the tank, 5 % of
 #: the picture, had a 28 px corner error as a homography)
 MIN_SPREAD_HOMOGRAPHY = 0.15
-#: smallest share of the ratio-tested matches that are inliers: blurry scenes (T1) give many ambiguous
+#: smallest share of the ratio-tested matches that are inliers: blurry scenes give many ambiguous
 #: matches, so the inlier count carries the evidence and this only stops a count drowned in noise
 MIN_INLIER_RATIO = 0.08
 #: smallest correlation of the two ranked maps over the overlap once aligned: the same scene correlates
-#: well even after a load change (dev pairs of one transformer ≥ 0.89), a wrong fit less (a T5 picture
-#: fitted onto a T4 one at the wrong scale: 0.67)
+#: well even after a load change (measured pairs of one transformer ≥ 0.89), a wrong fit less (one
+#: transformer's picture fitted onto another's at the wrong scale: 0.67)
 MIN_CORRELATION = 0.75
 #: feature kinds tried in turn: ORB (fast, sharp scenes), then SIFT (blob-like, holds on blurry ones)
 FEATURES = ("orb", "sift")
 #: the inspection may be at most this much larger or smaller than the baseline (a zoom step)
 MAX_SCALE = 2.0
 #: largest ratio of the local scales along two directions at the centre (shear, squash): a re-shot scales
-#: both axes nearly alike, but screenshots are exported at other aspect ratios (a T4 picture on the same
-#: lab transformer's T3 picture: 1.33, correct)
+#: both axes nearly alike, but screenshots are exported at other aspect ratios (two screenshots of one
+#: lab transformer exported at different aspect ratios: 1.33, correct)
 MAX_ANISOTROPY = 1.5
 #: largest ratio of the local area scale between the image's corners (perspective tilt)
 MAX_PERSPECTIVE = 2.5
