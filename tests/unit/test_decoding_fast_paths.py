@@ -162,3 +162,99 @@ def test_labelled_boxes_equal_opencv_statistics(analysed):
         n2, lab2, boxes = labelled_boxes(mask)
         assert n2 == n and np.array_equal(lab2, lab)
         assert np.array_equal(boxes[1:], stats[1:, :4])
+
+
+def _level_pieces_loop(st: np.ndarray) -> np.ndarray:
+    """``ocr._split_tangled``'s "beside a level piece" rule as it was written, pair by pair (the reference)."""
+    keep = np.zeros(len(st), bool)
+    for i, (x, y, w, h) in enumerate(st):
+        for j, (x2, y2, w2, h2) in enumerate(st):
+            overlap = min(y + h, y2 + h2) - max(y, y2)
+            gap = max(x2 - (x + w), x - (x2 + w2))
+            if i != j and overlap >= 0.7 * max(h, h2) and gap <= 0.5 * max(h, h2):
+                keep[i] = True
+                break
+    return keep
+
+
+def _with_punctuation_loop(boxes: list[list[int]], punct: np.ndarray) -> list[list[int]]:
+    """``ocr._with_punctuation`` as it was written, speck by speck and word by word (the reference)."""
+    from collections import Counter
+
+    boxes = [[*b, 0] for b in boxes]
+    if not len(punct) or not boxes:
+        return boxes
+    dashes = []
+    for px, py, pw, ph in punct:
+        for b in boxes:
+            x0, y0, _x1, y1, _m = b
+            h = y1 - y0
+            dash = pw >= 2 * ph and 0.25 * h <= pw <= 0.9 * h and abs(py + ph / 2 - (y0 + y1) / 2) <= 0.2 * h
+            if dash and 0 <= x0 - (px + pw) <= 0.5 * h:
+                dashes.append((int(px), int(pw), b))
+                break
+    column = Counter((px, pw) for px, pw, _b in dashes)
+    for px, pw, b in dashes:
+        if sum(n for (qx, qw), n in column.items() if abs(qx - px) <= 1 and abs(qw - pw) <= 1) < 3:
+            b[4] = 1
+
+    def join_one() -> bool:
+        for px, py, pw, ph in punct:
+            if max(pw, ph) > 4 or not 0.4 <= pw / max(1, ph) <= 2.5:
+                continue
+            pcx = px + pw / 2
+            for a in boxes:
+                x0, y0, x1, y1, _m = a
+                ha = y1 - y0
+                if not (abs(py + ph - a[3]) <= max(1, 0.15 * ha) and 0 <= pcx - a[2] <= 0.5 * ha):
+                    continue
+                for b in boxes:
+                    hb = b[3] - b[1]
+                    level = abs(b[3] - a[3]) <= max(1, 0.15 * ha) and abs(hb - ha) <= max(2, 0.25 * ha)
+                    if b is not a and level and 0 <= b[0] - pcx <= 0.5 * ha and b[0] - a[2] <= ha:
+                        a[:] = [a[0], min(a[1], b[1]), b[2], max(a[3], b[3]), a[4]]
+                        boxes.remove(b)
+                        return True
+        return False
+
+    while join_one():
+        pass
+    return boxes
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_split_pieces_and_punctuation_equal_the_pair_by_pair_rules(seed):
+    from thermal_anomaly.thermal.ocr import _beside_a_level_piece, _with_punctuation
+
+    rng = np.random.default_rng(seed)
+    n = [0, 1, 2, 30, 300, 700, 60, 200][seed]
+    st = np.stack(
+        [rng.integers(0, 80, n), rng.integers(0, 200, n), rng.integers(1, 14, n), rng.integers(3, 14, n)],
+        axis=1,
+    ).astype(np.int64)
+    assert np.array_equal(_beside_a_level_piece(st, rows=64), _level_pieces_loop(st))
+    # words in rows of labels ("26.4", "-40.0"): pieces of one height, dots and dashes between and before them
+    words, specks = [], []
+    for _ in range(max(1, n // 10)):
+        x, y, h = int(rng.integers(0, 150)), int(rng.integers(0, 300)), int(rng.integers(6, 14))
+        w = int(rng.integers(h // 2, 2 * h))
+        words.append([x, y, x + w, y + h])
+        gap = int(rng.integers(1, h // 2 + 2))
+        words.append([x + w + gap, y + int(rng.integers(-1, 2)), x + 2 * w + gap, y + h])
+        specks.append(
+            [x + w + int(rng.integers(0, gap)), y + h - 2, int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        )
+        specks.append([x - int(rng.integers(1, h // 2 + 1)) - h // 2, y + h // 2, h // 2, 1])  # a dash
+    specks += [
+        [
+            int(rng.integers(0, 300)),
+            int(rng.integers(0, 300)),
+            int(rng.integers(1, 5)),
+            int(rng.integers(1, 5)),
+        ]
+        for _ in range(n)
+    ]
+    punct = np.array(specks, np.int64).reshape(-1, 4)
+    assert _with_punctuation([list(b) for b in words], punct) == _with_punctuation_loop(
+        [list(b) for b in words], punct
+    )
