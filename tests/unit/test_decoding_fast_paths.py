@@ -258,3 +258,25 @@ def test_split_pieces_and_punctuation_equal_the_pair_by_pair_rules(seed):
     assert _with_punctuation([list(b) for b in words], punct) == _with_punctuation_loop(
         [list(b) for b in words], punct
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flood_filled_boxes_equal_the_label_boxes(seed):
+    import cv2
+
+    from thermal_anomaly.postprocess import label_boxes
+    from thermal_anomaly.thermal.temperature import _FilledBoxes
+
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        h, w = (int(v) for v in rng.integers(5, 120, 2))
+        specks = (rng.random((h, w)) > rng.uniform(0.9, 0.995)).astype(np.uint8)
+        mask = cv2.dilate(specks, np.ones((3, 3), np.uint8), iterations=int(rng.integers(0, 3))) > 0
+        if seed % 2:
+            mask |= rng.random((h, w)) > 0.8  # ragged, touching components
+        n, lab = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+        sy, sx = np.nonzero(mask & (rng.random((h, w)) > 0.7))
+        boxes = _FilledBoxes(mask, lab, n, (sy, sx, lab[sy, sx]))
+        ref = label_boxes(lab, n)
+        for k in rng.permutation(np.arange(1, n)):  # in any order: earlier fills leave the others alone
+            assert tuple(boxes[k]) == tuple(int(v) for v in ref[k])
