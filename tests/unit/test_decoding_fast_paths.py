@@ -280,3 +280,20 @@ def test_flood_filled_boxes_equal_the_label_boxes(seed):
         ref = label_boxes(lab, n)
         for k in rng.permutation(np.arange(1, n)):  # in any order: earlier fills leave the others alone
             assert tuple(boxes[k]) == tuple(int(v) for v in ref[k])
+
+
+@pytest.mark.parametrize("repeat", [1, 2, 5, 40])
+def test_distinct_colours_by_runs_equal_all_pixels(repeat):
+    from thermal_anomaly.thermal import palette
+
+    rng = np.random.default_rng(repeat)
+    for n in (0, 1, 2, 7, 3000):
+        # a picture upscaled along its rows: each colour repeated (few runs), with a few distinct colours
+        base = rng.integers(0, 256, (max(1, n // repeat), 3), dtype=np.uint8)
+        base[::3] = base[0]
+        pixels = np.repeat(base, repeat, axis=0)[:n]
+        slots = np.empty(1 << 24, np.int32)
+        ref_uniq, ref_inverse = palette._first_of_each(palette._colour_codes(pixels), slots)
+        cols, inverse = palette.distinct_colors(pixels)
+        assert np.array_equal(cols, palette._code_colours(ref_uniq))
+        assert inverse.dtype == ref_inverse.dtype and np.array_equal(inverse, ref_inverse)

@@ -292,11 +292,32 @@ def distinct_colors(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     global _COLOUR_SLOTS
     code = _colour_codes(pixels)
+    # a photo upscaled from its sensor repeats each colour along a row: the runs of one colour are found
+    # first (one pass) and only their first entries go through the slots, when they are few enough to pay
+    starts = _run_starts(code)
+    runs = starts is not None and len(starts) <= RUNS_SHARE * len(code)
     with _SLOTS_LOCK:
         if _COLOUR_SLOTS is None:
             _COLOUR_SLOTS = np.empty(1 << 24, np.int32)
-        uniq, inverse = _first_of_each(code, _COLOUR_SLOTS)
+        uniq, inverse = _first_of_each(code[starts] if runs else code, _COLOUR_SLOTS)
+    if runs:
+        inverse = np.repeat(inverse, np.diff(starts, append=len(code)))
     return _code_colours(uniq), inverse
+
+
+#: the run-length path of :func:`distinct_colors` is taken when there are at most this many runs per pixel
+#: (a 3077 px photo with 7 % runs: ~57 -> ~19 ms; at 40-60 % both paths cost the same)
+RUNS_SHARE = 0.3
+
+
+def _run_starts(code: np.ndarray) -> np.ndarray | None:
+    """Indices where a run of equal values starts (0 first), or None for fewer than two values.
+
+    ``_first_of_each`` of the runs' first values gives the same distinct values in the same order as of all
+    values (a value's last run holds its last entry), and each run's index is that of all its entries."""
+    if len(code) < 2:
+        return None
+    return np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
 
 
 def _code_colours(uniq: np.ndarray) -> np.ndarray:
