@@ -19,7 +19,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from .errors import DataError
 
@@ -126,9 +126,18 @@ def _opened(path: Path) -> Iterator[Image.Image]:
         raise DataError(f"{path}: cannot decode image ({_one_line(exc)})") from None
 
 
+#: EXIF orientations that ``ImageOps.exif_transpose`` turns or flips (1 and anything else: as stored)
+_TURNED = frozenset(range(2, 9))
+
+
 def _upright(im: Image.Image) -> Image.Image:
-    """Apply the EXIF orientation; a damaged EXIF block is not worth losing a valid picture over."""
+    """Apply the EXIF orientation; a damaged EXIF block is not worth losing a valid picture over.
+
+    A picture stored upright is used as it is: ``exif_transpose`` would return a copy of it (~20 ms for a
+    6 MP photo), and the caller only reads it while the file is open."""
     try:
+        if im.getexif().get(ExifTags.Base.Orientation, 1) not in _TURNED:
+            return im
         return ImageOps.exif_transpose(im)
     except Exception:
         return im

@@ -153,6 +153,20 @@ def test_exif_orientation_applied(tmp_path: Path) -> None:
     assert out[0, -1].tolist() == [1.0, 1.0, 1.0]  # marker moved to top-right
 
 
+@pytest.mark.parametrize("orientation", [None, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+def test_every_exif_orientation_reads_as_exif_transpose_gives_it(tmp_path: Path, orientation) -> None:
+    from PIL import ImageOps
+
+    a = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    Image.fromarray(a).save(tmp_path / "o.png", exif=exif.tobytes())
+    with Image.open(tmp_path / "o.png") as im:
+        want = np.asarray(ImageOps.exif_transpose(im))  # what read_image did before it skipped the copy
+    assert np.array_equal(read_image(tmp_path / "o.png", keep_bytes=True), want)
+
+
 def test_upper_case_and_many_dots(tmp_path: Path) -> None:
     a = _rgb()
     Image.fromarray(a).save(tmp_path / "T2_faulty_002.png.PNG", "PNG")
