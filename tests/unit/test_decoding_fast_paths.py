@@ -297,3 +297,22 @@ def test_distinct_colours_by_runs_equal_all_pixels(repeat):
         cols, inverse = palette.distinct_colors(pixels)
         assert np.array_equal(cols, palette._code_colours(ref_uniq))
         assert inverse.dtype == ref_inverse.dtype and np.array_equal(inverse, ref_inverse)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 1000])
+def test_colour_codes_are_the_bytes_as_a_little_endian_number(n):
+    from thermal_anomaly.thermal import palette
+
+    pixels = np.random.default_rng(n).integers(0, 256, (n, 3), dtype=np.uint8)
+    pixels[::7] = 255  # the top byte of each read (the next pixel's red) must be cleared
+    want = (
+        pixels[:, 0].astype(np.uint32)
+        | pixels[:, 1].astype(np.uint32) << 8
+        | pixels[:, 2].astype(np.uint32) << 16
+    )
+    got = palette._colour_codes(pixels)
+    assert got.dtype == np.uint32 and np.array_equal(got, want)
+    assert np.array_equal(palette._code_colours(got), pixels.astype(np.float32) / 255.0)
+    view = np.zeros((n + 1, 3), np.uint8)[1:]  # a view into a larger buffer, offset by one pixel
+    view[:] = pixels
+    assert np.array_equal(palette._colour_codes(view), want)

@@ -262,11 +262,21 @@ _SLOTS_LOCK = threading.Lock()
 
 
 def _colour_codes(pixels: np.ndarray) -> np.ndarray:
-    """(M,) uint32 24-bit code of each (M, 3) uint8 colour (red in the high byte)."""
-    flat = np.asarray(pixels, np.uint8).reshape(-1, 3)
-    code = flat[:, 0].astype(np.uint32) << 16
-    code |= flat[:, 1].astype(np.uint32) << 8
-    code |= flat[:, 2]
+    """(M,) uint32 24-bit code of each (M, 3) uint8 colour: its three bytes as a little-endian number (red
+    in the low byte, blue in the high one).
+
+    Read in one pass: each pixel's bytes and the next pixel's first byte as one (unaligned) 32-bit number,
+    its top byte cleared (~5 vs ~16 ms for a 6 MP photo by shifting and or-ing channels). Any bijection of
+    the colours serves: distinct colours are numbered by where they occur, not by their codes."""
+    flat = np.ascontiguousarray(pixels, np.uint8).reshape(-1)
+    m = flat.size // 3
+    code = np.empty(m, np.uint32)
+    if m > 1:
+        four = np.ndarray((m - 1,), dtype="<u4", buffer=flat, strides=(3,))
+        np.bitwise_and(four, np.uint32(0xFFFFFF), out=code[:-1])
+    if m:
+        r, g, b = (int(v) for v in flat[-3:])
+        code[-1] = r | g << 8 | b << 16
     return code
 
 
@@ -321,8 +331,8 @@ def _run_starts(code: np.ndarray) -> np.ndarray | None:
 
 
 def _code_colours(uniq: np.ndarray) -> np.ndarray:
-    """(U, 3) float32 colours in [0, 1] of 24-bit codes."""
-    return np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.float32) / 255.0
+    """(U, 3) float32 colours in [0, 1] of 24-bit codes (``_colour_codes``: red in the low byte)."""
+    return np.stack([uniq & 255, (uniq >> 8) & 255, (uniq >> 16) & 255], axis=1).astype(np.float32) / 255.0
 
 
 class ImageColours:
