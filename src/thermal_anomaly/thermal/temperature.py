@@ -16,7 +16,7 @@ from .palette import (
     ImageColours,
     chan_max,
     chan_min,
-    colors_to_position,
+    colour_positions,
     distinct_colors,
     fit_palette,
     lut_from_anchors,
@@ -102,6 +102,7 @@ def out_of_range(
     colours: ImageColours | None = None,
     *,
     copy: bool = True,
+    bad_colours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
@@ -117,20 +118,27 @@ def out_of_range(
     its blends, so a 3000 px photo costs what its off-palette pixels cost. With the picture's ``colours``
     (:class:`~.palette.ImageColours`, exact), the tests of a pixel's own colour are made once per colour.
     ``copy=False``: float32 ``pos`` may be changed in place (a caller's own array; a 6 MP copy is ~15 ms).
+    ``bad_colours``: with ``colours``, which of its colours are off the palette (``bad`` is their pixels), so
+    the candidates for a blend are colours too and are tested without gathering them from the pixels.
     """
     below = np.zeros(bad.shape, bool)
     white = np.zeros(bad.shape, bool)
     light = np.zeros(bad.shape, bool)
     if colours is not None and not (colours.shape == bad.shape and colours.exact):
         colours = None
+    light_colours = None  # which distinct colours are blend candidates, when known per colour
     if colours is not None:
         # the same tests on each distinct colour, then spread to its pixels (one gather)
         lo, hi = chan_min(colours.cols), chan_max(colours.cols)
         kind = (hi < BELOW_HI).view(np.uint8) | ((lo > ABOVE_LO).view(np.uint8) << 1)
         kind |= (lo > BLEND_MIN_LO).view(np.uint8) << 2
+        if bad_colours is not None:
+            kind &= np.asarray(bad_colours, bool).view(np.uint8) * np.uint8(7)
+            light_colours = (kind & 4) > 0
         if kind.any():
             per_pixel = colours.per_pixel(kind)
-            per_pixel &= bad.view(np.uint8) * np.uint8(7)
+            if bad_colours is None:
+                per_pixel &= bad.view(np.uint8) * np.uint8(7)
             below = (per_pixel & 1) > 0
             white = (per_pixel & 2) > 0
             light = (per_pixel & 4) > 0
@@ -142,7 +150,14 @@ def out_of_range(
         light[bad] = lo > BLEND_MIN_LO
     above = white
     if white.any():
-        if lut is not None:
+        if lut is not None and light_colours is not None:
+            # the candidate colours in the order ``colours.subset`` gives them (the picture's colour order):
+            # the same rows, the same test, no gather of the candidate pixels and scatter back
+            blend = np.zeros(len(colours.cols), bool)
+            if light_colours.any():
+                blend[light_colours] = _blends(colours.cols[light_colours], lut)
+                above = white | colours.per_pixel(blend)
+        elif lut is not None:
             above = white | _hot_blend(rgb, light, lut, colours)
         box = _box_around(above, RING_REACH)
         spots = _saturated(white[box], above[box], pos[box], bad[box], blends=lut is not None)
@@ -301,14 +316,20 @@ def _hot_blend(
         c, inverse = colours.subset(candidates)
     else:
         c, inverse = distinct_colors(to_u8(rgb[candidates]))
+    out[candidates] = _blends(c, lut)[inverse]
+    return out
+
+
+def _blends(c: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """(U,) whether each (U, 3) float32 colour ``c`` lies on the segment from one of the palette's hot-end
+    colours to white (within ``BLEND_TOLERANCE``)."""
     hot = np.asarray(lut, np.float32)[int(HOT_END * (len(lut) - 1)) :]  # (K, 3)
     d = 1.0 - hot  # direction from each hot-end colour to white
     dd = np.maximum((d * d).sum(1), 1e-6)
     along = c @ d.T - (hot * d).sum(1)  # (c - h)·d for every colour and hot-end colour, (U, K)
     t = np.clip(along / dd, 0.0, 1.0)  # the projection, clipped to the hot->white segment
     dist2 = (c * c).sum(1)[:, None] - 2 * c @ hot.T + (hot * hot).sum(1) - 2 * t * along + t * t * dd
-    out[candidates] = (dist2.min(1) <= BLEND_TOLERANCE**2)[inverse]
-    return out
+    return dist2.min(1) <= BLEND_TOLERANCE**2
 
 
 def temperature_map(
@@ -404,8 +425,10 @@ def scale_positions(
     palette count as below/above the scale (:func:`out_of_range`). ``colours``: the picture's
     :class:`~.palette.ImageColours` when already found (from its bytes)."""
     colours = ImageColours(rgb) if colours is None else colours
-    pos, bad = colors_to_position(rgb, scale.lut, colours=colours)
-    return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False)  # ``pos`` is ours alone
+    pos_u, bad_u = colour_positions(colours, scale.lut)  # what colors_to_position spreads to the pixels
+    pos, bad = colours.per_pixel(pos_u), colours.per_pixel(bad_u)
+    # ``pos`` is ours alone; ``bad`` is the off-palette colours' pixels
+    return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False, bad_colours=bad_u)
 
 
 def decode_colours(
