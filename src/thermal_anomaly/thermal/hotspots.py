@@ -70,6 +70,17 @@ UI_PARTLY = 0.25
 UI_MARGIN = 0.015
 UI_BIG_AREA = 0.003
 
+#: box sizes (px) of the growing neighbourhoods that fill invalid pixels: each ×3, from a few pixels (a thin
+#: text stroke) to a quarter of the ``WORK_SIDE`` copy (a colour bar's legend panel)
+FILL_RADII = (5, 15, 45, 135)
+#: the smallest candidate blob, as a share of the working copy's area (≈ 40 px at 512×384): smaller ones are
+#: JPEG speckle and single hot pixels, too few to hold a peak, a mean and a shape
+MIN_BLOB_AREA = 2e-4
+#: similar components (peers) differ at most by this factor in area and by ``PEER_ELONGATION`` in elongation:
+#: the same bushing or clamp seen at a slightly different distance or angle, not a tank against a bolt
+PEER_AREA_RATIO = 3.0
+PEER_ELONGATION = 2.0
+
 
 def _check(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(temp.values, np.float32)
@@ -94,7 +105,7 @@ def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
     todo = ~has
     w = has.astype(np.float32)
     vw = np.where(has, v, 0.0).astype(np.float32)
-    for k in (5, 15, 45, 135):
+    for k in FILL_RADII:
         num = cv2.blur(vw, (k, k))
         den = cv2.blur(w, (k, k))
         ok = todo & (den > 1e-3)
@@ -451,7 +462,7 @@ def find_hotspots(
     if not work.valid.any():
         return []
     sh, sw = work.rise.shape
-    min_area = max(4, int(2e-4 * sh * sw))
+    min_area = max(4, int(MIN_BLOB_AREA * sh * sw))
     # candidates: every warm blob, also the ones too mild to report, so normal phases can be peers
     lab, blobs = _blobs(work.rise >= 0.5 * min_rise, min_area)
     if not blobs:
@@ -480,8 +491,8 @@ def find_hotspots(
             continue
         similar = (
             (np.arange(len(blobs)) != j)
-            & (np.abs(np.log(areas_a / areas_a[j])) <= np.log(3.0))
-            & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(2.0))
+            & (np.abs(np.log(areas_a / areas_a[j])) <= np.log(PEER_AREA_RATIO))
+            & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(PEER_ELONGATION))
         )
         # sister components stand side by side (phases, bushings, limbs): when some similar ones share this
         # one's row (their vertical extents overlap), they are its peers and the rest of the scene is not
