@@ -22,7 +22,15 @@ versions in which a colour bar is found (``ThermalAnalysis(version).bar is not N
 those are false: the crop holds no part of the full picture's bar (a close crop around a large fault can
 hold part of the real bar; the bare crop should hold none).
 
-Usage: python benchmarks/crops.py [--data DIR] [--save DIR] [--json FILE]
+Why a peak is missed, per version (a second table): "peak ≤5%" of the fused map's parts alone (``explain``:
+the learned model's own map and the heat evidence it is multiplied with), and the share of the fault's pixels
+decoded as a temperature (median over images): heat can only point at pixels whose colour was read.
+
+``--normals K``: also K fold models over the development normals, each scoring the normals it was not
+fitted on as the camera wrote them and with their overlays cropped away (``bare``, as above): how many
+normals a bare frame gets flagged (a crop's flag rate means little without it).
+
+Usage: python benchmarks/crops.py [--data DIR] [--save DIR] [--json FILE] [--detector SPEC] [--normals K]
 """
 
 from __future__ import annotations
@@ -102,6 +110,54 @@ def peak_distance(point: tuple[int, int], gt: np.ndarray) -> float:
     return float(dist) / float(np.hypot(h, w))
 
 
+def part_smoothed(det, part: np.ndarray) -> np.ndarray:
+    """A part of the fused map (at the picture's size) blurred as the detector blurs its map at the working
+    size, so its peak is found the way the map's is (a raw part peaks on single noisy pixels)."""
+    from thermal_anomaly.detectors.base import REFERENCE_SIZE
+    from thermal_anomaly.postprocess import smooth
+
+    sigma = det.blur_sigma * det.img_size / REFERENCE_SIZE * max(part.shape) / det.img_size
+    return smooth(part.astype(np.float32), sigma)
+
+
+def argmax(amap: np.ndarray) -> tuple[int, int]:
+    return tuple(int(v) for v in np.unravel_index(np.argmax(amap), amap.shape))
+
+
+def normals_flagged(data: Path, spec: str, folds: int) -> list[dict]:
+    """Each development normal scored full and bare by a model fitted on the other folds' normals."""
+    from thermal_anomaly.data import LazyImages, ThermalDataset
+    from thermal_anomaly.thermal.analysis import ThermalAnalysis
+
+    ds = ThermalDataset(data, mode="test")
+    recs = [ds[i] for i in range(len(ds))]
+    normals = [i for i, r in enumerate(recs) if r.label == 0]
+    rows = []
+    for k in range(folds):
+        held = normals[k::folds]
+        train = [i for i in normals if i not in held]
+        det = make(spec)
+        det.fit(LazyImages([recs[i] for i in train]), groups=[recs[i].group for i in train], progress=False)
+        for i in held:
+            img = ds.load_image(i)
+            full = ThermalAnalysis(img)
+            x0, y0, x1, y1 = bare_box(full.overlay, None if full.bar is None else full.bar.box)
+            bare = ThermalAnalysis(np.ascontiguousarray(img[y0:y1, x0:x1]))
+            pred = det.score([full, bare], groups=[recs[i].group] * 2)
+            for version, flagged, score in zip(
+                ("full", "bare"), pred.pred_label, pred.pred_score, strict=True
+            ):
+                rows.append(
+                    {
+                        "name": recs[i].name,
+                        "version": version,
+                        "flagged": bool(flagged),
+                        "score": float(score),
+                    }
+                )
+    return rows
+
+
 def hottest_pixel(analysis) -> tuple[int, int] | None:
     temp = analysis.temperature
     valid = np.asarray(temp.valid, bool) & np.isfinite(temp.values)
@@ -155,12 +211,18 @@ def run(data: Path, save: Path | None, spec: str = "patchcore") -> list[dict]:
             row["false_bar"] = row["bar_found"] and not row["holds_bar"]
             if row["fault_kept"]:
                 # the version's analysis, not its pixels: overlays, bar and scale are not read a second time
-                pred = det.score([analysis], groups=[rec.group])
+                pred = det.score([analysis], groups=[rec.group], explain=True)
                 amap = pred.anomaly_map[0]
                 peak = tuple(int(v) for v in np.unravel_index(np.argmax(amap), amap.shape))
                 row["flagged"] = bool(pred.pred_label[0])
                 row["score"] = float(pred.pred_score[0])
                 row["peak_dist"] = peak_distance(peak, cgt)
+                for part in ("learned", "evidence"):
+                    m = pred.parts[0].get(part)
+                    row[f"{part}_dist"] = (
+                        None if m is None else peak_distance(argmax(part_smoothed(det, m)), cgt)
+                    )
+                row["fault_decoded"] = float(np.asarray(analysis.temperature.valid, bool)[cgt > 0].mean())
                 hot = hottest_pixel(analysis)
                 row["hot_dist"] = None if hot is None else peak_distance(hot, cgt)
                 if save is not None:
@@ -222,6 +284,17 @@ def summarise(rows: list[dict]) -> None:
             "x".join(str(int(np.median([r["size"][k] for r in all_rows]))) for k in (0, 1)),
         ]
         print(" | ".join(cells))
+    print()
+    print("version | peak ≤5%: fused | learned alone | heat evidence alone | fault pixels decoded (median)")
+    print("------- | --------------- | ------------- | ------------------- | -----------------------------")
+    for version in VERSIONS:
+        sel = [r for r in rows if r["version"] == version and r["fault_kept"]]
+        cells = [version, share(r["peak_dist"] <= 0.05 for r in sel)]
+        for part in ("learned", "evidence"):
+            dists = [r.get(f"{part}_dist") for r in sel]
+            cells.append("-" if any(d is None for d in dists) else share(d <= 0.05 for d in dists))
+        cells.append(f"{np.median([r['fault_decoded'] for r in sel]):.0%}" if sel else "-")
+        print(" | ".join(cells))
     groups = sorted({r["group"] for r in rows})
     print()
     print("peak ≤5% per transformer (n): " + " | ".join(["version", *groups]))
@@ -258,12 +331,20 @@ def main() -> None:
     ap.add_argument("--save", type=Path, default=None, help="folder for a PNG of every version and its map")
     ap.add_argument("--json", type=Path, default=None, help="also write the per-image rows here")
     ap.add_argument("--detector", default="patchcore", help="detector spec, as benchmark.py's --detectors")
+    ap.add_argument("--normals", type=int, default=0, help="K: also score held-out normals full and bare")
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"benchmark data not found: {args.data}")
     t0 = time.perf_counter()
     rows = run(args.data, args.save, args.detector)
     summarise(rows)
+    if args.normals:
+        normal_rows = normals_flagged(args.data, args.detector, args.normals)
+        for version in ("full", "bare"):
+            sel = [r for r in normal_rows if r["version"] == version]
+            names = [r["name"] for r in sel if r["flagged"]]
+            print(f"normals flagged ({version}, {args.normals} folds): {len(names)}/{len(sel)} {names}")
+        rows = rows + [dict(r, normal=True) for r in normal_rows]
     print(f"wall {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
