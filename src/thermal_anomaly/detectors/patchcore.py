@@ -290,8 +290,10 @@ class FusionSettings:
             raise ValueError("novelty_weight and score_novelty_weight must be positive")
         #: on a frame without a colour bar (palette guessed), heat is also read off the colours the guess does
         #: not explain (see :func:`heat_channels`). On by default for PatchCore only, where it was measured
-        #: (crops.py, bare frames: peak ≤5% 61 -> 72 %); on DRAEM's small test model it erased the synthetic
-        #: fault's margin over the normal (0.921/0.906 -> 0.841/0.843), so the other detectors keep it off
+        #: (crops.py, bare frames: peak ≤5% 61 -> 72 %); the other detectors keep it off until measured (an
+        #: earlier form, which also read the component excess loosely, erased DRAEM's small test model's margin
+        #: of a synthetic fault over a bar-less normal: 0.921/0.906 -> 0.841/0.843; this one keeps it,
+        #: 0.895/0.881)
         self.offpalette_heat = bool(offpalette_heat)
         #: a region at the top of the scale larger than the joint disc rises over the scene, not over itself
         #: (see :func:`saturated_rise`)
