@@ -20,12 +20,13 @@ Protocol (both tools, same split; per seed of `--seeds`): a seeded half of the d
 AUROC over those; pixel AUROC and AUPRO (FPR <= 0.3) over the faulty images against their masks, maps at
 <= 640 px as ``benchmark.py``.
 
-Speed, in rounds (medians over all rounds), per image, 2 threads; anomalib's run, our floor and our score are
+Speed, in rounds (medians over all rounds), per image, 2 threads; anomalib's run, our floor and our two scores are
 interleaved image by image (anomalib's worker stays up and times one image on request), ``predict`` runs its
 batch once per round:
 - anomalib: ``session.run`` alone on a 256 px input, and decode (PIL) + resize (cv2) + ``session.run``.
 - ours: the floor (decode + resize + one backbone pass, as ``benchmark.py``), the bare detector
-  (decode + ``detector.score`` of one image: heat evidence and fusion included, no findings), and
+  (decode + ``detector.score`` of one image: heat evidence and fusion included, no findings), the same
+  without heat (``hotspot_fusion=False``: PatchCore alone, as anomalib's), and
   ``predict`` without pictures (what ``thermal-anomaly predict --no-pictures`` runs: thermal analysis,
   findings, outlines, JSON), in one batch with the CLI's default workers and with ``--workers 1``.
 
@@ -371,6 +372,7 @@ def main() -> None:
     accuracy: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
     fits: list[dict[str, Any]] = []
     seeds = [int(s) for s in args.seeds.split(",")]
+    timed: dict[str, Any] = {}  # the first seed's fitted detectors, for the timings
 
     with tempfile.TemporaryDirectory(prefix="anomalib-compare-") as tmp_s:
         tmp = Path(tmp_s)
@@ -401,34 +403,36 @@ def main() -> None:
                 )
                 fit[tool + " fit_s"] = time.perf_counter() - t0
                 accuracy[tool].append(_metrics(test, *_ours_scores(det, test)))
-                if seed == seeds[0] and not options:
-                    timed_det, timed_test, timed_onnx = det, test, fit["onnx"]
+                if seed == seeds[0]:
+                    timed[tool] = det
+                    timed_test, timed_onnx = test, fit["onnx"]
             fits.append(fit)
             for tool in tools:
                 print(f"  {tool}: " + json.dumps(accuracy[tool][-1]), flush=True)
 
         files = [str(r.path) for r in timed_test]
+        timed_det, bare_det = timed[tools[1]], timed[tools[2]]
         inspector = Inspector(timed_det)
         backbone = FeatureExtractor("efficientnet-lite0")
         timing: dict[str, list[float]] = {}
         server = _Server(args.python, {"onnx": timed_onnx, "test": files}, tmp)
         for r in range(args.rounds):
-            # image by image, the three in turn (the order rotating per round), so load drift hits all alike
+            # image by image, the four in turn (the order rotating per round), so load drift hits all alike
             for f in files:
-                for k in range(3):
-                    step = (r + k) % 3
+                for k in range(4):
+                    step = (r + k) % 4
                     if step == 0:
                         t = server.time(f)
                         timing.setdefault("anomalib run", []).append(t["run_ms"])
                         timing.setdefault("anomalib decode+run", []).append(t["decode_ms"] + t["run_ms"])
-                    elif step == 1:
-                        t0 = time.perf_counter()
+                        continue
+                    t0 = time.perf_counter()
+                    if step == 1:
                         decode_and_backbone(f, timed_det.img_size, backbone)
-                        timing.setdefault("floor", []).append(1000 * (time.perf_counter() - t0))
                     else:
-                        t0 = time.perf_counter()
-                        timed_det.score([read_image(f)])
-                        timing.setdefault("score", []).append(1000 * (time.perf_counter() - t0))
+                        (timed_det if step == 2 else bare_det).score([read_image(f)])
+                    key = ("floor", "score", "score no heat")[step - 1]
+                    timing.setdefault(key, []).append(1000 * (time.perf_counter() - t0))
             for workers, key in ((None, "predict default"), (1, "predict --workers 1")):
                 _forget_fonts()
                 done = [time.perf_counter()]
@@ -463,6 +467,7 @@ def main() -> None:
         "anomalib run": "anomalib PatchCore, ONNX Runtime session.run (256 px input)",
         "anomalib decode+run": "anomalib PatchCore, decode + resize + session.run",
         "floor": "ours: floor (decode + resize + one backbone pass)",
+        "score no heat": "ours: decode + detector.score, PatchCore alone (hotspot_fusion=False)",
         "score": "ours: decode + detector.score (heat fusion, no findings)",
         "predict default": "ours: predict --no-pictures, one batch, default workers",
         "predict --workers 1": "ours: predict --no-pictures, one batch, --workers 1",
