@@ -122,3 +122,16 @@ def test_one_image_teaches_the_next_of_the_same_camera(dev_data, cache, monkeypa
     assert len(hits) >= 5  # the same tick labels, read from templates alone
     assert all(a == b for a, b in hits)
     assert ocr._ocr([t for t, _x in sure if cache.read(t) is not None])  # no tesseract call
+
+
+def test_why_a_tile_goes_to_tesseract_is_counted(cache):
+    """Each tile left to tesseract is counted under one reason (what a batch still pays the OCR for)."""
+    assert cache.read(_tile("25")) is None  # nothing learned yet
+    assert cache.why == {"font": 1}
+    cache.learn(_tile("25"), "25", 95.0)
+    assert cache.read(_tile("26")) is None  # a 6 was never taught
+    assert cache.read(_tile("25", scale=0.6, thick=1)) is None  # another font context
+    assert cache.read(_tile("52")) is not None  # answered: not counted
+    assert cache.why == {"font": 2, "match": 1}
+    assert set(cache.why) <= set(glyphs.WHY)
+    assert cache.n_tesseract == sum(cache.why.values())

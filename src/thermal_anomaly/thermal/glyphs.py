@@ -29,7 +29,7 @@ import os
 import re
 import struct
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -51,6 +51,15 @@ BLANK = 0.25  # a tile whose ink is all lower than this share of its height hold
 MAX_TEMPLATES = 4000  # bound on the process-wide store (least recently used go first)
 SPLITS_KEPT = 64  # splits of the last tiles read, for learning from tesseract's reading of the same tiles
 JUNK = "~"  # label of shapes tesseract read nothing in (icons, unit signs, specks)
+#: why a tile was left to tesseract (``GlyphCache.why``): what to improve for a batch to pay the OCR once
+WHY = {
+    "line": "no line of text (no glyph split)",
+    "font": "no template of its font context yet",
+    "match": "a glyph below MATCH to every template",
+    "margin": "a glyph within MARGIN of two characters",
+    "mixed": "digits beside junk shapes, or not number-shaped",
+    "junk": "junk shapes read as nothing fewer than JUNK_SEEN times",
+}
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _T = TypeVar("_T")
 
@@ -185,6 +194,7 @@ class GlyphCache:
         self._splits: OrderedDict[int, tuple[np.ndarray, _Split | None]] = OrderedDict()
         self.n_template = 0  # tiles read from templates
         self.n_tesseract = 0  # tiles left to tesseract
+        self.why: Counter[str] = Counter()  # why tiles were left to tesseract (``WHY``), for measuring
 
     def clear(self) -> None:
         """Forget every template and the counts."""
@@ -199,10 +209,11 @@ class GlyphCache:
         stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
         return size & stroke
 
-    def _classify(self, sp: _Split, sel: np.ndarray) -> list[tuple[str, int]] | None:
-        """(char, template index) of each glyph among templates ``sel``, or None when one is unsure."""
+    def _classify(self, sp: _Split, sel: np.ndarray) -> tuple[list[tuple[str, int]] | None, str]:
+        """(char, template index) of each glyph among templates ``sel``, or None when one is unsure; and why
+        not (a ``WHY`` key)."""
         if not sel.any():
-            return None
+            return None, "font"
         idx = np.flatnonzero(sel)
         scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T  # glyphs x templates
         chars = np.array([self._chars[i] for i in idx])
@@ -211,10 +222,12 @@ class GlyphCache:
             j = int(row.argmax())
             other = row[chars != chars[j]]
             second = float(other.max()) if other.size else -1.0
-            if row[j] < MATCH or row[j] - second < MARGIN:
-                return None
+            if row[j] < MATCH:
+                return None, "match"
+            if row[j] - second < MARGIN:
+                return None, "margin"
             out.append((str(chars[j]), int(idx[j])))
-        return out
+        return out, ""
 
     def read(self, tile: np.ndarray) -> tuple[str, float] | None:
         """(text, confidence) when every glyph of the tile matches one character's templates clearly, else None.
@@ -232,11 +245,16 @@ class GlyphCache:
             self._splits[id(tile)] = (tile, sp)  # the tile holds its id while remembered
             while len(self._splits) > SPLITS_KEPT:
                 self._splits.popitem(last=False)
-            got = None if sp is None or not self._chars else self._classify(sp, self._compatible(sp))
+            got, why = (
+                (None, "line" if sp is None else "font")
+                if sp is None or not self._chars
+                else self._classify(sp, self._compatible(sp))
+            )
             chars = [c for c, _i in got] if got else []
             text = "" if set(chars) == {JUNK} else "".join(chars)
             if not got or (text and not _NUMBER.fullmatch(text)):  # JUNK beside digits fails the match
                 self.n_tesseract += 1
+                self.why[why or "mixed"] += 1
                 return None
             self._clock += 1
             used = [i for _c, i in got]
@@ -244,6 +262,7 @@ class GlyphCache:
             # "nothing here" only for shapes seen so often
             if not text and (self._seen[used] < JUNK_SEEN).any():
                 self.n_tesseract += 1
+                self.why["junk"] += 1
                 return None
             self.n_template += 1
             # as trustworthy as the least confident tesseract reading that taught one of its glyphs
