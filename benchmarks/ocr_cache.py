@@ -9,6 +9,12 @@ must equal those of the cache-off pass; every tile the cache answered is compare
 the same tile in the cache-off pass. Where they differ, the scale truth of ``benchmarks/scale_truth.json``
 says which pass read the scale right.
 
+Per pass also: tesseract calls (one per image whose tiles are not all answered), the engine process's CPU
+time, and of the tiles sent to tesseract those whose exact bytes were sent before (none: ``glyphs.MEMO``
+answers them) and those whose text tesseract had read before (the same label again, in a JPEG whose noise
+changed some of its binarised pixels), and why the glyph templates left tiles to tesseract
+(``glyphs.WHY``): what a batch from one camera still pays the OCR for.
+
 Usage: python benchmarks/ocr_cache.py [--data DIR] [--pictures DIR]
 """
 
@@ -31,14 +37,33 @@ from decoding import DEFAULT_DATA, TRUTH, _timed_read_scale, check  # noqa: E402
 DEFAULT_PICTURES = DEFAULT_DATA.parent / "flir-radiometric" / "pictures"
 
 
+def _engine_cpu() -> float:
+    """CPU seconds the tesseract engine process has used (0 when it runs in no process of its own)."""
+    from thermal_anomaly.thermal import tesseract
+
+    proc = tesseract._ENGINE._proc
+    if proc is None or proc.poll() is not None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_pass(paths: list[Path], images: list[np.ndarray], names: list[str]) -> list[dict]:
     """One pass over the images: per image its result, timings and each tile's (text, conf, from cache)."""
-    from thermal_anomaly.thermal import glyphs, ocr, temperature
+    from thermal_anomaly.thermal import glyphs, ocr, temperature, tesseract
 
     rows = []
     store: dict = {}
     tiles_seen: list = []
-    orig_ocr, orig_read = ocr._ocr, glyphs.read
+    orig_ocr, orig_read, orig_words = ocr._ocr, glyphs.read, tesseract.read_words
+    calls = [0]
+
+    def rec_words(image):
+        calls[0] += 1
+        return orig_words(image)
 
     def rec_read(tiles):
         known = orig_read(tiles)
@@ -54,8 +79,9 @@ def run_pass(paths: list[Path], images: list[np.ndarray], names: list[str]) -> l
         return out
 
     temperature.read_scale = _timed_read_scale(store)
-    ocr._ocr, glyphs.read = rec_ocr, rec_read
+    ocr._ocr, glyphs.read, tesseract.read_words = rec_ocr, rec_read, rec_words
     hits0, misses0 = glyphs.LAYOUTS.hits, glyphs.LAYOUTS.misses
+    why0, engine0 = glyphs.CACHE.why.copy(), _engine_cpu()
     try:
         for p, img, name in zip(paths, images, names, strict=True):
             store.clear()
@@ -73,9 +99,28 @@ def run_pass(paths: list[Path], images: list[np.ndarray], names: list[str]) -> l
             )
     finally:
         ocr._ocr, glyphs.read, temperature.read_scale = orig_ocr, orig_read, ocr.read_scale
+        tesseract.read_words = orig_words
     # how often a camera layout's label boxes and unit signs were found again where they were
     rows[0]["layouts"] = (glyphs.LAYOUTS.hits - hits0, glyphs.LAYOUTS.misses - misses0)
+    rows[0]["calls"], rows[0]["engine_s"] = calls[0], _engine_cpu() - engine0
+    rows[0]["why"] = glyphs.CACHE.why - why0
     return rows
+
+
+def repeats(rows: list[dict]) -> tuple[int, int]:
+    """Of the tiles sent to tesseract: (exact bytes sent before, text tesseract had read before)."""
+    sent, texts = set(), set()
+    exact = again = 0
+    for r in rows:
+        for t, text, _conf, cached in r["tiles"]:
+            if cached:
+                continue
+            key = (t.shape, t.tobytes())
+            exact += key in sent
+            again += bool(text) and text in texts
+            sent.add(key)
+            texts.add(text)
+    return exact, again
 
 
 def compare(off: list[dict], on: list[dict], truth: dict) -> tuple[list[str], list[str]]:
@@ -129,7 +174,8 @@ def main() -> None:
 
     head = (
         f"{'pass':10s} {'read_scale ms':>13s} {'temp_map ms':>11s} {'tiles':>6s} {'tesseract':>9s} "
-        f"{'cache':>6s} {'images w/o tesseract':>20s} {'layouts again':>13s} {'changed':>7s} {'tile disagree':>13s}"
+        f"{'cache':>6s} {'images w/o tesseract':>20s} {'layouts again':>13s} {'changed':>7s} {'tile disagree':>13s} "
+        f"{'calls':>5s} {'engine ms':>9s} {'sent again':>10s} {'text again':>10s}"
     )
     print(head)
     print("-" * len(head))
@@ -144,9 +190,17 @@ def main() -> None:
         hits, misses = rows[0]["layouts"]
         again = f"{hits}/{hits + misses}"
         details.append((name, changed, disagree))
+        exact, text_again = repeats(rows)
         print(
             f"{name:10s} {np.median(ocr_ms):13.0f} {np.median([r['ms'] for r in rows]):11.0f} {n_tiles:6d} "
-            f"{n_tiles - n_cache:9d} {n_cache:6d} {free:20d} {again:>13s} {len(changed):7d} {len(disagree):13d}"
+            f"{n_tiles - n_cache:9d} {n_cache:6d} {free:20d} {again:>13s} {len(changed):7d} {len(disagree):13d} "
+            f"{rows[0]['calls']:5d} {1000 * rows[0]['engine_s']:9.0f} {exact:10d} {text_again:10d}"
+        )
+    for name in ("on (cold)", "on (warm)"):
+        why = passes[name][0]["why"]
+        print(
+            f"{name}: tiles left to tesseract, why: "
+            + ", ".join(f"{glyphs.WHY[k]} {why[k]}" for k in glyphs.WHY)
         )
     for name, changed, disagree in details:
         if changed or disagree:
