@@ -105,13 +105,22 @@ def _fill(v: np.ndarray, has: np.ndarray) -> np.ndarray:
     todo = ~has
     w = has.astype(np.float32)
     vw = np.where(has, v, 0.0).astype(np.float32)
+    h, wd = v.shape
     for k in FILL_RADII:
-        num = cv2.blur(vw, (k, k))
-        den = cv2.blur(w, (k, k))
-        ok = todo & (den > 1e-3)
-        np.divide(num, den, out=out, where=ok)  # one pass, no gathered copies
-        todo &= ~ok
-        if not todo.any():
+        # only the box around the pixels still to fill, grown by half the window, is filtered: a pixel's
+        # window stays inside it, and at the image's edge the box's edge is the image's, so the border
+        # reflection is the same (the later, wider passes usually have a colour bar's panel left to fill)
+        bx, by, bw, bh = cv2.boundingRect(todo.view(np.uint8))
+        r = k // 2
+        y0, x0, y1, x1 = max(0, by - r), max(0, bx - r), min(h, by + bh + r), min(wd, bx + bw + r)
+        box = (slice(y0, y1), slice(x0, x1))
+        num = cv2.blur(vw[box], (k, k))
+        den = cv2.blur(w[box], (k, k))
+        t = todo[box]
+        ok = t & (den > 1e-3)
+        np.divide(num, den, out=out[box], where=ok)  # one pass, no gathered copies
+        t &= ~ok
+        if not t.any():
             return out
     out[todo] = float(np.median(v[has])) if has.any() else 0.0
     return out
