@@ -615,7 +615,9 @@ def _fill_overlays(
     valid = np.zeros((size, size), dtype=bool)
     valid[y0 : y0 + h, x0 : x0 + w] = True
     if overlay is not None and overlay.any():
-        ov = cv2.resize(overlay.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        # a bool mask's own bytes: no 6 MP uint8 copy for a photo
+        ov8 = overlay.view(np.uint8) if overlay.dtype == bool else overlay.astype(np.uint8)
+        ov = cv2.resize(ov8, (w, h), interpolation=cv2.INTER_NEAREST)
         ov = cv2.dilate(ov, np.ones((OVERLAY_GROW, OVERLAY_GROW), np.uint8))
         valid[y0 : y0 + h, x0 : x0 + w] = ov == 0
     if valid.all():

@@ -180,6 +180,11 @@ def nearest_distance(
     return out.clamp_min_(0).sqrt_()
 
 
+def _as_u8(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 mask as uint8 for OpenCV: a bool mask's own bytes (no copy of a 6 MP mask), else a copy."""
+    return mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+
+
 def guessed_palette(image: ThermalAnalysis) -> bool:
     """Whether the frame's colours are read through a named palette guessed from them (no colour bar, no
     radiometric data): its colours then match the guess only roughly."""
@@ -205,10 +210,13 @@ def saturated_rise(pos: np.ndarray, valid: np.ndarray, joint_frac: float) -> np.
     top = valid & (pos >= 1.0 - SATURATED_DELTA)
     if not top.any():
         return out
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(top.view(np.uint8), connectivity=8)
+    # the same labels as OpenCV's statistics give, and areas by a bincount (its boxes and centroids are
+    # not needed and cost twice the labelling)
+    n, labels = cv2.connectedComponents(top.view(np.uint8), connectivity=8)
+    areas = np.bincount(labels.ravel(), minlength=n)
     disc = joint_frac * max(pos.shape)
     # a region is wider than the disc when the disc fits inside its area (equivalent diameter)
-    wide = [i for i in range(1, n) if 2.0 * math.sqrt(stats[i, cv2.CC_STAT_AREA] / math.pi) > disc]
+    wide = [i for i in range(1, n) if 2.0 * math.sqrt(int(areas[i]) / math.pi) > disc]
     if not wide:
         return out
     scene = float(np.median(pos[valid]))
@@ -251,8 +259,8 @@ def heat_channels(
     loose = np.ones(pos.shape, bool)
     if overlay is not None:
         h, w = pos.shape
-        loose = cv2.resize(overlay.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) == 0
-    if loose.sum() <= valid.sum():  # the guess explains every pixel the overlays leave: nothing to add
+        loose = cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
+    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(_as_u8(valid)):  # the guess explains every pixel the overlays leave: nothing to add
         return rise, excess
     rise2, _ = heat_evidence(pos, loose, joint_frac, 0.0)
     np.maximum(rise, rise2, out=rise)
