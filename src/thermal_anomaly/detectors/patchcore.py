@@ -260,7 +260,9 @@ def heat_channels(
     if overlay is not None:
         h, w = pos.shape
         loose = cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
-    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(_as_u8(valid)):  # the guess explains every pixel the overlays leave: nothing to add
+    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(
+        _as_u8(valid)
+    ):  # the guess explains every pixel the overlays leave: nothing to add
         return rise, excess
     rise2, _ = heat_evidence(pos, loose, joint_frac, 0.0)
     np.maximum(rise, rise2, out=rise)
