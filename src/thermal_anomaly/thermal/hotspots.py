@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
-from ..postprocess import connected_components
+from ..postprocess import connected_components, label_boxes
 from ..records import HotSpot
 from .palette import labels_in
 from .severity import RELATIVE_PREFIX, SEVERITIES, Severity  # noqa: F401 - SEVERITIES re-exported
@@ -337,21 +337,22 @@ class _Structures:
     """The warm structures a hot part can sit on (labelled once) and their boxes (found on first use)."""
 
     def __init__(self, warm: np.ndarray) -> None:
-        _n, self.labels = cv2.connectedComponents(warm.view(np.uint8), connectivity=8)
-        self._boxes: list[tuple[slice, slice] | None] | None = None
+        m = warm.view(np.uint8)
+        self._n, self.labels = cv2.connectedComponents(m, connectivity=8)
+        self._extent = cv2.boundingRect(m)
+        self._boxes: np.ndarray | None = None
 
     def box(self, ids: np.ndarray) -> tuple[int, int, int, int]:
         """(y0, x0, y1, x1) around the structures ``ids`` (labels > 0), end exclusive."""
         if self._boxes is None:
-            from scipy import ndimage
-
-            self._boxes = ndimage.find_objects(self.labels)
-        boxes = [self._boxes[i - 1] for i in ids]
+            # x, y, w, h per label, found within the warm pixels' box only
+            self._boxes = label_boxes(self.labels, self._n, self._extent)
+        b = self._boxes[ids]
         return (
-            min(b[0].start for b in boxes),
-            min(b[1].start for b in boxes),
-            max(b[0].stop for b in boxes),
-            max(b[1].stop for b in boxes),
+            int(b[:, 1].min()),
+            int(b[:, 0].min()),
+            int((b[:, 1] + b[:, 3]).max()),
+            int((b[:, 0] + b[:, 2]).max()),
         )
 
 
