@@ -286,3 +286,37 @@ def test_downscaled_copy_equals_separate_area_resizes(shape):
     assert np.array_equal(wt, cv2.resize(weight, size, interpolation=cv2.INTER_AREA))
     pooled = cv2.dilate(plain, np.ones((k, k), np.uint8))
     assert np.array_equal(vmax, cv2.resize(pooled, size, interpolation=cv2.INTER_NEAREST))
+
+
+def _fill_whole_image(v: np.ndarray, has: np.ndarray) -> np.ndarray:
+    """The filling as it was before it filtered only the unfilled pixels' box: every pass over the whole map."""
+    from thermal_anomaly.thermal.hotspots import FILL_RADII
+
+    out = v.copy()
+    todo = ~has
+    w = has.astype(np.float32)
+    vw = np.where(has, v, 0.0).astype(np.float32)
+    for k in FILL_RADII:
+        num, den = cv2.blur(vw, (k, k)), cv2.blur(w, (k, k))
+        ok = todo & (den > 1e-3)
+        np.divide(num, den, out=out, where=ok)
+        todo &= ~ok
+        if not todo.any():
+            return out
+    out[todo] = float(np.median(v[has])) if has.any() else 0.0
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0])
+def test_fill_within_the_unfilled_box_equals_filling_over_the_whole_map(scale):
+    """Box filters sum float32 in double, exactly for such maps: where the sums start does not matter."""
+    from thermal_anomaly.thermal.hotspots import _fill
+
+    rng = np.random.default_rng(3)
+    v = (rng.random((384, 512), dtype=np.float32) * scale + 0.2 * scale).astype(np.float32)
+    has = np.ones(v.shape, bool)
+    has[40:48, 60:200] = False  # a text line
+    has[100:380, 470:505] = False  # a colour bar's panel near the edge
+    has[:6, :] = False  # a banner on the frame's edge
+    has[200:203, 10:12] = False
+    assert np.array_equal(_fill(v, has.copy()), _fill_whole_image(v, has.copy()))
