@@ -12,6 +12,8 @@ from thermal_anomaly.postprocess import (
     fill_holes,
     find_regions,
     foreground_box,
+    label_boxes,
+    labelled_boxes,
 )
 from thermal_anomaly.thermal.render import open_disc
 
@@ -139,3 +141,21 @@ def test_foreground_box_grows_within_the_image():
     assert foreground_box(m) == (slice(2, 3), slice(18, 19))
     assert foreground_box(m, 3) == (slice(0, 6), slice(15, 20))
     assert foreground_box(m.astype(np.float32) * 0.5) == (slice(2, 3), slice(18, 19))
+
+
+@pytest.mark.parametrize("where", ["corner", "strip", "empty", "whole"])
+def test_label_boxes_within_the_labels_box_equal_opencv(where):
+    """Boxes found within the labelled pixels' box (given or not) are OpenCV's, in whole-image pixels."""
+    mask = np.zeros((90, 130), bool)
+    blobs = _blobs((90, 130), 1.5, 0.8, seed=7)
+    if where == "corner":
+        mask[60:, 100:] = blobs[60:, 100:]
+    elif where == "strip":
+        mask[:, 40:70] = blobs[:, 40:70]
+    elif where == "whole":
+        mask = blobs
+    n_cv, lab_cv, stats_cv, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    n, lab, boxes = labelled_boxes(mask)
+    assert n == n_cv and np.array_equal(lab, lab_cv)
+    assert np.array_equal(boxes[1:], stats_cv[1:, :4]) and not boxes[0].any()
+    assert np.array_equal(label_boxes(lab, n), boxes)
