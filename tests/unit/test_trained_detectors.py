@@ -97,6 +97,7 @@ def test_draem_channels_keep_the_fusions_layout(pictures):
     np.testing.assert_array_equal(both[..., 2], rise_only[..., 2])
 
 
+@pytest.mark.slow  # trains three tiny detectors (the module fixture)
 @pytest.mark.parametrize("name", list(TINY))
 def test_heat_fault_scores_higher_than_the_held_out_normal(fitted, pictures, name):
     det = fitted[name]
@@ -106,6 +107,7 @@ def test_heat_fault_scores_higher_than_the_held_out_normal(fitted, pictures, nam
     assert faulty > normal, (name, normal, faulty)
 
 
+@pytest.mark.slow  # trains three tiny detectors (the module fixture)
 @pytest.mark.parametrize("name", list(TINY))
 def test_save_load_gives_identical_maps(fitted, pictures, name, tmp_path):
     det = fitted[name]
@@ -119,6 +121,7 @@ def test_save_load_gives_identical_maps(fitted, pictures, name, tmp_path):
         np.testing.assert_array_equal(ma, mb)
 
 
+@pytest.mark.slow  # trains three tiny detectors (the module fixture)
 @pytest.mark.parametrize("name", list(TINY))
 def test_damaged_model_file_is_a_model_error(fitted, name, tmp_path):
     path = fitted[name].save(tmp_path / f"{name}.pth")
