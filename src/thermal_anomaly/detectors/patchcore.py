@@ -188,7 +188,7 @@ def _as_u8(mask: np.ndarray) -> np.ndarray:
 def guessed_palette(image: ThermalAnalysis) -> bool:
     """Whether the frame's colours are read through a named palette guessed from them (no colour bar, no
     radiometric data): its colours then match the guess only roughly."""
-    return not image.radiometric and image.bar is None and image.scale.source.startswith("palette:")
+    return not image.radiometric and image.scale.guessed
 
 
 #: positions at most this far below the scale's hot end are "at the top of the scale" (saturated, or clipped
@@ -260,10 +260,8 @@ def heat_channels(
     if overlay is not None:
         h, w = pos.shape
         loose = cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
-    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(
-        _as_u8(valid)
-    ):  # the guess explains every pixel the overlays leave: nothing to add
-        return rise, excess
+    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(_as_u8(valid)):
+        return rise, excess  # the guess explains every pixel the overlays leave: nothing to add
     rise2, _ = heat_evidence(pos, loose, joint_frac, 0.0)
     np.maximum(rise, rise2, out=rise)
     return rise, excess

@@ -385,6 +385,10 @@ def temperature_map(
     return ThermalAnalysis(image, path=path, note=note).temperature
 
 
+#: ``PictureScale.source`` of a palette guessed from the colours, before its name
+GUESSED_PREFIX = "palette:"
+
+
 @dataclass(frozen=True)
 class PictureScale:
     """How one picture's colours map to temperature: its palette (cold first), where that came from and, when
@@ -396,13 +400,21 @@ class PictureScale:
     celsius: tuple[float, float] | None = None
     converted_from: str = ""
 
+    @property
+    def guessed(self) -> bool:
+        """Whether the palette is the nearest named one, guessed from the colours (no bar): it then explains
+        the picture's colours only roughly."""
+        return self.source.startswith(GUESSED_PREFIX)
+
 
 def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) -> PictureScale:
     """The picture's colour ``bar`` (turned the way its printed numbers say, °C when they are read) or,
     without one, the best-fitting named palette (relative). ``overlay`` marks camera UI."""
     if bar is None:
         name, _err = fit_palette(rgb, overlay)
-        return PictureScale(palette_lut(name), f"palette:{name}", "no colour bar found: palette guessed")
+        return PictureScale(
+            palette_lut(name), f"{GUESSED_PREFIX}{name}", "no colour bar found: palette guessed"
+        )
     reading, why = read_scale(rgb, bar)
     if reading is None:
         return PictureScale(_bar_lut(bar), "colorbar", why)
