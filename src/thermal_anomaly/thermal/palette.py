@@ -152,7 +152,8 @@ def component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Named palettes, as anchor colours from cold to hot (approximations of the common camera palettes).
+# Named palettes, as anchor colours from cold to hot: approximations of the common camera palettes, then the
+# vendor's own tables where we have them.
 _ANCHORS: dict[str, list[tuple[float, float, float]]] = {
     "iron": [
         (0.0, 0.0, 0.0),
@@ -209,6 +210,21 @@ _ANCHORS: dict[str, list[tuple[float, float, float]]] = {
     "white_hot": [(0.0, 0.0, 0.0), (1.0, 1.0, 1.0)],
     "black_hot": [(1.0, 1.0, 1.0), (0.0, 0.0, 0.0)],
 }
+
+
+def _vendor_anchors() -> dict[str, np.ndarray]:
+    """FLIR's own palettes (:mod:`.flir_palettes`, read from its cameras' files), as anchor colours: where a
+    picture comes from a FLIR camera, they explain its colours to within JPEG noise, where the approximations
+    above can lie 10-20 ΔE off (FLIR's rainbow against ``rainbow_hc``)."""
+    from .flir_palettes import TABLES
+
+    return {
+        name: np.frombuffer(bytes.fromhex(hexes), np.uint8).reshape(-1, 3).astype(np.float32) / 255.0
+        for name, hexes in TABLES.items()
+    }
+
+
+_ANCHORS.update({name: anchors.tolist() for name, anchors in _vendor_anchors().items()})
 
 PALETTES: tuple[str, ...] = tuple(_ANCHORS)
 
