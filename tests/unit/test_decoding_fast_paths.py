@@ -275,8 +275,8 @@ def test_flood_filled_boxes_equal_the_label_boxes(seed):
         if seed % 2:
             mask |= rng.random((h, w)) > 0.8  # ragged, touching components
         n, lab = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-        sy, sx = np.nonzero(mask & (rng.random((h, w)) > 0.7))
-        boxes = _FilledBoxes(mask, lab, n, (sy, sx, lab[sy, sx]))
+        at = np.flatnonzero(mask & (rng.random((h, w)) > 0.7))
+        boxes = _FilledBoxes(mask, lab, n, (at, lab.reshape(-1)[at]))
         ref = label_boxes(lab, n)
         for k in rng.permutation(np.arange(1, n)):  # in any order: earlier fills leave the others alone
             assert tuple(boxes[k]) == tuple(int(v) for v in ref[k])
