@@ -316,11 +316,14 @@ def _sweeps_once(colors: np.ndarray) -> bool:
     prof = _median_along(to_u8(colors)).astype(np.float32) / 255.0
     idx = np.unique(np.linspace(0, n - 1, min(n, SWEEP_POINTS)).round().astype(int))
     lab = to_lab(prof[idx])
-    apart = np.abs(idx[:, None] - idx[None, :]) >= SWEEP_APART * n
-    if not apart.any():
+    # each pair far enough apart once (i before j; the distances are symmetric), and the square root of
+    # the least squared distance only (the root is monotonic): the same minimum as the full matrix's
+    first, second = np.nonzero(idx[None, :] - idx[:, None] >= SWEEP_APART * n)
+    if not len(first):
         return False
-    dist = np.sqrt(((lab[:, None, :] - lab[None, :, :]) ** 2).sum(axis=2))
-    return float(dist[apart].min()) >= SWEEP_MIN_DE
+    d = lab[first] - lab[second]
+    sq = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2]  # the order numpy's sum over 3 adds in
+    return float(np.sqrt(sq.min())) >= SWEEP_MIN_DE
 
 
 #: a legend panel's background is flat and neutral: white or light grey (channel min above PANEL_LO) or
