@@ -129,15 +129,31 @@ def find_markers(rgb: np.ndarray, exclude: tuple[int, int, int, int] | None = No
     """
     small, scale = work_copy(rgb, MARKER_SIDE)
     rgb8 = to_u8(small)
-    length, thick, kernel = _stroke_kernel(min(rgb8.shape[:2]))
+    _, _, kernel = _stroke_kernel(min(rgb8.shape[:2]))
     found: list[Marker] = []
     for ink in _ink(rgb8, kernel):
         if exclude is not None:
             x0, y0, x1, y1 = (int(round(v * scale)) for v in exclude)
             ink[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = 0
-        hor, ver = _line_masks(ink, length, thick)
-        found += _crossings(hor, ver, length)
+        found += crosshairs_in(ink)[0]
     return [_scaled(m, 1.0 / scale) for m in _distinct(found)]
+
+
+def crosshairs_in(ink: np.ndarray) -> tuple[list[Marker], np.ndarray]:
+    """Crosshairs in a uint8 0/1 ink mask (any colour of stroke), in its pixels, and the mask of their arms.
+
+    The finder behind ``find_markers``, for callers with their own ink (``thermal.markers``: coloured
+    markers, masked as camera UI).
+    """
+    length, thick, _ = _stroke_kernel(min(ink.shape[:2]))
+    hor, ver = _line_masks(ink, length, thick)
+    found = _crossings(hor, ver, length)
+    arms = np.zeros(ink.shape[:2], bool)
+    for m in found:
+        x0, y0, x1, y1 = m.box
+        sl = slice(max(0, y0), max(0, y1)), slice(max(0, x0), max(0, x1))
+        arms[sl] |= hor[sl] | ver[sl]
+    return found, arms
 
 
 def _scaled(m: Marker, f: float) -> Marker:
