@@ -256,10 +256,11 @@ def heat_channels(
         np.maximum(rise, saturated_rise(pos, valid, joint_frac), out=rise)
     if not (offpalette and guessed_palette(image)):
         return rise, excess
-    loose = np.ones(pos.shape, bool)
+    h, w = pos.shape
+    # the UI's small white fills (a logo's body) are no temperature however loosely the colours are read
+    loose = cv2.resize(_as_u8(image.ui_fills), (w, h), interpolation=cv2.INTER_NEAREST) == 0
     if overlay is not None:
-        h, w = pos.shape
-        loose = cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
+        loose &= cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
     if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(_as_u8(valid)):
         return rise, excess  # the guess explains every pixel the overlays leave: nothing to add
     rise2, _ = heat_evidence(pos, loose, joint_frac, 0.0)

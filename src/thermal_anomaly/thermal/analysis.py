@@ -22,8 +22,8 @@ import numpy as np
 from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
-from .overlays import overlay_mask
-from .palette import ImageColours, as_rgb_float, image_scope
+from .overlays import overlay_mask, ui_fills
+from .palette import ImageColours, as_rgb_float, chan_max, chan_min, image_scope
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
@@ -125,12 +125,23 @@ class ThermalAnalysis:
         return picture_scale(self.rgb, self.overlay, self.bar)
 
     @cached_property
+    def ui_fills(self) -> np.ndarray:
+        """Small white or grey fills against the camera's UI (a logo's body; :func:`~.overlays.ui_fills`),
+        H×W bool: no temperature, though outside the overlay mask the learned model sees."""
+        if self.radiometric:
+            return np.zeros(self.shape, bool)
+        return ui_fills(self.overlay, chan_min(self.rgb), chan_max(self.rgb))
+
+    @cached_property
     def temperature(self) -> TemperatureMap:
         """°C (radiometric, or a colour bar whose numbers are read) or relative temperature, H×W."""
         if self._given is not None:
             return self._given
         colours = None if self._bytes is None else ImageColours(self._bytes)
         temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale, colours)
+        if self.ui_fills.any():
+            temp.valid = temp.valid & ~self.ui_fills
+            temp.decodable = temp.decodable & ~self.ui_fills
         # the camera's own spot read-out, where it prints one, must agree with the decoded °C
         temp = readouts.checked(self.rgb, self.bar, temp)
         temp.note = self.note
@@ -169,6 +180,11 @@ class ThermalAnalysis:
             small = cv2.resize(self.rgb, size, interpolation=cv2.INTER_NEAREST) if scale < 1 else self.rgb
             pos, bad = scale_positions(small, self.scale)
             ok = ~bad
+            if self.ui_fills.any():
+                fills = self.ui_fills.view(np.uint8)
+                ok &= ~(
+                    cv2.resize(fills, size, interpolation=cv2.INTER_NEAREST) > 0 if scale < 1 else fills > 0
+                )
         if overlay is not None and scale < 1:
             overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay

@@ -151,6 +151,37 @@ def _grey_fills(strokes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
     return grown.view(bool)
 
 
+#: a neutral fill touching the UI is UI when it is this small (share of the picture's area)
+FILL_MAX_SHARE = 0.001
+
+
+def ui_fills(overlay: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Small neutral (white or grey) regions that touch the UI mask (``overlay``): a logo's solid white body
+    (FLIR's diamond), a glyph's counter.
+
+    The stroke test keeps only what is thin and ``_grey_fills`` stops short of white (the hot end of rainbow
+    palettes), so these stay outside the overlay and decode as the top of the scale: in 56 of the 88
+    development pictures the hottest "valid" pixel lay within 3 px of an overlay, most on FLIR's logo. A
+    neutral region this small against the camera's UI is drawn by it; a clipped hot spot beside a label is
+    rarely so small. Not part of ``overlay_mask``: there they changed what the learned model leaves out and
+    flagged more normals (12 -> 25 %); the analysis reads them as no temperature
+    (``ThermalAnalysis.ui_fills``).
+    """
+    if not overlay.any():
+        return np.zeros(overlay.shape, bool)
+    h, w = overlay.shape
+    neutral = (((hi - lo) < 2 * NEUTRAL_SAT) & (lo > NEUTRAL_LO) & ~overlay).view(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(neutral, connectivity=8)
+    small = stats[:, cv2.CC_STAT_AREA] <= FILL_MAX_SHARE * h * w
+    small[0] = False  # the background label
+    if not small.any():
+        return np.zeros(overlay.shape, bool)
+    rim = cv2.dilate(overlay.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    touching = np.zeros(n, bool)
+    touching[np.unique(labels[rim & (labels > 0)])] = True
+    return (small & touching)[labels]
+
+
 #: a label's backing box is dark (channel max below BACKING_HI) and unsaturated (spread below BACKING_SAT):
 #: not a palette colour
 BACKING_HI = 0.3
