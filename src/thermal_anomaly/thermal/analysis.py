@@ -23,7 +23,7 @@ from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
 from .overlays import overlay_mask, ui_fills
-from .palette import ImageColours, as_rgb_float, chan_max, chan_min, image_scope
+from .palette import WORK_SIDE, ImageColours, as_rgb_float, chan_max, chan_min, image_scope, upsize_mask
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
@@ -130,7 +130,15 @@ class ThermalAnalysis:
         H×W bool: no temperature, though outside the overlay mask the learned model sees."""
         if self.radiometric:
             return np.zeros(self.shape, bool)
-        return ui_fills(self.overlay, chan_min(self.rgb), chan_max(self.rgb))
+        h, w = self.shape
+        scale = min(1.0, WORK_SIDE / max(h, w))
+        if scale == 1.0:
+            return ui_fills(self.overlay, chan_min(self.rgb), chan_max(self.rgb))
+        # a large photo: on a sampled copy the overlay's size (it is found at that size too)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = cv2.resize(self.rgb, size, interpolation=cv2.INTER_NEAREST)
+        ov = cv2.resize(self.overlay.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        return upsize_mask(ui_fills(ov, chan_min(small), chan_max(small)), self.shape)
 
     @cached_property
     def temperature(self) -> TemperatureMap:

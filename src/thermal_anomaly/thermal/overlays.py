@@ -177,9 +177,12 @@ def ui_fills(overlay: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     if not small.any():
         return np.zeros(overlay.shape, bool)
     rim = cv2.dilate(overlay.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    touching = np.zeros(n, bool)
-    touching[np.unique(labels[rim & (labels > 0)])] = True
-    return (small & touching)[labels]
+    keep = small & (np.bincount(labels[rim], minlength=n) > 0)
+    out = np.zeros(overlay.shape, bool)
+    for k in np.flatnonzero(keep):  # few: filled within their boxes
+        x, y, bw, bh = (int(v) for v in stats[k, :4])
+        out[y : y + bh, x : x + bw] |= labels[y : y + bh, x : x + bw] == k
+    return out
 
 
 #: a label's backing box is dark (channel max below BACKING_HI) and unsaturated (spread below BACKING_SAT):
