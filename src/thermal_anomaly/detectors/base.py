@@ -38,6 +38,7 @@ from ..postprocess import (
 )
 from ..records import Region
 from ..thermal.analysis import ThermalAnalysis
+from ..thermal.palette import mask_u8
 from .calibration import CALIBRATION_FOLDS, Calibration, kfold_maps, learn_calibration, scale_for
 from .maps import resize_batch
 from .persistence import load_model, save_model
@@ -615,9 +616,7 @@ def _fill_overlays(
     valid = np.zeros((size, size), dtype=bool)
     valid[y0 : y0 + h, x0 : x0 + w] = True
     if overlay is not None and overlay.any():
-        # a bool mask's own bytes: no 6 MP uint8 copy for a photo
-        ov8 = overlay.view(np.uint8) if overlay.dtype == bool else overlay.astype(np.uint8)
-        ov = cv2.resize(ov8, (w, h), interpolation=cv2.INTER_NEAREST)
+        ov = cv2.resize(mask_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST)
         ov = cv2.dilate(ov, np.ones((OVERLAY_GROW, OVERLAY_GROW), np.uint8))
         valid[y0 : y0 + h, x0 : x0 + w] = ov == 0
     if valid.all():

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from ..backbones import FIT_ENGINE, TAP_STRIDES, FeatureExtractor, embed_taps
 from ..errors import ModelError
 from ..thermal.analysis import ThermalAnalysis
+from ..thermal.palette import mask_u8, upsize_mask
 from . import register
 from .base import Detector
 
@@ -180,11 +181,6 @@ def nearest_distance(
     return out.clamp_min_(0).sqrt_()
 
 
-def _as_u8(mask: np.ndarray) -> np.ndarray:
-    """A 0/1 mask as uint8 for OpenCV: a bool mask's own bytes (no copy of a 6 MP mask), else a copy."""
-    return mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
-
-
 def guessed_palette(image: ThermalAnalysis) -> bool:
     """Whether the frame's colours are read through a named palette guessed from them (no colour bar, no
     radiometric data): its colours then match the guess only roughly."""
@@ -256,12 +252,11 @@ def heat_channels(
         np.maximum(rise, saturated_rise(pos, valid, joint_frac), out=rise)
     if not (offpalette and guessed_palette(image)):
         return rise, excess
-    h, w = pos.shape
     # the UI's small white fills (a logo's body) are no temperature however loosely the colours are read
-    loose = cv2.resize(_as_u8(image.ui_fills), (w, h), interpolation=cv2.INTER_NEAREST) == 0
+    loose = ~upsize_mask(image.ui_fills, pos.shape)
     if overlay is not None:
-        loose &= cv2.resize(_as_u8(overlay), (w, h), interpolation=cv2.INTER_NEAREST) == 0
-    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(_as_u8(valid)):
+        loose &= ~upsize_mask(overlay, pos.shape)
+    if cv2.countNonZero(loose.view(np.uint8)) <= cv2.countNonZero(mask_u8(valid)):
         return rise, excess  # the guess explains every pixel the overlays leave: nothing to add
     rise2, _ = heat_evidence(pos, loose, joint_frac, 0.0)
     np.maximum(rise, rise2, out=rise)

@@ -137,7 +137,7 @@ class ThermalAnalysis:
         # a large photo: on a sampled copy the overlay's size (it is found at that size too)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = cv2.resize(self.rgb, size, interpolation=cv2.INTER_NEAREST)
-        ov = cv2.resize(self.overlay.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+        ov = upsize_mask(self.overlay, small.shape[:2])
         return upsize_mask(ui_fills(ov, chan_min(small), chan_max(small)), self.shape)
 
     @cached_property
@@ -189,10 +189,7 @@ class ThermalAnalysis:
             pos, bad = scale_positions(small, self.scale)
             ok = ~bad
             if self.ui_fills.any():
-                fills = self.ui_fills.view(np.uint8)
-                ok &= ~(
-                    cv2.resize(fills, size, interpolation=cv2.INTER_NEAREST) > 0 if scale < 1 else fills > 0
-                )
+                ok &= ~upsize_mask(self.ui_fills, ok.shape)
         if overlay is not None and scale < 1:
             overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay

@@ -125,12 +125,16 @@ def labels_in(lab: np.ndarray, ids: np.ndarray, n: int | None = None) -> np.ndar
     return table[lab]
 
 
+def mask_u8(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 mask as uint8 for OpenCV: a bool mask's own bytes (no copy of a 6 MP mask), else a copy."""
+    return mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+
+
 def upsize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of a bool mask back to ``shape`` (H, W)."""
+    """Nearest-neighbour resize of a bool mask to ``shape`` (H, W), up or down."""
     if mask.shape == tuple(shape):
-        return mask
-    out = cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return out.astype(bool)
+        return mask if mask.dtype == bool else mask != 0
+    return cv2.resize(mask_u8(mask), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def component_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
