@@ -22,7 +22,9 @@ import numpy as np
 from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
-from .overlays import overlay_mask, ui_fills
+from .hot_cores import hot_cores
+from .ocr import label_window
+from .overlays import BORDER_SHARE, overlay_mask, ui_fills
 from .palette import WORK_SIDE, ImageColours, as_rgb_float, chan_max, chan_min, image_scope, upsize_mask
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
@@ -108,10 +110,23 @@ class ThermalAnalysis:
         with image_scope(self.rgb):
             return overlay_mask(self.rgb), find_colorbar(self.rgb)
 
-    @property
+    @cached_property
     def overlay(self) -> np.ndarray:
-        """Burned-in camera UI (logo, text, colour bar with its legend, boxes), H×W bool."""
-        return self._ui[0]
+        """Burned-in camera UI (logo, text, colour bar with its legend, boxes), H×W bool.
+
+        The overlay search knows no palette; what it took for text but the palette reads as a saturated hot
+        spot (:func:`~.hot_cores.hot_cores`) is scene."""
+        raw, bar = self._ui
+        if not raw.any():
+            return raw
+        keep = None
+        if bar is not None:
+            wx0, wy0, wx1, wy1 = label_window(bar, self.shape)
+            bx0, by0, bx1, by1 = bar.box
+            keep = (min(wx0, bx0), min(wy0, by0), max(wx1, bx1), max(wy1, by1))
+        border = int(np.ceil(BORDER_SHARE * max(self.shape))) + 1
+        heat = hot_cores(self.rgb, raw, self.scale.lut, keep, border)
+        return raw & ~heat if heat.any() else raw
 
     @property
     def bar(self) -> ColorBar | None:
@@ -122,7 +137,7 @@ class ThermalAnalysis:
     def scale(self) -> PictureScale:
         """How the picture's colours map to temperature (its bar, turned the way its numbers say, or a
         named palette). Not for a radiometric file."""
-        return picture_scale(self.rgb, self.overlay, self.bar)
+        return picture_scale(self.rgb, self._ui[0], self.bar)  # the overlay as found: see ``overlay``
 
     @cached_property
     def ui_fills(self) -> np.ndarray:

@@ -396,13 +396,15 @@ class ImageColours:
 
 
 def colour_positions(
-    colours: ImageColours, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E
+    colours: ImageColours, lut: np.ndarray, max_delta_e: float = MAX_DELTA_E, workers: int = KD_WORKERS
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct colour of ``colours``: (position on the palette, farther than ``max_delta_e``)."""
+    """Per distinct colour of ``colours``: (position on the palette, farther than ``max_delta_e``).
+    ``workers``: the nearest-colour search's threads (1 for a few hundred colours: starting threads costs
+    more than they save)."""
     from scipy.spatial import cKDTree
 
     lut = np.asarray(lut, np.float32)
-    dist, idx = cKDTree(to_lab(lut)).query(to_lab(colours.cols), k=1, workers=KD_WORKERS)
+    dist, idx = cKDTree(to_lab(lut)).query(to_lab(colours.cols), k=1, workers=workers)
     pos_u = (idx / max(1, len(lut) - 1)).astype(np.float32)
     return pos_u, dist > max_delta_e
 
