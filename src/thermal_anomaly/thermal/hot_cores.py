@@ -9,9 +9,14 @@ blur heat into its surroundings), while text, logos and box lines sit on whateve
 usually cold sky or a dark backing box.
 
 A component of light overlay pixels is given back when most of its pixels read as the hot end (or are white),
-it holds a solid core (a 3×3 square fits: a crosshair's 1-2 px arms do not), and at least half of the palette
-pixels just around it are at the hot end. The colour bar with its legend and the picture's border band stay
-overlay (a bar's own hot end is ringed by its hot end too).
+it holds a solid core (a 3×3 square fits: a crosshair's 1-2 px arms do not), most of the palette pixels just
+around it are at the hot end, and they are warmer than the scene a few pixels further out (heat falls off away
+from its core). The colour bar with its legend and the picture's border band stay overlay (a bar's own hot end
+is ringed by its hot end too). Judged on a copy at most ``WORK_SIDE`` long, as the overlays were found.
+
+Not solved: an element far hotter than its surroundings whose blur is narrower than a sensor pixel (a
+heating wire at 200 °C) is a white line on a cooler scene, as text is; its ring is not the hot end and it stays
+masked.
 """
 
 from __future__ import annotations
