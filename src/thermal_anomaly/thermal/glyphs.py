@@ -4,13 +4,19 @@ A camera prints its scale labels in one font at one size, so after tesseract has
 image's labels are the same shapes again. Each label tile (black on white, binarised, from ``ocr._normalised``)
 is split into glyphs: ink blobs that overlap in x form one glyph (a digit broken by binarisation stays one).
 Each glyph is drawn into a fixed cell spanning the line of text (the digits' top to their baseline, aspect
-kept), so a '.' stays a small blob at the baseline and a '-' a bar at mid-height, and compared by normalised
-correlation.
+kept), so a '.' stays a small blob at the baseline and a '-' a bar at mid-height, blurred by ``BLUR`` and
+compared by normalised correlation. The blur is what lets one picture's digits match the next picture's: the
+same digit binarised from another JPEG moves its edges by a pixel (a 1 px different line top or digit height
+rescales the cell by ~3 %, a stroke is a pixel thicker), which costs raw binary cells up to 0.1-0.15 of
+correlation, as much as tells the narrow fonts' '5' from '6' (0.90); blurred, the same digit scores >= 0.99 in
+95 % of the dev set's cases and different digits of one font at most 0.94.
 
 Learning: when tesseract's reading of a tile is confident, number-shaped, has one character per glyph, and
 each character's shape fits its glyph (digits tall, '.' small at the baseline, '-' short and wide), each
 glyph becomes a template of its character, tagged with the tile's font context (digit height, stroke width
-relative to it) so different cameras' fonts never mix. A glyph that looks like a template of another character
+relative to it) so different cameras' fonts never mix. ``ocr`` zooms every label to 30-46 px digits (end
+labels at three sizes), so the digit height only tells tiles of another zoom apart (``SIZE_TOL``); the stroke
+tells fonts apart. A glyph that looks like a template of another character
 disputes it: that template is dropped and the tile teaches nothing.
 
 Reading: a tile is read without tesseract only when every glyph matches a template of the same font context
@@ -38,14 +44,15 @@ import cv2
 import numpy as np
 
 CELL_H, CELL_W = 32, 32  # a glyph's cell: the line of text (with PAD above and below) drawn 32 px tall
+BLUR = 1.0  # Gaussian blur of a cell, px: a 1 px jitter of the line or the stroke moves its ink, not off
 PAD = 0.15  # share of the digits' height kept above and below the line in a cell
-MATCH = 0.90  # least correlation with a template (same-font digits score ~0.95+, different digits <= ~0.8)
-MARGIN = 0.10  # least lead over the best template of any other character
+MATCH = 0.95  # least correlation with a template (blurred cells: different digits of one font <= 0.94)
+MARGIN = 0.06  # least lead over the best template of any other character
 LEARN_CONF = 85.0  # least tesseract confidence for a reading to teach templates
-CLASH = 0.93  # a glyph this close to a template of another character: one of the two readings is wrong
+CLASH = 0.97  # a glyph this close to a template of another character: one of the two readings is wrong
 JUNK_SEEN = 3  # tesseract must have read nothing in a shape this often before the cache answers "nothing"
-DUPLICATE = 0.97  # a glyph this close to a stored template of its character only confirms it
-SIZE_TOL = 1.15  # digit heights of one font context differ by at most this factor
+DUPLICATE = 0.99  # a glyph this close to a stored template of its character only confirms it
+SIZE_TOL = 1.7  # digit heights of one font context differ by at most this factor (ocr zooms to 30-46 px)
 STROKE_TOL = 0.25  # stroke widths (relative to the digit height) of one font context differ by this share
 BLANK = 0.25  # a tile whose ink is all lower than this share of its height holds no digit (0 of 203 read)
 MAX_TEMPLATES = 4000  # bound on the process-wide store (least recently used go first)
@@ -137,7 +144,10 @@ def _split(tile: np.ndarray, cc: _Components | None = None) -> _Split | None:
         member = np.zeros(n, bool)
         member[g] = True
         crop = member[big[cy0 : cy0 + side, cx0 : cx0 + side]].astype(np.float32)
-        cell = cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA).ravel()
+        cell = cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA)
+        if BLUR > 0:
+            cell = cv2.GaussianBlur(cell, (0, 0), BLUR)
+        cell = cell.ravel()
         cell -= cell.mean()
         norm = float(np.linalg.norm(cell))
         if norm == 0:
