@@ -24,7 +24,9 @@ clearly (correlation >= ``MATCH`` and ``MARGIN`` above the best template of any 
 ``None``: the tile goes to tesseract, whose reading teaches the templates. Tesseract's fixed cost (~180 ms a
 call) is only saved when every tile of an image is answered, so tiles with nothing to read are answered too:
 a blank tile (no ink a digit could be) reads "", and so does one whose glyphs all match ``JUNK`` templates
-(shapes tesseract read nothing in at least ``JUNK_SEEN`` times: icons, '°C', box corners). The cache is process-wide,
+(shapes tesseract read nothing in at least ``JUNK_SEEN`` times, counted over all junk templates a glyph
+matches, as a shape binarised anew is stored as several templates: icons, '°C', box corners, specks). The
+cache is process-wide,
 thread-safe and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off.
 """
 
@@ -211,24 +213,28 @@ class GlyphCache:
         stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
         return size & stroke
 
-    def _classify(self, sp: _Split, sel: np.ndarray) -> tuple[list[tuple[str, int]] | None, str]:
-        """(char, template index) of each glyph among templates ``sel``, or None when one is unsure; and why
-        not (a ``WHY`` key)."""
+    def _classify(self, sp: _Split, sel: np.ndarray) -> tuple[list[tuple[str, int, int]] | None, str]:
+        """(label, template index, sightings) of each glyph among templates ``sel``, or None when one is unsure;
+        and why not (a ``WHY`` key). Sightings: how often tesseract read the glyph's shape as its label, summed
+        over the label's templates it matches (one shape seen in slightly different binarisations is stored as
+        several templates, each seen a few times)."""
         if not sel.any():
             return None, "font"
         idx = np.flatnonzero(sel)
         scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T  # glyphs x templates
         chars = np.array([self._chars[i] for i in idx])
+        seen = self._seen[idx]
         out = []
         for row in scores:
             j = int(row.argmax())
-            other = row[chars != chars[j]]
+            mine = chars == chars[j]
+            other = row[~mine]
             second = float(other.max()) if other.size else -1.0
             if row[j] < MATCH:
                 return None, "match"
             if row[j] - second < MARGIN:
                 return None, "margin"
-            out.append((str(chars[j]), int(idx[j])))
+            out.append((str(chars[j]), int(idx[j]), int(seen[mine & (row >= MATCH)].sum())))
         return out, ""
 
     def read(self, tile: np.ndarray) -> tuple[str, float] | None:
@@ -252,17 +258,17 @@ class GlyphCache:
                 if sp is None or not self._chars
                 else self._classify(sp, self._compatible(sp))
             )
-            chars = [c for c, _i in got] if got else []
+            chars = [c for c, _i, _n in got] if got else []
             text = "" if set(chars) == {JUNK} else "".join(chars)
             if not got or (text and not _NUMBER.fullmatch(text)):  # JUNK beside digits fails the match
                 self.n_tesseract += 1
                 self.why[why or "mixed"] += 1
                 return None
             self._clock += 1
-            used = [i for _c, i in got]
+            used = [i for _c, i, _n in got]
             self._used[used] = self._clock
             # "nothing here" only for shapes seen so often
-            if not text and (self._seen[used] < JUNK_SEEN).any():
+            if not text and min(n for _c, _i, n in got) < JUNK_SEEN:
                 self.n_tesseract += 1
                 self.why["junk"] += 1
                 return None
