@@ -16,7 +16,9 @@ each character's shape fits its glyph (digits tall, '.' small at the baseline, '
 glyph becomes a template of its character, tagged with the tile's font context (digit height, stroke width
 relative to it) so different cameras' fonts never mix. ``ocr`` zooms every label to 30-46 px digits (end
 labels at three sizes), so the digit height only tells tiles of another zoom apart (``SIZE_TOL``); the stroke
-tells fonts apart. A glyph that looks like a template of another character
+tells fonts apart. A tile that is one glyph read as a number of several digits (a bold font whose digits
+touch once binarised) teaches that glyph as a ligature labelled with the whole number: a camera's tick labels
+recur. A glyph that looks like a template of another character
 disputes it: that template is dropped and the tile teaches nothing.
 
 Reading: a tile is read without tesseract only when every glyph matches a template of the same font context
@@ -56,6 +58,7 @@ JUNK_SEEN = 3  # tesseract must have read nothing in a shape this often before t
 DUPLICATE = 0.99  # a glyph this close to a stored template of its character only confirms it
 SIZE_TOL = 1.7  # digit heights of one font context differ by at most this factor (ocr zooms to 30-46 px)
 STROKE_TOL = 0.25  # stroke widths (relative to the digit height) of one font context differ by this share
+LIGATURE_W = 0.35  # least width of each digit of a ligature (touching digits), share of the digit height
 BLANK = 0.25  # a tile whose ink is all lower than this share of its height holds no digit (0 of 203 read)
 MAX_TEMPLATES = 4000  # bound on the process-wide store (least recently used go first)
 SPLITS_KEPT = 64  # splits of the last tiles read, for learning from tesseract's reading of the same tiles
@@ -172,8 +175,9 @@ def _shape_fits(ch: str, box: tuple[int, int, int, int], band: int, top: int) ->
     x0, y0, x1, y1 = box
     h, w = y1 - y0, x1 - x0
     base = top + band
-    if ch.isdigit():
-        return h >= 0.75 * band and abs(y1 - base) <= 0.15 * band
+    if ch.isdigit():  # one digit, or touching digits (a ligature): as wide as that many digits at least
+        tall = h >= 0.75 * band and abs(y1 - base) <= 0.15 * band
+        return tall and (len(ch) == 1 or w >= LIGATURE_W * len(ch) * band)
     if ch == ".":
         return h <= 0.35 * band and w <= 0.45 * band and abs(y1 - base) <= 0.15 * band
     if ch == "-":
@@ -292,10 +296,12 @@ class GlyphCache:
         if sp is None:
             return False
         labels = [JUNK] * len(sp.glyphs) if junk else list(text)
+        if len(sp.glyphs) == 1 and len(text) > 1 and text.isdigit():
+            labels = [text]  # digits that touch (a bold font, binarised): one ligature, its number its label
         if len(labels) != len(sp.glyphs):
             return False
         if not junk and not all(
-            _shape_fits(c, g.box, sp.band, sp.top) for c, g in zip(text, sp.glyphs, strict=True)
+            _shape_fits(c, g.box, sp.band, sp.top) for c, g in zip(labels, sp.glyphs, strict=True)
         ):
             return False
         with self._lock:
