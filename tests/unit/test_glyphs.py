@@ -135,3 +135,89 @@ def test_why_a_tile_goes_to_tesseract_is_counted(cache):
     assert cache.why == {"font": 2, "match": 1}
     assert set(cache.why) <= set(glyphs.WHY)
     assert cache.n_tesseract == sum(cache.why.values())
+
+
+def _learn(tiles: list[tuple[np.ndarray, str, float]]) -> None:
+    glyphs.learn([t for t, *_ in tiles], [(text, conf) for _t, text, conf in tiles])
+
+
+def _sure(tiles: list[tuple[np.ndarray, str, float]]) -> list[tuple[np.ndarray, str]]:
+    """The tiles tesseract read confidently as a number (the labels the scale reading uses)."""
+    return [
+        (t, text) for t, text, conf in tiles if conf >= glyphs.LEARN_CONF and glyphs._NUMBER.fullmatch(text)
+    ]
+
+
+@needs_tesseract
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("T1/faulty/T1_faulty_011.jpg", "T1/faulty/T1_faulty_012.jpg"),
+        ("T1/normal/T1_normal_005.jpg", "T1/normal/T1_normal_006.jpg"),
+    ],
+)
+def test_one_t1_picture_teaches_the_next_all_its_labels(dev_data, cache, monkeypatch, first, second):
+    """Learned from one picture's tiles, the next picture's labels (same digits, another JPEG's binarisation,
+    read at ocr's three sizes) are all answered by the templates, with tesseract's text (raw cells: 5 of 6 and
+    1 of 4)."""
+    _learn(_tiles(dev_data, first, monkeypatch))
+    sure = _sure(_tiles(dev_data, second, monkeypatch))
+    assert len(sure) >= 4
+    _no_tesseract(monkeypatch)
+    assert [cache.read(t) and cache.read(t)[0] for t, _x in sure] == [text for _t, text in sure]
+
+
+@needs_tesseract
+def test_touching_digits_are_learned_as_a_ligature(dev_data, cache, monkeypatch):
+    """T4's bold digits touch once binarised ('50' is one blob): the number is learned as one template and the
+    next picture's same labels are read from it; a ligature of other digits is not taken for it."""
+    first = _tiles(dev_data, "T4/faulty/T4_faulty_002.png", monkeypatch)
+    _learn(first)
+    assert any(len(c) > 1 for c in cache._chars)  # a ligature template
+    sure = _sure(_tiles(dev_data, "T4/normal/T4_normal_001.png", monkeypatch))
+    got = [(cache.read(t), text) for t, text in sure]
+    hits = [(r[0], text) for r, text in got if r is not None]
+    assert len(hits) >= 3 and all(a == b for a, b in hits)
+    # T5's "60" and "50" share a digit: their whole cells correlate ~0.95, their digits' strips stay apart
+    t5 = _tiles(dev_data, "T5/normal/T5_normal_001.png", monkeypatch)
+    sixty = [t for t, text, _c in t5 if text == "60"]
+    fifty = [t for t, text, _c in t5 if text == "50"]
+    assert sixty and fifty
+    cache.clear()
+    assert all(cache.learn(t, "60", 95.0) for t in sixty)
+    assert all(cache.read(t) is None for t in fifty)
+
+
+@needs_tesseract
+def test_an_unseen_digit_of_a_font_is_not_read_as_a_near_one(dev_data, cache, monkeypatch):
+    """T1's narrow '5' and '6' are the closest different digits of the dev set's fonts (blurred cells 0.93):
+    with only 5s learned, a label holding a 6 goes to tesseract."""
+    tiles = _tiles(dev_data, "T1/faulty/T1_faulty_006.jpg", monkeypatch)
+    with_six = [(t, text) for t, text in _sure(tiles) if "6" in text]
+    assert with_six
+    t, _text = with_six[0]
+    sp = glyphs._split(t)
+    five, six = (sp.glyphs[_text.index(c)].cell for c in "56")
+    assert float(five @ six) < glyphs.MATCH
+    learned = _sure(_tiles(dev_data, "T1/faulty/T1_faulty_002.jpg", monkeypatch))  # 53.5 and 10.5: no 6
+    assert not any("6" in text for _t, text in learned)
+    for tile, text in learned:
+        cache.learn(tile, text, 95.0)
+    assert "5" in cache._chars
+    assert all(cache.read(t) is None for t, _x in with_six)
+
+
+def test_junk_sightings_count_over_its_templates(cache):
+    """A shape tesseract reads nothing in, binarised a little differently each time, is stored as several
+    templates; its sightings add up, so the third sighting answers "nothing" without tesseract."""
+    shapes = []
+    for dy, w in ((2, 2), (0, 4), (1, 2), (1, 3)):  # one icon, its box a pixel off each time
+        tile = np.full((60, 90), 255, np.uint8)
+        cv2.rectangle(tile, (30, 15 + dy), (52 + w, 45), 0, 3)
+        cv2.line(tile, (30, 30 + dy), (52 + w, 30 + dy), 0, 3)
+        shapes.append(tile)
+    for tile in shapes[:3]:
+        assert cache.read(tile) is None
+        assert cache.learn(tile, "", -1.0)
+    assert len(cache) == 3 and (cache._seen == 1).all()  # three templates, each seen once
+    assert cache.read(shapes[3]) == ("", -1.0)

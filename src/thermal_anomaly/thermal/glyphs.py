@@ -18,7 +18,8 @@ relative to it) so different cameras' fonts never mix. ``ocr`` zooms every label
 labels at three sizes), so the digit height only tells tiles of another zoom apart (``SIZE_TOL``); the stroke
 tells fonts apart. A tile that is one glyph read as a number of several digits (a bold font whose digits
 touch once binarised) teaches that glyph as a ligature labelled with the whole number: a camera's tick labels
-recur. A glyph that looks like a template of another character
+recur. A ligature is compared strip by strip (one vertical strip of its cell per digit, the least correlation
+counts), as "60" and "50" correlate 0.955 as whole cells, diluted by the digit they share. A glyph that looks like a template of another character
 disputes it: that template is dropped and the tile teaches nothing.
 
 Reading: a tile is read without tesseract only when every glyph matches a template of the same font context
@@ -186,6 +187,23 @@ def _shape_fits(ch: str, box: tuple[int, int, int, int], band: int, top: int) ->
     return False
 
 
+def _strip_min(cells: np.ndarray, tmpl: np.ndarray, k: int) -> np.ndarray:
+    """Least correlation over ``k`` vertical strips of each cell with the template's (a ligature of k digits):
+    a whole-cell correlation of "60" with "50" is diluted by the digit they share (0.955), a strip's is not."""
+    a = cells.reshape(len(cells), CELL_H, CELL_W)
+    b = tmpl.reshape(CELL_H, CELL_W)
+    out = np.full(len(cells), 1.0)
+    for i in range(k):
+        lo, hi = i * CELL_W // k, (i + 1) * CELL_W // k
+        sa = a[:, :, lo:hi].reshape(len(cells), -1)
+        sb = b[:, lo:hi].ravel()
+        sa = sa - sa.mean(axis=1, keepdims=True)
+        sb = sb - sb.mean()
+        den = np.linalg.norm(sa, axis=1) * float(np.linalg.norm(sb))
+        out = np.minimum(out, np.where(den > 0, sa @ sb / np.maximum(den, 1e-12), 0.0))
+    return out
+
+
 class GlyphCache:
     """Process-wide glyph templates learned from tesseract; reads a tile only when every glyph is certain."""
 
@@ -217,6 +235,15 @@ class GlyphCache:
         stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
         return size & stroke
 
+    def _scores(self, sp: _Split, idx: np.ndarray) -> np.ndarray:
+        """Correlation of each glyph (rows) with templates ``idx`` (columns); a ligature's by its digits' strips."""
+        cells = np.stack([g.cell for g in sp.glyphs])
+        scores = cells @ self._cells[idx].T
+        for col, i in enumerate(idx):
+            if len(self._chars[i]) > 1:
+                scores[:, col] = _strip_min(cells, self._cells[i], len(self._chars[i]))
+        return scores
+
     def _classify(self, sp: _Split, sel: np.ndarray) -> tuple[list[tuple[str, int, int]] | None, str]:
         """(label, template index, sightings) of each glyph among templates ``sel``, or None when one is unsure;
         and why not (a ``WHY`` key). Sightings: how often tesseract read the glyph's shape as its label, summed
@@ -225,7 +252,7 @@ class GlyphCache:
         if not sel.any():
             return None, "font"
         idx = np.flatnonzero(sel)
-        scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T  # glyphs x templates
+        scores = self._scores(sp, idx)  # glyphs x templates
         chars = np.array([self._chars[i] for i in idx])
         seen = self._seen[idx]
         out = []
@@ -308,7 +335,7 @@ class GlyphCache:
             new: list[tuple[str, _Glyph]] = []
             sel = self._compatible(sp) if self._chars else np.zeros(0, bool)
             idx = np.flatnonzero(sel)
-            scores = np.stack([g.cell for g in sp.glyphs]) @ self._cells[idx].T
+            scores = self._scores(sp, idx)
             chars = np.array([self._chars[i] for i in idx], dtype=object)
             drop: list[int] = []
             for ch, g, row in zip(labels, sp.glyphs, scores, strict=True):
