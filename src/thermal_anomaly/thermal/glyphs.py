@@ -28,7 +28,8 @@ clearly (correlation >= ``MATCH`` and ``MARGIN`` above the best template of any 
 call) is only saved when every tile of an image is answered, so tiles with nothing to read are answered too:
 a blank tile (no ink a digit could be) reads "", and so does one whose glyphs all match ``JUNK`` templates
 (shapes tesseract read nothing in at least ``JUNK_SEEN`` times, counted over all junk templates a glyph
-matches, as a shape binarised anew is stored as several templates: icons, '°C', box corners, specks). The
+matches, as a shape binarised anew is stored as several templates: icons, '°C', box corners, specks; junk
+templates match whatever the tile's stroke width, which is no font's there). The
 cache is process-wide,
 thread-safe and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off.
 """
@@ -233,6 +234,8 @@ class GlyphCache:
     def _compatible(self, sp: _Split) -> np.ndarray:
         size = np.abs(np.log(self._ctx[:, 0] / sp.band)) <= np.log(SIZE_TOL)
         stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
+        # junk is no font: an icon or speck binarised with thicker strokes is the same junk (its cell shows it)
+        stroke |= np.fromiter((c == JUNK for c in self._chars), bool, len(self._chars))
         return size & stroke
 
     def _scores(self, sp: _Split, idx: np.ndarray) -> np.ndarray:
