@@ -74,6 +74,28 @@ WHY = {
     "mixed": "digits beside junk shapes, or not number-shaped",
     "junk": "junk shapes read as nothing fewer than JUNK_SEEN times",
 }
+
+
+def _blur_matrix(size: int, sigma: float) -> np.ndarray:
+    """M with M @ x the Gaussian blur (``sigma`` px) of x's columns of length ``size``, as cv2.GaussianBlur does
+    it (its kernel width for float images, reflect-101 border)."""
+    if sigma <= 0:
+        return np.eye(size, dtype=np.float32)
+    k = int(round(sigma * 8 + 1)) | 1
+    r = k // 2
+    src = np.arange(size)[:, None] + np.arange(-r, r + 1)[None, :]  # output row x kernel tap
+    src = np.abs(src)
+    src = np.where(src >= size, 2 * size - 2 - src, src)
+    m = np.zeros((size, size), np.float64)
+    np.add.at(
+        m,
+        (np.repeat(np.arange(size), k), src.ravel()),
+        np.tile(cv2.getGaussianKernel(k, sigma).ravel(), size),
+    )
+    return m.astype(np.float32)
+
+
+_BLUR_H, _BLUR_W = _blur_matrix(CELL_H, BLUR), _blur_matrix(CELL_W, BLUR)
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _T = TypeVar("_T")
 
@@ -144,22 +166,22 @@ def _split(tile: np.ndarray, cc: _Components | None = None) -> _Split | None:
     side = band + 2 * pad
     margin = side
     big = cv2.copyMakeBorder(lab, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
-    glyphs = []
-    for g, (x0, y0, x1, y1) in zip(groups, boxes, strict=True):
+    crops = []
+    for g, (x0, _y0, x1, _y1) in zip(groups, boxes, strict=True):
         cx0 = margin + (x0 + x1) // 2 - side // 2
         cy0 = margin + top - pad
         member = np.zeros(n, bool)
         member[g] = True
         crop = member[big[cy0 : cy0 + side, cx0 : cx0 + side]].astype(np.float32)
-        cell = cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA)
-        if BLUR > 0:
-            cell = cv2.GaussianBlur(cell, (0, 0), BLUR)
-        cell = cell.ravel()
-        cell -= cell.mean()
-        norm = float(np.linalg.norm(cell))
-        if norm == 0:
-            return None
-        glyphs.append(_Glyph((x0, y0, x1, y1), (cell / norm).astype(np.float32)))
+        crops.append(cv2.resize(crop, (CELL_W, CELL_H), interpolation=cv2.INTER_AREA))
+    # blurred all at once, the separable Gaussian as two small matrix products
+    cells = (_BLUR_H @ np.stack(crops) @ _BLUR_W.T).reshape(len(crops), -1)
+    cells -= cells.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(cells, axis=1, keepdims=True)
+    if not norms.all():
+        return None
+    cells = (cells / norms).astype(np.float32)
+    glyphs = [_Glyph(box, cell) for box, cell in zip(boxes, cells, strict=True)]
     return _Split(glyphs, band, top, stroke)
 
 
@@ -188,21 +210,22 @@ def _shape_fits(ch: str, box: tuple[int, int, int, int], band: int, top: int) ->
     return False
 
 
-def _strip_min(cells: np.ndarray, tmpl: np.ndarray, k: int) -> np.ndarray:
-    """Least correlation over ``k`` vertical strips of each cell with the template's (a ligature of k digits):
-    a whole-cell correlation of "60" with "50" is diluted by the digit they share (0.955), a strip's is not."""
+def _strips(cells: np.ndarray, k: int) -> list[np.ndarray]:
+    """Each cell's ``k`` vertical strips, each zero mean and unit norm (rows)."""
     a = cells.reshape(len(cells), CELL_H, CELL_W)
-    b = tmpl.reshape(CELL_H, CELL_W)
-    out = np.full(len(cells), 1.0)
+    out = []
     for i in range(k):
-        lo, hi = i * CELL_W // k, (i + 1) * CELL_W // k
-        sa = a[:, :, lo:hi].reshape(len(cells), -1)
-        sb = b[:, lo:hi].ravel()
-        sa = sa - sa.mean(axis=1, keepdims=True)
-        sb = sb - sb.mean()
-        den = np.linalg.norm(sa, axis=1) * float(np.linalg.norm(sb))
-        out = np.minimum(out, np.where(den > 0, sa @ sb / np.maximum(den, 1e-12), 0.0))
+        s = a[:, :, i * CELL_W // k : (i + 1) * CELL_W // k].reshape(len(cells), -1)
+        s = s - s.mean(axis=1, keepdims=True)
+        out.append(s / np.maximum(np.linalg.norm(s, axis=1, keepdims=True), 1e-12))
     return out
+
+
+def _strip_min(cells: np.ndarray, tmpls: np.ndarray, k: int) -> np.ndarray:
+    """Least correlation over ``k`` vertical strips of each cell (rows) with each template's (columns; ligatures
+    of k digits): a whole-cell correlation of "60" with "50" is diluted by the digit they share (0.955), a
+    strip's is not."""
+    return np.min([a @ b.T for a, b in zip(_strips(cells, k), _strips(tmpls, k), strict=True)], axis=0)
 
 
 class GlyphCache:
@@ -213,6 +236,9 @@ class GlyphCache:
         self._max = max_templates
         self._cells = np.zeros((0, CELL_H * CELL_W), np.float32)
         self._chars: list[str] = []
+        self._kind = np.zeros(0, np.int8)  # 0 junk, else the label's length (> 1: ligature of so many digits)
+        self._ids = np.zeros(0, np.int32)  # the label's number in _id_of: ints compare cheaper than strings
+        self._id_of: dict[str, int] = {}
         self._ctx = np.zeros((0, 2), np.float64)  # band px, stroke share
         self._conf = np.zeros(0, np.float64)  # tesseract confidence of the reading that taught it
         self._used = np.zeros(0, np.int64)  # clock tick of its last use (for eviction)
@@ -235,19 +261,25 @@ class GlyphCache:
         size = np.abs(np.log(self._ctx[:, 0] / sp.band)) <= np.log(SIZE_TOL)
         stroke = np.abs(self._ctx[:, 1] - sp.stroke) <= STROKE_TOL * np.maximum(self._ctx[:, 1], 1e-6)
         # junk is no font: an icon or speck binarised with thicker strokes is the same junk (its cell shows it)
-        stroke |= np.fromiter((c == JUNK for c in self._chars), bool, len(self._chars))
+        stroke |= self._kind == 0
         return size & stroke
 
-    def _scores(self, sp: _Split, idx: np.ndarray) -> np.ndarray:
-        """Correlation of each glyph (rows) with templates ``idx`` (columns); a ligature's by its digits' strips."""
+    def _scores(self, sp: _Split, idx: np.ndarray, full: np.ndarray | None = None) -> np.ndarray:
+        """Correlation of each glyph (rows) with templates ``idx`` (columns), from ``full`` (its glyphs against
+        all templates) when given; a ligature's is the least of its whole cell's and its digits' strips' (those
+        only where the whole cell is near enough to matter)."""
         cells = np.stack([g.cell for g in sp.glyphs])
-        scores = cells @ self._cells[idx].T
-        for col, i in enumerate(idx):
-            if len(self._chars[i]) > 1:
-                scores[:, col] = _strip_min(cells, self._cells[i], len(self._chars[i]))
+        scores = full[:, idx] if full is not None else cells @ self._cells[idx].T
+        kind = self._kind[idx]
+        near = (kind > 1) & (scores.max(axis=0) >= MATCH - MARGIN)
+        for k in np.unique(kind[near]):
+            cols = np.flatnonzero(near & (kind == k))
+            scores[:, cols] = np.minimum(scores[:, cols], _strip_min(cells, self._cells[idx[cols]], int(k)))
         return scores
 
-    def _classify(self, sp: _Split, sel: np.ndarray) -> tuple[list[tuple[str, int, int]] | None, str]:
+    def _classify(
+        self, sp: _Split, sel: np.ndarray, full: np.ndarray | None = None
+    ) -> tuple[list[tuple[str, int, int]] | None, str]:
         """(label, template index, sightings) of each glyph among templates ``sel``, or None when one is unsure;
         and why not (a ``WHY`` key). Sightings: how often tesseract read the glyph's shape as its label, summed
         over the label's templates it matches (one shape seen in slightly different binarisations is stored as
@@ -255,20 +287,21 @@ class GlyphCache:
         if not sel.any():
             return None, "font"
         idx = np.flatnonzero(sel)
-        scores = self._scores(sp, idx)  # glyphs x templates
-        chars = np.array([self._chars[i] for i in idx])
-        seen = self._seen[idx]
+        scores = self._scores(sp, idx, full)  # glyphs x templates
+        lab = self._ids[idx]  # label ids: comparing ints, not strings, keeps a read cheap
+        rows = np.arange(len(scores))
+        j = scores.argmax(axis=1)
+        mine = lab[None, :] == lab[j][:, None]  # glyphs x templates of each glyph's best label
+        best = scores[rows, j]
+        second = np.where(mine, -1.0, scores).max(axis=1)
+        seen = (self._seen[idx][None, :] * (mine & (scores >= MATCH))).sum(axis=1)
         out = []
-        for row in scores:
-            j = int(row.argmax())
-            mine = chars == chars[j]
-            other = row[~mine]
-            second = float(other.max()) if other.size else -1.0
-            if row[j] < MATCH:
+        for g in rows:
+            if best[g] < MATCH:
                 return None, "match"
-            if row[j] - second < MARGIN:
+            if best[g] - second[g] < MARGIN:
                 return None, "margin"
-            out.append((str(chars[j]), int(idx[j]), int(seen[mine & (row >= MATCH)].sum())))
+            out.append((self._chars[idx[j[g]]], int(idx[j[g]]), int(seen[g])))
         return out, ""
 
     def read(self, tile: np.ndarray) -> tuple[str, float] | None:
@@ -277,38 +310,72 @@ class GlyphCache:
         ("", -1) (tesseract's "nothing read") for a blank tile or one whose glyphs all match shapes tesseract
         read nothing in; a tile mixing digits and such shapes is left to tesseract.
         """
-        cc = _components(tile)
-        if _blank(tile, cc):
-            with self._lock:
-                self.n_template += 1
-            return "", -1.0
-        sp = _split(tile, cc)
+        return self.read_many([tile])[0]
+
+    def read_many(self, tiles: list[np.ndarray]) -> list[tuple[str, float] | None]:
+        """``read`` of each tile; the glyphs of all tiles are compared with the templates in one product, which
+        reads the template store once instead of once per tile (most of a read's cost)."""
+        out: list[tuple[str, float] | None] = [None] * len(tiles)
+        todo: list[tuple[int, _Split | None]] = []
+        for i, tile in enumerate(tiles):
+            cc = _components(tile)
+            if _blank(tile, cc):
+                with self._lock:
+                    self.n_template += 1
+                out[i] = ("", -1.0)
+            else:
+                todo.append((i, _split(tile, cc)))
+        if not todo:
+            return out
         with self._lock:
-            self._splits[id(tile)] = (tile, sp)  # the tile holds its id while remembered
+            for i, sp in todo:
+                self._splits[id(tiles[i])] = (tiles[i], sp)  # the tile holds its id while remembered
             while len(self._splits) > SPLITS_KEPT:
                 self._splits.popitem(last=False)
-            got, why = (
-                (None, "line" if sp is None else "font")
-                if sp is None or not self._chars
-                else self._classify(sp, self._compatible(sp))
-            )
-            chars = [c for c, _i, _n in got] if got else []
-            text = "" if set(chars) == {JUNK} else "".join(chars)
-            if not got or (text and not _NUMBER.fullmatch(text)):  # JUNK beside digits fails the match
-                self.n_tesseract += 1
-                self.why[why or "mixed"] += 1
-                return None
-            self._clock += 1
-            used = [i for _c, i, _n in got]
-            self._used[used] = self._clock
-            # "nothing here" only for shapes seen so often
-            if not text and min(n for _c, _i, n in got) < JUNK_SEEN:
-                self.n_tesseract += 1
-                self.why["junk"] += 1
-                return None
-            self.n_template += 1
-            # as trustworthy as the least confident tesseract reading that taught one of its glyphs
-            return (text, float(self._conf[used].min())) if text else ("", -1.0)
+            sps = [sp for _i, sp in todo if sp is not None]
+            full = None
+            if sps and self._chars:
+                sels = [self._compatible(sp) for sp in sps]
+                cols = np.flatnonzero(np.logical_or.reduce(sels))  # templates some tile can match
+                cells = np.concatenate([np.stack([g.cell for g in sp.glyphs]) for sp in sps])
+                full = np.zeros((len(cells), len(self._chars)), np.float32)
+                full[:, cols] = cells @ self._cells[cols].T
+            row, k = 0, 0
+            for i, sp in todo:
+                rows = sel = None
+                if sp is not None and full is not None:
+                    rows, sel = full[row : row + len(sp.glyphs)], sels[k]
+                    row, k = row + len(sp.glyphs), k + 1
+                out[i] = self._answer(sp, rows, sel)
+        return out
+
+    def _answer(
+        self, sp: _Split | None, full: np.ndarray | None, sel: np.ndarray | None
+    ) -> tuple[str, float] | None:
+        """``read``'s answer for a tile's split (lock held); ``full``: its glyphs against the templates ``sel``
+        (its font context's) and others."""
+        got, why = (
+            (None, "line" if sp is None else "font")
+            if sp is None or full is None or sel is None
+            else self._classify(sp, sel, full)
+        )
+        chars = [c for c, _i, _n in got] if got else []
+        text = "" if set(chars) == {JUNK} else "".join(chars)
+        if not got or (text and not _NUMBER.fullmatch(text)):  # JUNK beside digits fails the match
+            self.n_tesseract += 1
+            self.why[why or "mixed"] += 1
+            return None
+        self._clock += 1
+        used = [i for _c, i, _n in got]
+        self._used[used] = self._clock
+        # "nothing here" only for shapes seen so often
+        if not text and min(n for _c, _i, n in got) < JUNK_SEEN:
+            self.n_tesseract += 1
+            self.why["junk"] += 1
+            return None
+        self.n_template += 1
+        # as trustworthy as the least confident tesseract reading that taught one of its glyphs
+        return (text, float(self._conf[used].min())) if text else ("", -1.0)
 
     def learn(self, tile: np.ndarray, text: str, conf: float) -> bool:
         """Store the tile's glyphs as templates of tesseract's reading ``text``; False when it teaches nothing.
@@ -363,6 +430,10 @@ class GlyphCache:
                 self._clock += 1
                 self._cells = np.concatenate([self._cells, np.stack([g.cell for _c, g in new])])
                 self._chars += [c for c, _g in new]
+                kinds = [0 if c == JUNK else len(c) for c, _g in new]
+                self._kind = np.concatenate([self._kind, np.array(kinds, np.int8)])
+                ids = [self._id_of.setdefault(c, len(self._id_of)) for c, _g in new]
+                self._ids = np.concatenate([self._ids, np.array(ids, np.int32)])
                 self._ctx = np.concatenate([self._ctx, np.tile([[sp.band, sp.stroke]], (len(new), 1))])
                 self._conf = np.concatenate([self._conf, np.full(len(new), conf)])
                 self._used = np.concatenate([self._used, np.full(len(new), self._clock, np.int64)])
@@ -377,6 +448,7 @@ class GlyphCache:
         self._cells, self._ctx = self._cells[keep], self._ctx[keep]
         self._conf, self._used, self._seen = self._conf[keep], self._used[keep], self._seen[keep]
         self._chars = [c for c, k in zip(self._chars, keep, strict=True) if k]
+        self._kind, self._ids = self._kind[keep], self._ids[keep]
 
 
 CACHE = GlyphCache()
@@ -536,10 +608,10 @@ def read(tiles: list[np.ndarray]) -> list[tuple[str, float] | None]:
     tesseract must read it."""
     if not enabled():
         return [None] * len(tiles)
-    out = []
-    for t in tiles:
-        got = MEMO.get(t)
-        out.append(got if got is not None else CACHE.read(t))
+    out = [MEMO.get(t) for t in tiles]
+    todo = [i for i, got in enumerate(out) if got is None]
+    for i, got in zip(todo, CACHE.read_many([tiles[i] for i in todo]), strict=True):
+        out[i] = got
     return out
 
 
