@@ -221,3 +221,14 @@ def test_junk_sightings_count_over_its_templates(cache):
         assert cache.learn(tile, "", -1.0)
     assert len(cache) == 3 and (cache._seen == 1).all()  # three templates, each seen once
     assert cache.read(shapes[3]) == ("", -1.0)
+
+
+def test_tiles_read_together_get_the_answers_read_alone_gives(cache):
+    """``read_many`` (one product of all glyphs with the templates) answers each tile as ``read`` does."""
+    for text in ("25.0", "73", "81", "4.9"):
+        cache.learn(_tile(text), text, 95.0)
+    tiles = [_tile(t) for t in ("37.5", "26", "52", "1.8")] + [_tile("73", scale=0.6, thick=1)]
+    tiles.append(np.full((60, 90), 255, np.uint8))  # blank
+    alone = [cache.read(t) for t in tiles]
+    assert alone[0] == ("37.5", 95.0) and alone[1] is None and alone[-1] == ("", -1.0)
+    assert cache.read_many(tiles) == alone

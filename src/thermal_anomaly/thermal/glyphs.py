@@ -9,7 +9,7 @@ compared by normalised correlation. The blur is what lets one picture's digits m
 same digit binarised from another JPEG moves its edges by a pixel (a 1 px different line top or digit height
 rescales the cell by ~3 %, a stroke is a pixel thicker), which costs raw binary cells up to 0.1-0.15 of
 correlation, as much as tells the narrow fonts' '5' from '6' (0.90); blurred, the same digit scores >= 0.99 in
-95 % of the dev set's cases and different digits of one font at most 0.94.
+95 % of the dev set's cases and different digits of one font at most 0.94 (T1's 5 and 6).
 
 Learning: when tesseract's reading of a tile is confident, number-shaped, has one character per glyph, and
 each character's shape fits its glyph (digits tall, '.' small at the baseline, '-' short and wide), each
@@ -17,10 +17,11 @@ glyph becomes a template of its character, tagged with the tile's font context (
 relative to it) so different cameras' fonts never mix. ``ocr`` zooms every label to 30-46 px digits (end
 labels at three sizes), so the digit height only tells tiles of another zoom apart (``SIZE_TOL``); the stroke
 tells fonts apart. A tile that is one glyph read as a number of several digits (a bold font whose digits
-touch once binarised) teaches that glyph as a ligature labelled with the whole number: a camera's tick labels
-recur. A ligature is compared strip by strip (one vertical strip of its cell per digit, the least correlation
-counts), as "60" and "50" correlate 0.955 as whole cells, diluted by the digit they share. A glyph that looks like a template of another character
-disputes it: that template is dropped and the tile teaches nothing.
+touch once binarised) teaches that glyph as a ligature labelled with the whole number (a camera's tick labels
+recur); a ligature is compared strip by strip (one vertical strip of its cell per digit, the least
+correlation counts), as "60" and "50" correlate 0.955 as whole cells, diluted by the digit they share. A
+glyph that looks like a template of another character disputes it: that template is dropped and the tile
+teaches nothing.
 
 Reading: a tile is read without tesseract only when every glyph matches a template of the same font context
 clearly (correlation >= ``MATCH`` and ``MARGIN`` above the best template of any other character). Otherwise
@@ -29,9 +30,9 @@ call) is only saved when every tile of an image is answered, so tiles with nothi
 a blank tile (no ink a digit could be) reads "", and so does one whose glyphs all match ``JUNK`` templates
 (shapes tesseract read nothing in at least ``JUNK_SEEN`` times, counted over all junk templates a glyph
 matches, as a shape binarised anew is stored as several templates: icons, '°C', box corners, specks; junk
-templates match whatever the tile's stroke width, which is no font's there). The
-cache is process-wide,
-thread-safe and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off.
+templates match whatever the tile's stroke width, which is no font's there). The tiles of one OCR call are
+compared with the templates in one product (``GlyphCache.read_many``). The cache is process-wide, thread-safe
+and bounded; ``set_enabled(False)`` or ``THERMAL_ANOMALY_OCR_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
