@@ -207,6 +207,31 @@ def test_a_drawn_glyph_is_not_heat_but_the_same_shape_blurred_by_optics_is():
     assert len(blurred) == 1 and blurred[0].edge_drop < 0.5
 
 
+def test_in_raw_sensor_data_a_sharp_edged_block_is_heat():
+    """Radiometric data hold no drawn UI: the unblurred block a picture would have drawn (a logo's white) is
+    a small sensor's hot part there, and is rated."""
+    t = _bushings(joint_rise=0.0)[:, :512]
+    t[60:84, 470:486] = 60.0
+    drawn = TemperatureMap(t, "C", np.ones(t.shape, bool), "test")
+    assert not [r for r in find_hotspots(drawn) if _inside(r.box, 478, 70)]
+    raw = TemperatureMap(t, "C", np.ones(t.shape, bool), "radiometric")
+    block = [r for r in find_hotspots(raw) if _inside(r.box, 478, 70)]
+    assert len(block) == 1 and block[0].severity == "major" and block[0].delta_t > 30
+
+
+def test_real_radiometric_file_hottest_element_is_the_top_hot_spot(flir_data: Path):
+    """FLIR's "linear load" file (a 120 px sensor): its 89 °C element was taken for a drawn glyph (its edge
+    falls within a working pixel) while cooler parts were rated."""
+    from thermal_anomaly.thermal.analysis import ThermalAnalysis
+
+    temp = ThermalAnalysis.from_file(flir_data / "radiometric" / "15_-_Linear_load.jpg").temperature
+    assert temp.source == "radiometric"
+    spots = find_hotspots(temp)
+    y, x = np.unravel_index(int(np.argmax(temp.values)), temp.values.shape)
+    assert spots and _inside(spots[0].box, x, y), (spots[0].box, (x, y))
+    assert spots[0].max_temp > 85 and spots[0].severity == "major"
+
+
 def test_a_hot_spot_names_the_peers_it_was_compared_with_and_its_peak():
     (r,) = find_hotspots(_render(_bushings(10.0)))
     assert len(r.peers) == 2  # the two healthy bushings, nothing else

@@ -472,6 +472,9 @@ def find_hotspots(
     """
     work = _Work(temp, scale)
     unit = "C" if temp.unit == "C" else "relative"
+    # a picture may hold what the camera drew (text, markers) in its palette's colours; a radiometric file's
+    # raw data hold only what the sensor measured, where a small sensor's hot joint can be a sharp speck
+    drawn = temp.source != "radiometric"
     if min_rise is None:
         min_rise = MIN_RISE_C if unit == "C" else MIN_RISE_REL
     if not work.valid.any():
@@ -536,13 +539,13 @@ def find_hotspots(
         n, hl = cv2.connectedComponents(hot.astype(np.uint8), connectivity=8)
         if n > 2:
             hot = hl == hl.flat[int(np.argmax(np.where(hot, vals, -np.inf)))]
-        if hot.sum() < MIN_CORE_PX and not cv2.erode(hot.view(np.uint8), _CORE).any():
+        if drawn and hot.sum() < MIN_CORE_PX and not cv2.erode(hot.view(np.uint8), _CORE).any():
             # a speck of a core, nowhere three working pixels thick, is a drawn stroke (a fragment of a
             # camera's max marker or of text in a palette colour), not a heat source: optics blur real
             # ones over several pixels (a thin hot wire is long, so its core is not a speck)
             continue
         drop = _edge_drop(work, hot, x, y, peak_rise)
-        if drop is None or drop >= DRAWN_EDGE_DROP:
+        if drawn and (drop is None or drop >= DRAWN_EDGE_DROP):
             # drawn, not heat: a glyph inside the overlays, or one whose edge falls by its whole rise
             # within a working pixel (a logo's white on the sky)
             continue
