@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from .pictures import region_label
 from .records import ImageResult
 from .report import NO_HOTSPOT, hotspot_key
-from .thermal.severity import severity_rank
+from .thermal.severity import RELATIVE_PREFIX, severity_rank
 
 
 def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) -> dict:
@@ -30,7 +30,8 @@ def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) 
             }
         )
     flagged = order_flagged([e for e in entries if e["is_anomalous"]])
-    for e in flagged:
+    hot = hot_not_flagged([e for e in entries if not e["is_anomalous"]])
+    for e in flagged + hot:
         del e["is_anomalous"]
     return {
         "n_images": len(entries) + len(errors),
@@ -40,8 +41,24 @@ def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) 
         "severity_counts": severity_counts(e["severity"] for e in entries),
         "flagged_severity_counts": severity_counts(e["severity"] for e in flagged),
         "flagged": flagged,
+        "hot_not_flagged": hot,
         "errors": [{"image": p, "error": e} for p, e in errors],
     }
+
+
+#: an image the model does not flag is still listed when a hot spot of it is rated at least this, by
+#: temperature (what a thermographer checks whatever a model says)
+HOT_LISTED = "probable deficiency"
+
+
+def hot_not_flagged(items: Sequence[dict]) -> list[dict]:
+    """Images the model did not flag whose worst hot spot is rated ``HOT_LISTED`` or worse by temperature
+    (an extreme rise keeps its rating where the learned map calls the place normal; see
+    ``report.weigh_hotspots``), worst hot spot first. Their ``severity`` stays the image's ("none")."""
+    # a relative rating of the listed class ranks just below its °C twin: listed too
+    bar = severity_rank(RELATIVE_PREFIX + HOT_LISTED)
+    hot = [e for e in items if severity_rank(e.get("hotspot_severity")) >= bar]
+    return sorted(hot, key=lambda d: (-severity_rank(d.get("hotspot_severity")), d["image"]))
 
 
 def order_flagged(items: Sequence[dict]) -> list[dict]:
@@ -88,6 +105,20 @@ def summary_markdown(summary: dict, top: int | None = None) -> str:
                 f"{f['n_regions']} | {_md(f.get('label', ''))} |"
             )
         lines.append("")
+    hot = summary.get("hot_not_flagged", [])
+    if hot:
+        lines += [
+            "## Not flagged by the model, hot by temperature",
+            "",
+            "The learned model calls these images normal, but a hot spot in each is rated this bad by its",
+            "temperature alone: worth a look.",
+            "",
+            "| # | image | hot spot severity | score |",
+            "|---|---|---|---|",
+        ]
+        for k, f in enumerate(hot[:top] if top else hot, 1):
+            lines.append(f"| {k} | {_md(f['image'])} | {f['hotspot_severity']} | {f['score']:.3f} |")
+        lines.append("")
     if summary.get("errors"):
         lines += ["## Errors", ""] + [f"- {_md(e['image'])}: {_md(e['error'])}" for e in summary["errors"]]
         lines.append("")
@@ -108,6 +139,11 @@ def summary_lines(summary: dict, top: int = 5) -> list[str]:
         for f in flagged[:top]:
             label = f"  [{f['label']}]" if f.get("label") else ""
             out.append(f"  {f.get('severity', NO_HOTSPOT):<22} score {f['score']:7.3f}  {f['image']}{label}")
+    hot = summary.get("hot_not_flagged", [])
+    if hot:
+        out.append(f"not flagged, but hot by temperature ({len(hot)}):")
+        for f in hot[:top]:
+            out.append(f"  {f['hotspot_severity']:<22} score {f['score']:7.3f}  {f['image']}")
     return out
 
 
@@ -115,4 +151,12 @@ def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-__all__ = ["order_flagged", "severity_counts", "summarize", "summary_lines", "summary_markdown"]
+__all__ = [
+    "HOT_LISTED",
+    "hot_not_flagged",
+    "order_flagged",
+    "severity_counts",
+    "summarize",
+    "summary_lines",
+    "summary_markdown",
+]

@@ -176,6 +176,31 @@ def test_batch_is_ordered_worst_severity_first_then_score():
     assert order_flagged([{"image": "z", "score": 1.0}, {"image": "y", "score": 1.0}])[0]["image"] == "y"
 
 
+def test_images_the_model_calls_normal_but_hot_by_temperature_are_listed_apart():
+    def unflagged(name, hotspot):
+        return ImageResult(name, name, 0.5, False, 1.0, "m", [], severity="none", hotspot_severity=hotspot)
+
+    images = [
+        _entry("flag", 3.0, "major"),
+        unflagged("hot", "major"),
+        unflagged("rel", "relative: probable deficiency"),
+        unflagged("warm", "possible deficiency"),
+        unflagged("cold", "none"),
+        unflagged("probable", "probable deficiency"),
+    ]
+    s = summarize(images, [])
+    assert [f["image"] for f in s["flagged"]] == ["flag"]
+    # worst hot spot first; "possible" and "none" are not listed; the image severity stays the model's
+    assert [h["image"] for h in s["hot_not_flagged"]] == ["hot", "probable", "rel"]
+    assert all(h["severity"] == "none" for h in s["hot_not_flagged"])
+    assert s["severity_counts"]["none"] == 5
+    md = summary_markdown(s)
+    assert "## Not flagged by the model, hot by temperature" in md
+    assert md.index("| 1 | hot | major |") < md.index("| 3 | rel | relative: probable deficiency |")
+    lines = summary_lines(s)
+    assert lines[-4] == "not flagged, but hot by temperature (3):" and lines[-3].strip().endswith("hot")
+
+
 def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
     import thermal_anomaly.thermal.temperature as temperature
 
