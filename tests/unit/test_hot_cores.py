@@ -55,3 +55,17 @@ def test_saturated_spot_under_the_cameras_label_is_heat(dev_data):
     assert np.ptp(ys) < 0.1 * given.shape[0] and np.ptp(xs) < 0.1 * given.shape[1]
     # the blob's white and its rim (the overlay's own rim, given back with it): all at the hot end
     assert np.mean(temp.position[given] >= 0.8) > 0.9
+
+
+def test_a_scale_that_cannot_be_read_leaves_the_overlay_as_found(dev_data, monkeypatch):
+    """The give-back needs the palette; when reading the scale fails, the overlays are still there for the
+    detector (the failure is reported where temperatures are used)."""
+    import thermal_anomaly.thermal.analysis as analysis
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("tesseract failed")
+
+    monkeypatch.setattr(analysis, "picture_scale", broken)
+    a = ThermalAnalysis(read_image(dev_data / "T9" / "faulty" / "T9_faulty_001.jpg"))
+    raw, _bar = a._ui
+    assert raw.any() and np.array_equal(a.overlay, raw)

@@ -125,7 +125,11 @@ class ThermalAnalysis:
             bx0, by0, bx1, by1 = bar.box
             keep = (min(wx0, bx0), min(wy0, by0), max(wx1, bx1), max(wy1, by1))
         border = int(np.ceil(BORDER_SHARE * max(self.shape))) + 1
-        heat = hot_cores(self.rgb, raw, self.scale.lut, keep, border)
+        try:
+            lut = self.scale.lut
+        except Exception:  # noqa: BLE001 - a scale that cannot be read fails where temperatures are used
+            return raw
+        heat = hot_cores(self.rgb, raw, lut, keep, border)
         return raw & ~heat if heat.any() else raw
 
     @property
