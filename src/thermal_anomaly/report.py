@@ -174,10 +174,15 @@ def image_report(
     *,
     mask: np.ndarray | None = None,
     temperature_error: str | None = None,
+    flagged: bool = False,
 ) -> ImageReport:
     """The temperature part of an image's result: rated ``regions``, all ``hotspots``, ``temperature``,
-    ``severity`` (worst learned region) and ``hotspot_severity`` (worst hot spot, learned region or not);
-    ``mask`` is the one given."""
+    ``severity`` and ``hotspot_severity`` (worst hot spot, learned region or not); ``mask`` is the one given.
+
+    ``severity`` is the worst learned region's; of a ``flagged`` image, its worst finding's, learned region or
+    hot spot (the findings' first: a flagged image whose worst hot spot lies outside the learned regions is
+    not "none"). An image the model does not flag keeps its regions' (none): its hot spots are rated in
+    ``hotspot_severity`` and listed apart in the batch summary."""
     block = temperature_block(temp)
     if temperature_error:
         block.reason = temperature_error
@@ -194,7 +199,9 @@ def image_report(
         hotspots=spots,
         findings=ranked_findings(rated, spots),
         temperature=block,
-        severity=worst_severity(r.severity for r in rated),
+        severity=worst_severity(
+            [r.severity for r in rated] + ([h.severity for h in spots] if flagged else [])
+        ),
         hotspot_severity=worst_severity(h.severity for h in spots),
         mask=mask,
     )
@@ -391,7 +398,7 @@ def rate_image(
             )
             for r in regions
         ]
-    return image_report(regions, spots, temp, mask=mask, temperature_error=err), temp
+    return image_report(regions, spots, temp, mask=mask, temperature_error=err, flagged=flagged), temp
 
 
 __all__ = [

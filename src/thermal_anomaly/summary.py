@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .pictures import region_label
+from .pictures import hotspot_label, region_label
 from .records import ImageResult
 from .report import NO_HOTSPOT, hotspot_key
 from .thermal.severity import RELATIVE_PREFIX, severity_rank
@@ -17,7 +17,6 @@ def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) 
     entries = []
     for d in images:
         regions = d.regions or []
-        worst = max(range(len(regions)), key=lambda k: hotspot_key(regions[k]), default=None)
         entries.append(
             {
                 "image": d.image,
@@ -26,7 +25,7 @@ def summarize(images: Sequence[ImageResult], errors: Sequence[tuple[str, str]]) 
                 "severity": d.severity or NO_HOTSPOT,
                 "hotspot_severity": d.hotspot_severity or NO_HOTSPOT,
                 "n_regions": len(regions),
-                "label": "" if worst is None else region_label(worst + 1, regions[worst]),
+                "label": _worst_label(d),
             }
         )
     flagged = order_flagged([e for e in entries if e["is_anomalous"]])
@@ -59,6 +58,22 @@ def hot_not_flagged(items: Sequence[dict]) -> list[dict]:
     bar = severity_rank(RELATIVE_PREFIX + HOT_LISTED)
     hot = [e for e in items if severity_rank(e.get("hotspot_severity")) >= bar]
     return sorted(hot, key=lambda d: (-severity_rank(d.get("hotspot_severity")), d["image"]))
+
+
+def _worst_label(d: ImageResult) -> str:
+    """The label of what sets the image's severity: its worst learned region, or, when a hot spot outside
+    them rates worse (a flagged image's severity is its worst finding's), that hot spot."""
+    regions = d.regions or []
+    worst = max(range(len(regions)), key=lambda k: hotspot_key(regions[k]), default=None)
+    spots = [h for h in d.hotspots or [] if not getattr(h, "in_learned_region", False)]
+    spot = max(spots, key=hotspot_key, default=None)
+    if (
+        spot is not None
+        and d.is_anomalous
+        and (worst is None or hotspot_key(spot) > hotspot_key(regions[worst]))
+    ):
+        return hotspot_label(spot)
+    return "" if worst is None else region_label(worst + 1, regions[worst])
 
 
 def order_flagged(items: Sequence[dict]) -> list[dict]:

@@ -201,6 +201,39 @@ def test_images_the_model_calls_normal_but_hot_by_temperature_are_listed_apart()
     assert lines[-4] == "not flagged, but hot by temperature (3):" and lines[-3].strip().endswith("hot")
 
 
+def test_a_flagged_images_severity_and_label_are_its_worst_finding():
+    """A hot spot outside every learned region that rates worse than them sets a flagged image's severity
+    (``image_report``) and the summary's label; an image the model does not flag keeps "none"."""
+    from thermal_anomaly.records import HotSpot
+    from thermal_anomaly.report import image_report
+
+    spot = HotSpot(
+        [10, 10, 20, 20],
+        100,
+        60.0,
+        55.0,
+        30.0,
+        "similar",
+        30.0,
+        35.0,
+        "C",
+        "major",
+        "major",
+        "major",
+        "point_overload",
+        30.0,
+    )
+    region = Region([100, 100, 120, 120], 2.0, severity="none", unit="C")
+    flagged = image_report([region], [spot], flagged=True)
+    assert flagged.severity == "major" and flagged.hotspot_severity == "major"
+    assert flagged.findings[0].severity == "major"
+    assert image_report([region], [spot], flagged=False).severity == "none"
+    spot = flagged.hotspots[0]
+    assert spot.in_learned_region is False
+    result = ImageResult("a", "a", 2.0, True, 1.0, "m", flagged.regions, severity="major", hotspots=[spot])
+    assert summarize([result], [])["flagged"][0]["label"].startswith(f"H{spot.id} major ΔT 30.0")
+
+
 def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
     import thermal_anomaly.thermal.temperature as temperature
 
