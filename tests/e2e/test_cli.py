@@ -163,7 +163,9 @@ def test_predict_reports_temperatures_pictures_and_worst_first(ae_model, dev_dat
         rated = doc["regions"] + (doc["hotspots"] if doc["is_anomalous"] else [])
         worst = max((severity_rank(r["severity"]) for r in rated), default=0)
         assert severity_rank(doc["severity"]) == worst
-        assert severity_rank(doc["severity"]) == severity_rank(doc["findings"][0]["severity"] if rated else None)
+        assert severity_rank(doc["severity"]) == severity_rank(
+            doc["findings"][0]["severity"] if rated else None
+        )
         for hs in doc["hotspots"]:
             x0, y0, x1, y1 = hs["box"]
             assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and hs["unit"] == temp["unit"]
