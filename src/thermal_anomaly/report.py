@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-import cv2
 import numpy as np
 
 from .postprocess import find_regions
@@ -391,8 +390,6 @@ def rate_image(
 
         # each learned region outlined by the isotherm around its peak; boxes and areas follow the outlines
         mask = outline_regions(temp, anomaly_map, mask)
-        if flagged:
-            mask = mask | hot_findings_outside(temp, spots, mask)
         regions = find_regions(anomaly_map, mask)
     if learned:
         regions = [
@@ -402,32 +399,6 @@ def rate_image(
             for r in regions
         ]
     return image_report(regions, spots, temp, mask=mask, temperature_error=err, flagged=flagged), temp
-
-
-#: a flagged image's hot spot outside its learned regions is outlined too from this severity up
-OUTLINED_HOTSPOT = Severity.PROBABLE
-
-
-def hot_findings_outside(temp, spots: Sequence[HotSpot], mask: np.ndarray) -> np.ndarray:
-    """The isotherms of a flagged image's hot spots rated ``OUTLINED_HOTSPOT`` or worse (as weighed) whose
-    peak lies outside ``mask``, at the mask's size: a finding that sets the image's severity is outlined in its
-    segmentation too."""
-    from .thermal.hotspots import isotherm
-
-    out = np.zeros(mask.shape, bool)
-    h, w = mask.shape
-    th, tw = np.asarray(temp.values).shape[:2]
-    for spot in spots:
-        if Severity.parse(spot.severity)[0] < OUTLINED_HOTSPOT or spot.peak is None:
-            continue
-        px, py = (int(v) for v in spot.peak)
-        if mask[min(h - 1, py * h // th), min(w - 1, px * w // tw)]:
-            continue
-        ring = isotherm(temp, spot)
-        if ring.shape != mask.shape:
-            ring = cv2.resize(ring.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        out |= ring
-    return out
 
 
 __all__ = [

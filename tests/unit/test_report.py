@@ -234,33 +234,6 @@ def test_a_flagged_images_severity_and_label_are_its_worst_finding():
     assert summarize([result], [])["flagged"][0]["label"].startswith(f"H{spot.id} major ΔT 30.0")
 
 
-def test_a_flagged_images_hot_finding_outside_its_learned_regions_is_outlined_too():
-    import dataclasses
-
-    import cv2
-
-    from thermal_anomaly.report import hot_findings_outside
-    from thermal_anomaly.thermal.hotspots import find_hotspots
-    from thermal_anomaly.thermal.temperature import TemperatureMap
-
-    t = np.full((240, 320), 20.0, np.float32)
-    t[100:112, 200:212] = 45.0  # a joint 25 °C over its surroundings
-    t = cv2.GaussianBlur(t, (0, 0), 1.5)
-    temp = TemperatureMap(t, "C", np.ones(t.shape, bool), "test")
-    (spot,) = [h for h in find_hotspots(temp) if h.severity != "none"]
-    learned = np.zeros(t.shape, bool)
-    learned[20:40, 20:40] = True  # the learned region is elsewhere
-    ring = hot_findings_outside(temp, [spot], learned)
-    assert ring[106, 206] and ring.sum() > 50 and not ring[30, 30]
-    assert not ring[:90].any() and not ring[125:].any()  # the isotherm, not the whole warm surroundings
-    # already inside the learned mask, or rated only "possible" once weighed: nothing added
-    learned[100:112, 200:212] = True
-    assert not hot_findings_outside(temp, [spot], learned).any()
-    learned[100:112, 200:212] = False
-    possible = dataclasses.replace(spot, severity="possible deficiency")
-    assert not hot_findings_outside(temp, [possible], learned).any()
-
-
 def test_undecodable_temperatures_degrade_the_report_not_the_image(monkeypatch):
     import thermal_anomaly.thermal.temperature as temperature
 
