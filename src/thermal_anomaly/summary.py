@@ -65,7 +65,7 @@ def _worst_label(d: ImageResult) -> str:
     them rates worse (a flagged image's severity is its worst finding's), that hot spot."""
     regions = d.regions or []
     worst = max(range(len(regions)), key=lambda k: hotspot_key(regions[k]), default=None)
-    spots = [h for h in d.hotspots or [] if not getattr(h, "in_learned_region", False)]
+    spots = [h for h in d.hotspots or [] if not h.in_learned_region]
     spot = max(spots, key=hotspot_key, default=None)
     if (
         spot is not None

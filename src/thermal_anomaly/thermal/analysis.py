@@ -25,7 +25,16 @@ from .colorbar import ColorBar, find_colorbar
 from .hot_cores import hot_cores
 from .ocr import label_window
 from .overlays import BORDER_SHARE, overlay_mask, ui_fills
-from .palette import WORK_SIDE, ImageColours, as_rgb_float, chan_max, chan_min, image_scope, upsize_mask
+from .palette import (
+    WORK_SIDE,
+    ImageColours,
+    as_rgb_float,
+    chan_max,
+    chan_min,
+    image_scope,
+    upsize_mask,
+    work_copy,
+)
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
 
@@ -149,13 +158,10 @@ class ThermalAnalysis:
         H×W bool: no temperature, though outside the overlay mask the learned model sees."""
         if self.radiometric:
             return np.zeros(self.shape, bool)
-        h, w = self.shape
-        scale = min(1.0, WORK_SIDE / max(h, w))
+        small, scale = work_copy(self.rgb, WORK_SIDE, cv2.INTER_NEAREST)
         if scale == 1.0:
             return ui_fills(self.overlay, chan_min(self.rgb), chan_max(self.rgb))
         # a large photo: on a sampled copy the overlay's size (it is found at that size too)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(self.rgb, size, interpolation=cv2.INTER_NEAREST)
         ov = upsize_mask(self.overlay, small.shape[:2])
         return upsize_mask(ui_fills(ov, chan_min(small), chan_max(small)), self.shape)
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..postprocess import foreground_box
-from .palette import WORK_SIDE, ImageColours, chan_min, colour_positions, upsize_mask
+from .palette import WORK_SIDE, ImageColours, chan_min, colour_positions, upsize_mask, work_copy
 from .temperature import ABOVE_LO, HOT_END, RING_RADIUS
 
 #: overlay pixels at least this light (channel min) are candidates: what the stroke test can have masked
@@ -63,26 +63,27 @@ def hot_cores(
     are the picture's), where the overlay search ran too.
     """
     h, w = overlay.shape
-    free = np.ones((h, w), bool)  # where overlay may be given back
-    if border > 0:
-        free[:border], free[-border:], free[:, :border], free[:, -border:] = False, False, False, False
-    if keep is not None:
-        x0, y0, x1, y1 = keep
-        free[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST)
-        ov = upsize_mask(overlay, small.shape[:2])
-        fr = upsize_mask(free, small.shape[:2])
-    else:
-        small, ov, fr = rgb, overlay, free
-    given = _given_back(small, ov, fr, lut)
+    small, scale = work_copy(rgb, WORK_SIDE, cv2.INTER_NEAREST)
+    ov = upsize_mask(overlay, small.shape[:2])
+    free = np.ones(ov.shape, bool)  # where overlay may be given back, on the copy
+    _protect(free, keep, border, scale)
+    given = _given_back(small, ov, free, lut)
     if given is None:
         return np.zeros((h, w), bool)
-    if scale < 1.0:
-        given = upsize_mask(given, (h, w))
-    return given & overlay & free
+    given = upsize_mask(given, (h, w)) & overlay
+    _protect(given, keep, border, 1.0)  # the same boxes at full size (a rounded copy's edges may bleed)
+    return given
+
+
+def _protect(mask: np.ndarray, keep: tuple[int, int, int, int] | None, border: int, scale: float) -> None:
+    """Clear, in place, the frame band ``border`` px wide and the box ``keep`` (full-size pixels, drawn on a
+    mask ``scale`` times the picture's size)."""
+    b = int(np.ceil(border * scale))
+    if b > 0:
+        mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = False, False, False, False
+    if keep is not None:
+        x0, y0, x1, y1 = (int(round(v * scale)) for v in keep)
+        mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
 
 
 def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.ndarray) -> np.ndarray | None:

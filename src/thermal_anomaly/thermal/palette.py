@@ -58,14 +58,17 @@ def chan_min(a: np.ndarray) -> np.ndarray:
     return np.minimum(np.minimum(a[..., 0], a[..., 1]), a[..., 2])
 
 
-def work_copy(rgb: np.ndarray, side: int = WORK_SIDE) -> tuple[np.ndarray, float]:
-    """Downscale (never upscale) so the longest side is at most ``side``; return the copy and its scale."""
+def work_copy(
+    rgb: np.ndarray, side: int = WORK_SIDE, interpolation: int = cv2.INTER_AREA
+) -> tuple[np.ndarray, float]:
+    """Downscale (never upscale) so the longest side is at most ``side``; return the copy and its scale.
+    ``cv2.INTER_NEAREST`` samples the picture instead of averaging it: every colour stays one of its own."""
     h, w = rgb.shape[:2]
     scale = min(1.0, side / max(h, w))
     if scale >= 1.0:
         return np.ascontiguousarray(rgb, dtype=np.float32), 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
+    return cv2.resize(rgb, size, interpolation=interpolation), scale
 
 
 _SCOPE = threading.local()
