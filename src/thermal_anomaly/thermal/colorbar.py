@@ -11,6 +11,7 @@ sheds do), and it has the frame's edge or numbers beside it. A bare frame (no ba
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -477,9 +478,10 @@ COLOUR_JUMP = 0.3
 
 
 def _sample_colors(
-    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str
+    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str, whole: bool = False
 ) -> tuple[np.ndarray, tuple[int, int]]:
-    """Colour sequence along the bar (first = top/left), rows spoiled by printed numbers interpolated over."""
+    """Colour sequence along the bar (first = top/left), rows spoiled by printed numbers interpolated over:
+    the longest piece between colour jumps, without flat ends (``whole``: every row of ``box``)."""
     x0, y0, x1, y1 = box
     strip = rgb[y0:y1, x0:x1] if orient == "vertical" else rgb[y0:y1, x0:x1].transpose(1, 0, 2)
     n_across = strip.shape[1]
@@ -492,13 +494,52 @@ def _sample_colors(
     if good.sum() >= 10 and not good.all():
         idx = np.arange(len(prof))
         prof = np.stack([np.interp(idx, idx[good], prof[good, c]) for c in range(3)], axis=1)
+    if whole:
+        return prof.astype(np.float32), (y0, y1) if orient == "vertical" else (x0, x1)
     # keep the longest piece between colour jumps: label boxes, frames and margins at the ends go
     steps = np.abs(np.diff(prof, axis=0)).sum(axis=1)
     cuts = np.flatnonzero(steps > COLOUR_JUMP) + 1
     pieces = np.split(np.arange(len(prof)), cuts)
     best = max(pieces, key=len)
-    start = (y0 if orient == "vertical" else x0) + int(best[0])
-    return prof[best[0] : best[-1] + 1].astype(np.float32), (start, start + len(best))
+    a, b = _without_flat_ends(prof[best[0] : best[-1] + 1])
+    start = (y0 if orient == "vertical" else x0) + int(best[0]) + a
+    return prof[best[0] + a : best[0] + b].astype(np.float32), (start, start + b - a)
+
+
+#: a run at an end of the sampled colours is flat when, over a window of FLAT_WINDOW of the bar's length, the
+#: colour moves less than FLAT_SHARE of what the palette moves over as many rows in the bar's middle ...
+FLAT_WINDOW = 0.02
+FLAT_SHARE = 0.2
+#: ... and it is cut off when at least FLAT_RUN of the length long
+FLAT_RUN = 0.03
+
+
+def _without_flat_ends(prof: np.ndarray) -> tuple[int, int]:
+    """The rows [a, b) of a bar's colour sequence without flat runs at its ends: a palette changes colour all
+    along the bar, so a run of one colour beyond it is a panel, a margin or a label box of like colour that
+    the strip ran into (a black panel beside the cold end of an iron bar, a dark value box below it), no
+    stretch of the scale. Left as it is when that would leave less than half of it."""
+    n = len(prof)
+    win = max(2, int(round(FLAT_WINDOW * n)))
+    if n < 4 * win:
+        return 0, n
+    moved = np.abs(prof[win:] - prof[:-win]).sum(axis=1)  # colour change over each window
+    mid = moved[n // 4 : max(n // 4 + 1, 3 * n // 4 - win)]
+    flat = moved < FLAT_SHARE * float(np.median(mid))
+    a = 0
+    while a < len(flat) and flat[a]:
+        a += 1
+    b = len(flat)
+    while b > a and flat[b - 1]:
+        b -= 1
+    # a flat window at the start ends ``win`` rows on (its far row is still flat); likewise at the end
+    run = max(3, int(round(FLAT_RUN * n)))
+    a = a + win if a + win >= run else 0
+    end = len(flat) - b + win
+    b = n - end if len(flat) > b and end >= run else n
+    if b - a < n // 2:
+        return 0, n
+    return a, b
 
 
 def find_colorbar(image: np.ndarray) -> ColorBar | None:
@@ -529,9 +570,101 @@ def _find_colorbar(image: np.ndarray) -> ColorBar | None:
     if best is None:
         return None
     _score, box, orient, colors, extent = best
+    colors, extent = _completed(rgb, box, orient, colors, extent)
     if orient == "vertical":
         return ColorBar(box, orient, colors[::-1].copy(), cold_end="bottom", hot_end="top", extent=extent)
     return ColorBar(box, orient, colors, cold_end="left", hot_end="right", extent=extent)
+
+
+#: a bar's colours are completed from a named palette only when they lie this close to it (median ΔE, CIE76;
+#: JPEG noise on the development bars' exact palettes stays under 2) ...
+COMPLETE_DE = 3.0
+#: ... run along it in a straight line (median distance of their palette positions from the line) ...
+COMPLETE_LINE = 0.01
+#: ... and miss at most this share of it at an end; the fit uses this many colours spread along the bar
+COMPLETE_MAX = 0.25
+COMPLETE_SAMPLES = 64
+
+
+@functools.cache
+def _palette_lab(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A named palette's 256-colour LUT and its Lab colours, computed once."""
+    from .palette import palette_lut
+
+    lut = palette_lut(name, 256)
+    return lut, to_lab(lut)
+
+
+def _completed(
+    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str, colors: np.ndarray, extent: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The bar's colours (along its axis, top/left first) and extent, grown to the ends of the named palette
+    they follow, where the strip search stopped short of them.
+
+    A bar's dark (or light) end on a scene, panel or margin of the same colour has no edge beside it, so the
+    strip stops where its colours still have some way to go: the printed end value then sits at a place the
+    bar never reaches and every temperature between is off (2-3 °C on a 26-76 °C white-hot scale). When the
+    sampled colours follow a named palette closely and in a straight line (a bar is drawn evenly along its
+    length), the rows where that line reaches the palette's ends are the bar's ends, if the picture shows the
+    palette's colours there (a label box or a frame beyond the bar's end does not: that end stays). Anything
+    else is left as it is.
+    """
+    from .palette import PALETTES
+
+    side = rgb.shape[0] if orient == "vertical" else rgb.shape[1]
+    n = len(colors)
+    if n < 20:
+        return colors, extent
+    rows = np.unique(np.linspace(0, n - 1, min(n, COMPLETE_SAMPLES)).round().astype(int))
+    lab = to_lab(colors[rows])
+    best = None
+    for name in PALETTES:
+        lut, lut_lab = _palette_lab(name)
+        # squared distances as |a|² + |b|² - 2ab: one small matrix product per palette
+        d2 = (lab * lab).sum(1)[:, None] + (lut_lab * lut_lab).sum(1)[None, :] - 2.0 * lab @ lut_lab.T
+        idx = d2.argmin(axis=1)
+        err = float(np.sqrt(max(0.0, float(np.median(d2[np.arange(len(rows)), idx])))))
+        if best is None or err < best[0]:
+            best = (err, lut, idx)
+    err, lut, idx = best
+    if err > COMPLETE_DE:
+        return colors, extent
+    rows = rows.astype(np.float64)
+    pos = idx / (len(lut) - 1.0)
+    slope, icpt = np.polyfit(rows, pos, 1)
+    if abs(slope) * n < 0.5 or float(np.median(np.abs(pos - (slope * rows + icpt)))) > COMPLETE_LINE:
+        return colors, extent
+    # rows (relative to the first sample) where the line reaches the palette's two ends
+    r_a, r_b = sorted(((0.0 - icpt) / slope, (1.0 - icpt) / slope))
+    grow_a = int(np.clip(round(-r_a), 0, COMPLETE_MAX * n))
+    grow_b = int(np.clip(round(r_b - (n - 1)), 0, COMPLETE_MAX * n))
+    grow_a, grow_b = min(grow_a, extent[0]), min(grow_b, side - extent[1])
+    new_rows = np.arange(-grow_a, n + grow_b, dtype=np.float64)
+    at = np.clip(slope * new_rows + icpt, 0.0, 1.0) * (len(lut) - 1)
+    out = lut[np.round(at).astype(int)].astype(np.float32)
+    # the picture's own colours over the rows to add: the bar's end only moves where they are the palette's
+    seen, _ = _sample_colors(
+        rgb, _along(box, orient, extent[0] - grow_a, extent[1] + grow_b), orient, whole=True
+    )
+    ga, gb = grow_a, grow_b
+    if len(seen) == len(out):
+        off = np.linalg.norm(to_lab(seen) - to_lab(out), axis=1)
+        ga = ga if ga >= 2 and np.median(off[:ga]) <= 2 * COMPLETE_DE else 0
+        gb = gb if gb >= 2 and np.median(off[len(out) - gb :]) <= 2 * COMPLETE_DE else 0
+    else:
+        ga = gb = 0
+    if not ga and not gb:
+        return colors, extent
+    out = out[grow_a - ga : grow_a + n + gb]
+    grow_a, grow_b = ga, gb
+    out[grow_a : grow_a + n] = colors
+    return out, (extent[0] - grow_a, extent[1] + grow_b)
+
+
+def _along(box: tuple[int, int, int, int], orient: str, start: int, stop: int) -> tuple[int, int, int, int]:
+    """``box`` with its extent along the bar's axis set to [start, stop)."""
+    x0, y0, x1, y1 = box
+    return (x0, start, x1, stop) if orient == "vertical" else (start, y0, stop, y1)
 
 
 def flipped(bar: ColorBar) -> ColorBar:

@@ -353,8 +353,69 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
     Hc, Wc = ink.shape
     edge = (st[:, 0] == 0) | (st[:, 1] == 0) | (st[:, 0] + st[:, 2] >= Wc) | (st[:, 1] + st[:, 3] >= Hc)
     edge[0] = False
+    if _cut_digit(st, edge, Wc):
+        return np.full_like(binary, 255)  # a number cut short by the window or the frame is not read
     binary[edge[lab]] = 255
-    return binary
+    return _without_unit(binary)
+
+
+def _cut_digit(st: np.ndarray, edge: np.ndarray, width: int) -> bool:
+    """Whether a blob cut by the tile's left or right side (``edge``: blobs touching a side; ``st``: their
+    stats, 0 the background) stands level with the word's digits and as tall: a digit the crop cut off,
+    so what is left is not the number ("26.0" seen as "6.0"). A box's side is taller than the digits it
+    frames, scene lines lean across them. A digit cut at the right after a decimal dot costs the last
+    decimal only ("0.0" at the frame's edge, as a camera draws it), and is let be."""
+    inner = np.flatnonzero(~edge)[1:]
+    if not len(inner):
+        return False
+    hmax = st[inner, 3].max()
+    digits = inner[st[inner, 3] >= 0.55 * hmax]
+    top, bottom = float(np.median(st[digits, 1])), float(np.median(st[digits, 1] + st[digits, 3]))
+    h = bottom - top
+    dot = any(
+        st[i, 3] <= 0.3 * h and st[i, 2] <= 0.4 * h and abs(st[i, 1] + st[i, 3] - bottom) <= 0.15 * h
+        for i in inner
+    )
+    idx = np.flatnonzero(edge)
+    x, y, w, bh = (st[idx, c].astype(int) for c in range(4))
+    # the pieces a cut digit falls into (the top of a "2" and its foot) together, per side
+    for on_side in (x == 0, (x + w >= width) if not dot else np.zeros(len(idx), bool)):
+        if not on_side.any():
+            continue
+        y0, y1 = int(y[on_side].min()), int((y + bh)[on_side].max())
+        if abs(y0 - top) <= 0.2 * h and abs(y1 - bottom) <= 0.2 * h and int(w[on_side].max()) <= 0.9 * h:
+            return True
+    return False
+
+
+def _without_unit(binary: np.ndarray) -> np.ndarray:
+    """A number tile without the "°C" / "°F" printed right after the number ("23.4°C", as many cameras label
+    their scale's ends): the ring and letter whitened, so the tile holds the number alone. The ring: a
+    small blob just before the last letter, tops level, 0.2-0.65 of its height; the letter classified by
+    ``_classify_unit``. A tile without one is returned as it is."""
+    ink = (binary < 128).astype(np.uint8)
+    n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if n < 3:
+        return binary
+    x, y, w, h = st[:, 0], st[:, 1], st[:, 2], st[:, 3]
+    c = 1 + int(np.argmax(x[1:] + w[1:]))  # the rightmost blob: the unit's letter, if any
+    if h[c] < 0.55 * h[1:].max():
+        return binary
+    ring = [
+        r
+        for r in range(1, n)
+        if r != c
+        and x[r] + w[r] <= x[c] + 1
+        and x[c] - (x[r] + w[r]) <= 0.6 * h[c]
+        and abs(int(y[r]) - int(y[c])) <= 0.25 * h[c] + 1
+        and 0.2 * h[c] <= h[r] <= 0.65 * h[c]
+        and 0.6 * h[r] <= w[r] <= 1.6 * h[r]
+    ]
+    if not ring or not _classify_unit(lab[y[c] : y[c] + h[c], x[c] : x[c] + w[c]] == c):
+        return binary
+    out = binary.copy()
+    out[:, int(min(x[r] for r in ring)) :] = 255
+    return out
 
 
 #: a tile as tesseract gets it, its digit-sized blobs before despeckling, and ``_glyphs`` of the tile itself
@@ -548,6 +609,9 @@ def _fit_ends(points: list[tuple[float, float]], tol: float) -> tuple[float, flo
 #: how far beyond each end of the bar (share of its length) end labels are looked for: cameras print a max/min
 #: value box up to ~0.25 bar lengths beyond the bar's end
 END_REACH = 0.3
+#: ... and at least this many bar widths beyond a horizontal bar's ends, where a label stands beside the end
+#: along the bar's axis (six characters about as tall as the bar is wide)
+END_ROOM = 8
 
 
 def _window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int, int, int]:
@@ -560,6 +624,8 @@ def _window(bar: ColorBar, shape: tuple[int, int]) -> tuple[int, int, int, int, 
     across = (x1 - x0) if vertical else (y1 - y0)
     reach = int(max(15 * across, 0.2 * (W if vertical else H), 40))
     margin = int(END_REACH * length)
+    if not vertical:  # labels beside a horizontal bar's ends run along its axis: room for a "-40.0°C"
+        margin = max(margin, int(END_ROOM * across))
     if vertical:
         return max(0, x0 - reach), max(0, e0 - margin), min(W, x1 + reach), min(H, e1 + margin), e0, e1
     return max(0, e0 - margin), max(0, y0 - reach), min(W, e1 + margin), min(H, y1 + reach), e0, e1
@@ -821,9 +887,29 @@ def _classify_unit(g: np.ndarray) -> str:
     right_open = 1.0 - mid[:, int(0.7 * ww) :].any(axis=1).mean()
     if top_bar and bottom_stops and mid_bar and stem >= 0.9:
         return "F"
-    if top_bar and bottom_bar and right_open >= 0.66 and stem >= 0.6:
+    if top_bar and bottom_bar and right_open >= 0.66 and stem >= 0.6 and not mid_bar:  # an E has a mid bar
+        return "C"
+    if _round_c(g):
         return "C"
     return ""
+
+
+def _round_c(g: np.ndarray) -> bool:
+    """A round C (a sans font's: its ends curl in towards mid-height, so its right side is open only over the
+    middle, and no stroke runs full-width along its top): a left side inked over most rows but no straight
+    stem (its leftmost column inked over under 80 % of them, where E and F have one), both ends reaching into
+    its right third, and no ink in the right half of the rows strictly within 0.4-0.6 of its height (where
+    G and O have some)."""
+    hh, ww = g.shape
+    if ww < 4 or hh < 7:
+        return False
+    left = g[:, : max(1, int(round(0.3 * ww)))].any(axis=1).mean()
+    straight = g[:, 0].mean() >= 0.8
+    t = max(1, int(round(0.3 * hh)))
+    right = slice(int(0.67 * ww), None)
+    ends = g[:t, right].any() and g[-t:, right].any()
+    band = g[int(np.floor(0.4 * hh)) + 1 : int(np.ceil(0.6 * hh)), ww // 2 :]
+    return bool(left >= 0.6 and not straight and ends and band.size > 0 and not band.any())
 
 
 def read_scale(image: np.ndarray, bar: ColorBar) -> tuple[ScaleReading | None, str]:
