@@ -697,6 +697,9 @@ UNIT_SIDE = 1024  # unit glyphs are looked for on a copy at most this long (UI t
 #: 0-255, keep letters apart from a textured scene they touch
 UNIT_WHITE = 215
 UNIT_BLACK = 40
+#: tallest unit letter, share of the picture's height (cameras print °C / °F at 2-6 %; a scene's shapes that
+#: look like a ring and an F are larger)
+UNIT_MAX_H = 0.12
 
 
 def printed_units(image: np.ndarray) -> set[str]:
@@ -825,7 +828,9 @@ def _unit_glyphs(
         x, y, w, h, a = st[:, 0], st[:, 1], st[:, 2], st[:, 3], st[:, 4]
         ring = (h >= 3) & (h <= 0.08 * H + 3) & (w >= 0.6 * h) & (w <= 1.6 * h) & (a <= 0.85 * w * h)
         ring[0] = False
-        letter = (h >= 6) & (h <= 0.2 * H) & (w >= 0.45 * h) & (w <= 1.2 * h)
+        # UI text: at most UNIT_MAX_H of the picture's height, and whole (a shape the frame cuts is scene)
+        inside = (x > 0) & (y > 0) & (x + w < W) & (y + h < H) if size is None else np.ones(len(x), bool)
+        letter = (h >= 6) & (h <= UNIT_MAX_H * H) & (w >= 0.45 * h) & (w <= 1.2 * h) & inside
         letter[0] = False
         li = np.flatnonzero(letter)
         for r in np.flatnonzero(ring):
