@@ -205,7 +205,7 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
         groups: dict[int, list[int]] = {}
         for i in range(len(st)):
             groups.setdefault(root(i), []).append(i)
-        boxes = []
+        boxes, chars = [], []
         for members in groups.values():
             g = st[members]
             if len(g) >= 3:  # a box's side joined to the digits it frames: thin, taller than the rest
@@ -216,7 +216,10 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
             if y1 - y0 < 5 or int(g[:, 3].max()) < 5:
                 continue
             boxes.append([x0, y0, x1, y1])
-        for x0, y0, x1, y1, minus in _with_punctuation(boxes, punct):
+            # the characters' own height and middle: a scene blob joined to the word (a bright gap between
+            # outlined letters and a bar's end) makes its box taller than its characters
+            chars.append((float(np.median(g[:, 3])), float(np.median(g[:, 1] + g[:, 3] / 2))))
+        for x0, y0, x1, y1, minus in _with_punctuation(boxes, punct, chars):
             w, h = x1 - x0, y1 - y0
             if w > 12 * h:
                 continue
@@ -248,7 +251,9 @@ def _level_pairs(st: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(order[a].tolist(), order[b].tolist(), strict=True))
 
 
-def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[int]]:
+def _with_punctuation(
+    boxes: list[list[int]], punct: np.ndarray, chars: list[tuple[float, float]] | None = None
+) -> list[list[int]]:
     """Word boxes (x0, y0, x1, y1, minus) joined across a decimal dot, and whether a minus sign leads them.
 
     Small print draws the dot and the minus 1-2 px thick, below the size of a character stroke, and the dot
@@ -265,12 +270,15 @@ def _with_punctuation(boxes: list[list[int]], punct: np.ndarray) -> list[list[in
     # each speck against every word at once, as arrays (a loop over specks and words in Python cost up to
     # ~0.5 s on a noisy 3077 px photo's label window); the same rules and the same first matches
     x0, y0, _x1, y1 = (np.array([b[c] for b in boxes], np.int64) for c in range(4))
-    h = y1 - y0
+    if chars is None:
+        h, mid = y1 - y0, (y0 + y1) / 2
+    else:  # ``chars``: each word's characters' (median height, median middle row)
+        h, mid = (np.array([c[k] for c in chars]) for k in (0, 1))
     dash = (
         (pw >= 2 * ph)[:, None]
         & (0.25 * h <= pw[:, None])
         & (pw[:, None] <= 0.9 * h)
-        & (np.abs((py + ph / 2)[:, None] - (y0 + y1) / 2) <= 0.2 * h)
+        & (np.abs((py + ph / 2)[:, None] - mid) <= 0.2 * h)
     )
     lead = x0 - (px + pw)[:, None]
     dash &= (lead >= 0) & (lead <= 0.5 * h)
