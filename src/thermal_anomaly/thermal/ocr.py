@@ -347,6 +347,13 @@ def _dedup(words: list[_Word]) -> list[_Word]:
 
 def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX) -> np.ndarray:
     """The word as black text on white, upscaled to ~40 px digits and binarised (Otsu within the word)."""
+    return _normalised_unit(lo, hi, word, px)[0]
+
+
+def _normalised_unit(
+    lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
+) -> tuple[np.ndarray, str]:
+    """``_normalised``, and the unit sign ("C", "F") printed right after the number and cut from the tile, or ""."""
     x, y, w, h = word.box
     pad = max(2, h // 4)
     H, W = lo.shape
@@ -362,7 +369,7 @@ def _normalised(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int = _DIGIT_PX
     edge = (st[:, 0] == 0) | (st[:, 1] == 0) | (st[:, 0] + st[:, 2] >= Wc) | (st[:, 1] + st[:, 3] >= Hc)
     edge[0] = False
     if _cut_digit(st, edge, Wc):
-        return np.full_like(binary, 255)  # a number cut short by the window or the frame is not read
+        return np.full_like(binary, 255), ""  # a number cut short by the window or the frame is not read
     binary[edge[lab]] = 255
     return _without_unit(binary)
 
@@ -396,19 +403,19 @@ def _cut_digit(st: np.ndarray, edge: np.ndarray, width: int) -> bool:
     return False
 
 
-def _without_unit(binary: np.ndarray) -> np.ndarray:
+def _without_unit(binary: np.ndarray) -> tuple[np.ndarray, str]:
     """A number tile without the "°C" / "°F" printed right after the number ("23.4°C", as many cameras label
-    their scale's ends): the ring and letter whitened, so the tile holds the number alone. The ring: a
-    small blob just before the last letter, tops level, 0.2-0.65 of its height; the letter classified by
-    ``_classify_unit``. A tile without one is returned as it is."""
+    their scale's ends), and that unit: the ring and letter whitened, so the tile holds the number alone. The
+    ring: a small blob just before the last letter, tops level, 0.2-0.65 of its height; the letter classified
+    by ``_classify_unit``. A tile without one is returned as it is, with ""."""
     ink = (binary < 128).astype(np.uint8)
     n, lab, st, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if n < 3:
-        return binary
+        return binary, ""
     x, y, w, h = st[:, 0], st[:, 1], st[:, 2], st[:, 3]
     c = 1 + int(np.argmax(x[1:] + w[1:]))  # the rightmost blob: the unit's letter, if any
     if h[c] < 0.55 * h[1:].max():
-        return binary
+        return binary, ""
     ring = [
         r
         for r in range(1, n)
@@ -419,15 +426,17 @@ def _without_unit(binary: np.ndarray) -> np.ndarray:
         and 0.2 * h[c] <= h[r] <= 0.65 * h[c]
         and 0.6 * h[r] <= w[r] <= 1.6 * h[r]
     ]
-    if not ring or not _classify_unit(lab[y[c] : y[c] + h[c], x[c] : x[c] + w[c]] == c):
-        return binary
+    unit = _classify_unit(lab[y[c] : y[c] + h[c], x[c] : x[c] + w[c]] == c) if ring else ""
+    if not unit:
+        return binary, ""
     out = binary.copy()
     out[:, int(min(x[r] for r in ring)) :] = 255
-    return out
+    return out, unit
 
 
-#: a tile as tesseract gets it, its digit-sized blobs before despeckling, and ``_glyphs`` of the tile itself
-_View = tuple[np.ndarray, int, tuple[int, int | None]]
+#: a tile as tesseract gets it, its digit-sized blobs before despeckling, ``_glyphs`` of the tile itself, and
+#: the unit sign cut from after its number ("" when none)
+_View = tuple[np.ndarray, int, tuple[int, int | None], str]
 
 
 def _view_tile(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int) -> _View:
@@ -443,7 +452,7 @@ def _view_tile(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int) -> _View:
     got = glyphs.VIEWS.get(key)
     if got is not None:
         return got  # type: ignore[return-value]
-    tile = _normalised(lo, hi, word, px)
+    tile, unit = _normalised_unit(lo, hi, word, px)
     # digit-sized blobs per tile, counted once (despeckling removes none of them: specks are under 0.3 of the
     # tallest blob, digit-sized ones at least 0.55)
     counts = _glyphs(tile)
@@ -451,7 +460,7 @@ def _view_tile(lo: np.ndarray, hi: np.ndarray, word: _Word, px: int) -> _View:
     if px in _END_PX and n == 1:
         tile = _despeckled(tile)
         counts = _glyphs(tile)
-    view = (tile, n, counts)
+    view = (tile, n, counts, unit)
     glyphs.VIEWS.put(key, view)
     return view
 
@@ -1038,7 +1047,10 @@ def _read_scale(image: np.ndarray, bar: ColorBar, use_layout: bool) -> tuple[Sca
     if reading is None:
         return None, why, from_layout
     _remember_labels(key, [w for w in ends + inside if labels.read_as_number(w)], win)
-    return (*_in_celsius(reading, printed_units(rgb)), from_layout)
+    # the labels' own unit signs say what the scale is in; without any, the signs anywhere in the picture
+    used = [w for w in ends + inside if labels.read_as_number(w)]
+    units = labels.units(used) or printed_units(rgb)
+    return (*_in_celsius(reading, units), from_layout)
 
 
 class _Labels:
@@ -1101,6 +1113,12 @@ class _Labels:
         self.read([w for w in side if self.n_glyphs(w) >= 1])
         return [w for w in side if self.passes(w)]
 
+    def units(self, words: list[_Word]) -> set[str]:
+        """The unit signs printed right after the numbers of ``words`` (read ones), in any of their tiles."""
+        return {
+            view[3] for w in words if id(w) in self._views for _v, _z, view in self._views[id(w)] if view[3]
+        }
+
     def read_as_number(self, w: _Word) -> bool:
         """Whether the word was read, as a number."""
         return id(w) in self._done and _value(w.text) is not None
@@ -1113,7 +1131,7 @@ class _Labels:
             return
         texts = _ocr([view[0] for *_x, view in jobs])
         reads: dict[int, list[tuple[str, float]]] = {}
-        for (_w, v, z, (tile, _n, counts)), (text, conf) in zip(jobs, texts, strict=True):
+        for (_w, v, z, (tile, _n, counts, _unit)), (text, conf) in zip(jobs, texts, strict=True):
             reads.setdefault(id(v), []).append(
                 (_checked(text, tile, strict=z in _END_PX, counts=counts), conf)
             )
@@ -1393,7 +1411,7 @@ def _read_end_like(lo: np.ndarray, hi: np.ndarray, word: _Word) -> tuple[str, fl
     more number-like of it and its two largest other-polarity views; a minus sign seen before it kept."""
     views = [word, *sorted(word.alts, key=lambda o: -o.box[2] * o.box[3])[:2]]
     jobs = [(v, z) for v in views for z in _END_PX]
-    tiles, n_big, counts = zip(*(_view_tile(lo, hi, v, z) for v, z in jobs), strict=True)
+    tiles, n_big, counts, _units = zip(*(_view_tile(lo, hi, v, z) for v, z in jobs), strict=True)
     texts = _ocr(list(tiles))
     reads: dict[int, list[tuple[str, float]]] = {}
     for (v, _z), tile, c, (text, conf) in zip(jobs, tiles, counts, texts, strict=True):
