@@ -139,3 +139,15 @@ def test_unit_sign_after_a_number_is_left_out_of_its_tile():
     tile = ocr._normalised(a, a, word)
     n_big, dot_after = ocr._glyphs(tile)
     assert (n_big, dot_after) == (3, 2)  # "1", "8", "8" with the dot after the second: no ring, no letter
+
+
+@needs_tesseract
+def test_labels_level_with_the_bar_ends_name_them():
+    # "57.9°C" left of the bar with its top level with the bar's top, "21.9°C" with its bottom level with the
+    # bottom: both lie within the bar's extent, and were taken for two tick labels (a line through only two
+    # ticks is refused: every such picture was relative)
+    pic = camera_picture(_field(), "beside", "flir_iron", "C", style="box")
+    tm = temperature_map(pic.rgb)
+    assert tm.unit == "C", tm.reason
+    assert tm.range == pytest.approx(pic.scale, abs=0.05)
+    assert _median_error(pic, tm) <= 1.0

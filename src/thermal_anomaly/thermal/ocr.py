@@ -94,6 +94,9 @@ class _Word:
     alts: list[_Word] = field(default_factory=list)
     #: a minus sign found before the word (small print draws it 1 px thick, which binarising may lose)
     minus: bool = False
+    #: the bar's end (0: top/left, 1: bottom/right) a label level with it names, when it stands beside the
+    #: bar within its extent (see ``_select``); None: decided by where it stands along the bar
+    end: int | None = None
 
     @property
     def cx(self) -> float:
@@ -703,10 +706,35 @@ def _select(words: list[_Word], bar: ColorBar, win: tuple[int, ...]) -> tuple[li
         left = [w for w in inside if not side(w)]
         inside = right if len(right) > len(left) else left
         inside.sort(key=along)
+        # a label beside the bar whose edge is level with an end (its top with the top end, its bottom with the
+        # bottom end) names that end, as a max/min value box beyond it does: a tick label is centred on its
+        # mark. With no end label found beyond that end.
+        for end, edge in ((0, e0), (1, e1)):
+            if any((o.end == end) if o.end is not None else ((along(o) < e0) == (end == 0)) for o in ends):
+                continue
+            level = [
+                w for w in inside if abs(_edge_along(w, vertical, off, end) - edge) <= END_LEVEL * height(w)
+            ]
+            if level:
+                w = min(level, key=lambda o: abs(along(o) - edge))
+                w.end = end
+                inside.remove(w)
+                ends.append(w)
         if len(inside) > MAX_TICK_WORDS:
             idx = np.unique(np.round(np.linspace(0, len(inside) - 1, MAX_TICK_WORDS)).astype(int))
             inside = [inside[i] for i in idx]
     return ends, inside
+
+
+#: how close (share of its height) a label's edge must be to a bar's end for the label to name that end
+END_LEVEL = 0.3
+
+
+def _edge_along(w: _Word, vertical: bool, off: int, end: int) -> float:
+    """The word's near edge to the bar's ``end`` along the bar (its top or bottom, left or right), in picture px."""
+    x, y, ww, hh = w.box
+    a0, size = (y, hh) if vertical else (x, ww)
+    return a0 + off + (size if end == 1 else 0)
 
 
 UNIT_SIDE = 1024  # unit glyphs are looked for on a copy at most this long (UI text stays >= ~6 px)
@@ -973,6 +1001,8 @@ def _read_scale(image: np.ndarray, bar: ColorBar, use_layout: bool) -> tuple[Sca
     off = wy0 if vertical else wx0
 
     def before_start(w: _Word) -> bool:
+        if w.end is not None:  # a label beside the bar, level with an end (see ``_select``)
+            return w.end == 0
         return ((w.cy if vertical else w.cx) + off) < e0
 
     try:
