@@ -581,8 +581,10 @@ def _find_colorbar(image: np.ndarray) -> ColorBar | None:
 COMPLETE_DE = 3.0
 #: ... run along it in a straight line (median distance of their palette positions from the line) ...
 COMPLETE_LINE = 0.01
-#: ... and miss at most this share of it at an end; the fit uses this many colours spread along the bar
+#: ... and miss at most this share of it at an end; the fit uses this many colours spread along the bar. Rows
+#: more than COMPLETE_TRIM of it beyond where the line reaches the palette's end are cut
 COMPLETE_MAX = 0.25
+COMPLETE_TRIM = 0.03
 COMPLETE_SAMPLES = 64
 
 
@@ -631,11 +633,21 @@ def _completed(
         return colors, extent
     rows = rows.astype(np.float64)
     pos = idx / (len(lut) - 1.0)
-    slope, icpt = np.polyfit(rows, pos, 1)
-    if abs(slope) * n < 0.5 or float(np.median(np.abs(pos - (slope * rows + icpt)))) > COMPLETE_LINE:
+    # the line through the bar's middle 80 %: a panel or a label's outline run into at an end lies off it
+    mid = (rows >= 0.1 * n) & (rows <= 0.9 * n)
+    slope, icpt = np.polyfit(rows[mid], pos[mid], 1)
+    if abs(slope) * n < 0.5 or float(np.median(np.abs(pos - (slope * rows + icpt))[mid])) > COMPLETE_LINE:
         return colors, extent
     # rows (relative to the first sample) where the line reaches the palette's two ends
     r_a, r_b = sorted(((0.0 - icpt) / slope, (1.0 - icpt) / slope))
+    # rows well beyond where the line reaches an end are no palette (a black panel beside lava's black end,
+    # a dark label outline below iron's): cut
+    keep_a = int(round(r_a)) if r_a > max(3.0, COMPLETE_TRIM * n) else 0
+    keep_b = int(round(r_b)) + 1 if (n - 1) - r_b > max(3.0, COMPLETE_TRIM * n) else n
+    if keep_a or keep_b < n:
+        if keep_b - keep_a < n // 2:
+            return colors, extent
+        return colors[keep_a:keep_b], (extent[0] + keep_a, extent[0] + keep_b)
     grow_a = int(np.clip(round(-r_a), 0, COMPLETE_MAX * n))
     grow_b = int(np.clip(round(r_b - (n - 1)), 0, COMPLETE_MAX * n))
     grow_a, grow_b = min(grow_a, extent[0]), min(grow_b, side - extent[1])
