@@ -26,6 +26,14 @@ def _field(cold_right: bool = False) -> np.ndarray:
     return field
 
 
+def _read_as_printed(pic) -> None:
+    """The picture decodes to °C, its scale read as printed and its scene within 1 °C (median)."""
+    tm = temperature_map(pic.rgb)
+    assert tm.unit == "C", tm.reason
+    assert tm.range == pytest.approx(pic.scale, abs=0.05)
+    assert _median_error(pic, tm) <= 1.0
+
+
 def _median_error(pic, tm) -> float:
     lo, hi = tm.range
     m = tm.valid & np.isfinite(pic.truth) & (pic.truth >= lo) & (pic.truth <= hi)
@@ -36,11 +44,7 @@ def _median_error(pic, tm) -> float:
 @pytest.mark.parametrize("layout, style", [("right", "box"), ("right", "outline"), ("left", "plain")])
 def test_end_labels_with_their_unit_sign_are_read(layout, style):
     # "57.9°C" above the bar, "21.9°C" below it: before, the sign made every label unreadable (0 of 1050)
-    pic = camera_picture(_field(), layout, "flir_iron", "C", style=style)
-    tm = temperature_map(pic.rgb)
-    assert tm.unit == "C", tm.reason
-    assert tm.range == pytest.approx(pic.scale, abs=0.05)
-    assert _median_error(pic, tm) <= 1.0
+    _read_as_printed(camera_picture(_field(), layout, "flir_iron", "C", style=style))
 
 
 @needs_tesseract
@@ -57,10 +61,7 @@ def test_fahrenheit_labels_with_their_sign_are_converted(style):
 @needs_tesseract
 def test_labels_beside_a_horizontal_bar_are_read():
     # "21.9°C" left of a bottom bar and "47.6°C" right of it: both lie further out than 0.3 bar lengths reach
-    pic = camera_picture(_field(), "bottom", "flir_rainbow", "C", style="box")
-    tm = temperature_map(pic.rgb)
-    assert tm.unit == "C", tm.reason
-    assert tm.range == pytest.approx(pic.scale, abs=0.05)
+    _read_as_printed(camera_picture(_field(), "bottom", "flir_rainbow", "C", style="box"))
 
 
 def _bar_rows(pic) -> tuple[int, int]:
@@ -148,8 +149,4 @@ def test_labels_level_with_the_bar_ends_name_them():
     # "57.9°C" left of the bar with its top level with the bar's top, "21.9°C" with its bottom level with the
     # bottom: both lie within the bar's extent, and were taken for two tick labels (a line through only two
     # ticks is refused: every such picture was relative)
-    pic = camera_picture(_field(), "beside", "flir_iron", "C", style="box")
-    tm = temperature_map(pic.rgb)
-    assert tm.unit == "C", tm.reason
-    assert tm.range == pytest.approx(pic.scale, abs=0.05)
-    assert _median_error(pic, tm) <= 1.0
+    _read_as_printed(camera_picture(_field(), "beside", "flir_iron", "C", style="box"))
