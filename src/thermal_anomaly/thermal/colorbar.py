@@ -597,26 +597,13 @@ def _palette_lab(name: str) -> tuple[np.ndarray, np.ndarray]:
     return lut, to_lab(lut)
 
 
-def _completed(
-    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str, colors: np.ndarray, extent: tuple[int, int]
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """The bar's colours (along its axis, top/left first) and extent, grown to the ends of the named palette
-    they follow, where the strip search stopped short of them.
-
-    A bar's dark (or light) end on a scene, panel or margin of the same colour has no edge beside it, so the
-    strip stops where its colours still have some way to go: the printed end value then sits at a place the
-    bar never reaches and every temperature between is off (2-3 °C on a 26-76 °C white-hot scale). When the
-    sampled colours follow a named palette closely and in a straight line (a bar is drawn evenly along its
-    length), the rows where that line reaches the palette's ends are the bar's ends, if the picture shows the
-    palette's colours there (a label box or a frame beyond the bar's end does not: that end stays). Anything
-    else is left as it is.
-    """
+def _palette_line(colors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """(LUT, slope, intercept) of the named palette the bar's colours follow closely and of the straight line
+    their positions on it make along the bar (row -> position 0..1, fitted through the bar's middle 80 %: a
+    panel or a label's outline run into at an end lies off it), or None."""
     from .palette import PALETTES
 
-    side = rgb.shape[0] if orient == "vertical" else rgb.shape[1]
     n = len(colors)
-    if n < 20:
-        return colors, extent
     rows = np.unique(np.linspace(0, n - 1, min(n, COMPLETE_SAMPLES)).round().astype(int))
     lab = to_lab(colors[rows])
     best = None
@@ -630,14 +617,36 @@ def _completed(
             best = (err, lut, idx)
     err, lut, idx = best
     if err > COMPLETE_DE:
-        return colors, extent
-    rows = rows.astype(np.float64)
+        return None
+    r = rows.astype(np.float64)
     pos = idx / (len(lut) - 1.0)
-    # the line through the bar's middle 80 %: a panel or a label's outline run into at an end lies off it
-    mid = (rows >= 0.1 * n) & (rows <= 0.9 * n)
-    slope, icpt = np.polyfit(rows[mid], pos[mid], 1)
-    if abs(slope) * n < 0.5 or float(np.median(np.abs(pos - (slope * rows + icpt))[mid])) > COMPLETE_LINE:
+    mid = (r >= 0.1 * n) & (r <= 0.9 * n)
+    slope, icpt = np.polyfit(r[mid], pos[mid], 1)
+    if abs(slope) * n < 0.5 or float(np.median(np.abs(pos - (slope * r + icpt))[mid])) > COMPLETE_LINE:
+        return None
+    return lut, float(slope), float(icpt)
+
+
+def _completed(
+    rgb: np.ndarray, box: tuple[int, int, int, int], orient: str, colors: np.ndarray, extent: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The bar's colours (along its axis, top/left first) and extent, cut back or grown to the ends of the
+    named palette they follow (``_palette_line``).
+
+    A bar's dark (or light) end on a scene, panel or margin of the same colour has no edge beside it, so the
+    strip either stops where its colours still have some way to go or runs on into that panel: the printed
+    end value then sits at a place the bar never reaches (or beyond it) and every temperature between is off
+    (2-3 °C on a 26-76 °C white-hot scale). A bar is drawn evenly along its length, so the rows where the
+    line reaches the palette's ends are the bar's ends: rows well beyond them are cut; rows missing before
+    them are added where the picture shows the palette's colours there (a label box or a frame beyond the
+    bar's end does not: that end stays). Anything else is left as it is.
+    """
+    side = rgb.shape[0] if orient == "vertical" else rgb.shape[1]
+    n = len(colors)
+    line = _palette_line(colors) if n >= 20 else None
+    if line is None:
         return colors, extent
+    lut, slope, icpt = line
     # rows (relative to the first sample) where the line reaches the palette's two ends
     r_a, r_b = sorted(((0.0 - icpt) / slope, (1.0 - icpt) / slope))
     # rows well beyond where the line reaches an end are no palette (a black panel beside lava's black end,
