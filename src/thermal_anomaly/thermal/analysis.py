@@ -13,6 +13,7 @@ auto-range shows), the report reads the °C directly, and there are no camera ov
 
 from __future__ import annotations
 
+import contextlib
 import os
 from functools import cached_property
 
@@ -26,14 +27,12 @@ from .hot_cores import hot_cores
 from .ocr import label_window
 from .overlays import BORDER_SHARE, overlay_mask, ui_fills
 from .palette import (
-    WORK_SIDE,
     ImageColours,
     as_rgb_float,
-    chan_max,
-    chan_min,
+    channel_range,
     image_scope,
+    sampled_copy,
     upsize_mask,
-    work_copy,
 )
 from .radiometric import Radiometric, RadiometricParams, read, render_positions, scene_positions
 from .temperature import PictureScale, TemperatureMap, decode_colours, picture_scale, scale_positions
@@ -70,6 +69,13 @@ class ThermalAnalysis:
         #: why a radiometric file's raw data were not used (the picture was decoded instead)
         self.note = note
         self._given = temperature
+        #: work shared by the parts computed within ``_scope`` (work copies, channel ranges): kept from the
+        #: overlay search to the UI-fill test, the last part that uses it, which drops it
+        self._shared: dict = {}
+
+    def _scope(self) -> contextlib.AbstractContextManager[None]:
+        """The picture's :func:`~.palette.image_scope`, its results kept in ``_shared`` across parts."""
+        return image_scope(self.rgb, self._shared)
 
     @classmethod
     def from_radiometric(cls, raw: Radiometric, *, path: str | os.PathLike | None = None) -> ThermalAnalysis:
@@ -116,7 +122,7 @@ class ThermalAnalysis:
         # overlay masking and the bar search share work copies and one strip search within the scope
         if self.radiometric:
             return np.zeros(self.shape, bool), None
-        with image_scope(self.rgb):
+        with self._scope():
             return overlay_mask(self.rgb), find_colorbar(self.rgb)
 
     @cached_property
@@ -138,7 +144,8 @@ class ThermalAnalysis:
             lut = self.scale.lut
         except Exception:  # noqa: BLE001 - a scale that cannot be read fails where temperatures are used
             return raw
-        heat = hot_cores(self.rgb, raw, lut, keep, border)
+        with self._scope():
+            heat = hot_cores(self.rgb, raw, lut, keep, border)
         return raw & ~heat if heat.any() else raw
 
     @property
@@ -158,12 +165,16 @@ class ThermalAnalysis:
         H×W bool: no temperature, though outside the overlay mask the learned model sees."""
         if self.radiometric:
             return np.zeros(self.shape, bool)
-        small, scale = work_copy(self.rgb, WORK_SIDE, cv2.INTER_NEAREST)
+        overlay = self.overlay
+        with self._scope():
+            small, scale = sampled_copy(self.rgb)
+            lo, hi = channel_range(small)
+        self._shared.clear()  # nothing computed after this part uses them
         if scale == 1.0:
-            return ui_fills(self.overlay, chan_min(self.rgb), chan_max(self.rgb))
+            return ui_fills(overlay, lo, hi)
         # a large photo: on a sampled copy the overlay's size (it is found at that size too)
-        ov = upsize_mask(self.overlay, small.shape[:2])
-        return upsize_mask(ui_fills(ov, chan_min(small), chan_max(small)), self.shape)
+        ov = upsize_mask(overlay, small.shape[:2])
+        return upsize_mask(ui_fills(ov, lo, hi), self.shape)
 
     @cached_property
     def temperature(self) -> TemperatureMap:

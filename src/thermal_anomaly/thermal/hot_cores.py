@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..postprocess import foreground_box
-from .palette import WORK_SIDE, ImageColours, chan_min, colour_positions, upsize_mask, work_copy
+from .palette import ImageColours, channel_range, colour_positions, sampled_copy, upsize_mask
 from .temperature import ABOVE_LO, HOT_END, RING_RADIUS
 
 #: overlay pixels at least this light (channel min) are candidates: what the stroke test can have masked
@@ -63,7 +63,7 @@ def hot_cores(
     are the picture's), where the overlay search ran too.
     """
     h, w = overlay.shape
-    small, scale = work_copy(rgb, WORK_SIDE, cv2.INTER_NEAREST)
+    small, scale = sampled_copy(rgb)
     ov = upsize_mask(overlay, small.shape[:2])
     free = np.ones(ov.shape, bool)  # where overlay may be given back, on the copy
     _protect(free, keep, border, scale)
@@ -92,9 +92,10 @@ def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.
     box = foreground_box(cand)
     if box is None:
         return None
-    # what the stroke test can have masked: light pixels
+    # what the stroke test can have masked: light pixels (the channel min the overlay search took, in scope)
+    lo = channel_range(rgb)[0]
     cand = np.zeros(cand.shape, bool)
-    cand[box] = overlay[box] & free[box] & (chan_min(rgb[box]) > CANDIDATE_LO)
+    cand[box] = overlay[box] & free[box] & (lo[box] > CANDIDATE_LO)
     # a solid core: components without a 3×3 square of candidates are thin lines (reticles, text)
     core = cv2.erode(cand[box].view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if not core.any():
@@ -130,7 +131,7 @@ def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.
     part = rgb[sub]
     pos, bad = _positions(part, ring | member | outer, lut)  # one nearest-colour lookup of them all
     hot_px = ~bad & (pos >= HOT_END)
-    white = chan_min(part) > ABOVE_LO
+    white = lo[sub] > ABOVE_LO
     inside_hot = np.bincount(lab[member & (hot_px | white)], minlength=n)
     inside = np.bincount(lab[member], minlength=n)
     heat = solid & (inside_hot >= CORE_HOT_SHARE * np.maximum(inside, 1))

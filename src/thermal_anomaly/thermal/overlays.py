@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from .colorbar import bar_boxes_fine, bar_work_copy
-from .palette import chan_max, chan_min, component_boxes, shared, upsize_mask, work_copy
+from .palette import chan_max, chan_min, channel_range, component_boxes, shared, upsize_mask, work_copy
 
 #: a margin pixel is near-white (channel min); a column/row is margin when this share of it is; a margin
 #: band is narrower than MARGIN_MAX_SHARE of the side (a wider white band is more likely scene than margin)
@@ -344,7 +344,7 @@ def _overlay_mask(image: np.ndarray) -> np.ndarray:
     fine, _ = bar_work_copy(image)  # bars are thin: found on the finer copy (shared with colour decoding)
     small, s2 = shared(image, "overlay_work", lambda: work_copy(fine))
     h, w = small.shape[:2]
-    lo, hi = chan_min(small), chan_max(small)
+    lo, hi = channel_range(small)  # shared with ``ThermalAnalysis.ui_fills`` when it looks at the same copy
     mask = _margins(small, lo)
     # exported screenshots often carry a frame line or two; nothing at the very border can be judged anyway
     b = max(1, round(BORDER_SHARE * max(h, w)))

@@ -81,19 +81,22 @@ def _identity(image: np.ndarray) -> tuple:
 
 
 @contextmanager
-def image_scope(image: np.ndarray) -> Iterator[None]:
+def image_scope(image: np.ndarray, cache: dict | None = None) -> Iterator[None]:
     """Within the block, work derived from ``image`` (work copies, the colour-bar search, the colour bar) is
     done once and shared by overlay masking, colour decoding and rendering, which each look for it anew.
 
-    Nothing outlives the block, so an image changed in place afterwards is never served stale results.
-    Thread-local, so concurrent scopes in other threads do not mix. Re-entering the scope of the image already
-    in scope keeps its results (a prediction shares them between the detector and temperature decoding).
+    Nothing outlives the block, so an image changed in place afterwards is never served stale results, unless
+    the caller passes its own ``cache`` (a dict it keeps, then drops): an analysis that owns its picture and
+    never changes it shares work between parts it computes at different times. Thread-local, so concurrent
+    scopes in other threads do not mix. Re-entering the scope of the image already in scope keeps its results
+    (a prediction shares them between the detector and temperature decoding).
     """
     prev = getattr(_SCOPE, "entry", None)
     if prev is not None and prev[0] == _identity(image):
         yield
         return
-    _SCOPE.entry = (_identity(image), {}, image)  # the reference keeps the buffer (and its address) alive
+    # the reference keeps the buffer (and its address) alive
+    _SCOPE.entry = (_identity(image), {} if cache is None else cache, image)
     try:
         yield
     finally:
@@ -114,6 +117,27 @@ def shared(image: np.ndarray, key: Any, compute: Callable[[], _T]) -> _T:
     if key not in cache:
         cache[key] = compute()
     return cache[key]
+
+
+def channel_range(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``chan_min(a)``, ``chan_max(a)``), computed once per array within an ``image_scope``: the overlay
+    search and the UI-fill test of a picture at most ``WORK_SIDE`` long look at the same pixels. Read them,
+    do not change them."""
+    entry = getattr(_SCOPE, "entry", None)
+    if entry is None:
+        return chan_min(a), chan_max(a)
+    key = ("channel_range", _identity(a))
+    if key not in entry[1]:
+        # ``a`` is kept with its result, so its address cannot be reused by another array in the scope
+        entry[1][key] = (a, chan_min(a), chan_max(a))
+    _a, lo, hi = entry[1][key]
+    return lo, hi
+
+
+def sampled_copy(rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """``work_copy(rgb, WORK_SIDE, cv2.INTER_NEAREST)``, made once per ``image_scope``: the UI-fill and the
+    hot-core tests both judge on it (read it, do not change it)."""
+    return shared(rgb, ("sampled", WORK_SIDE), lambda: work_copy(rgb, WORK_SIDE, cv2.INTER_NEAREST))
 
 
 def labels_in(lab: np.ndarray, ids: np.ndarray, n: int | None = None) -> np.ndarray:
