@@ -171,17 +171,22 @@ def ui_fills(overlay: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         return np.zeros(overlay.shape, bool)
     h, w = overlay.shape
     neutral = (((hi - lo) < 2 * NEUTRAL_SAT) & (lo > NEUTRAL_LO) & ~overlay).view(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(neutral, connectivity=8)
-    small = stats[:, cv2.CC_STAT_AREA] <= FILL_MAX_SHARE * h * w
+    # the labels alone (OpenCV's statistics pass costs ~5x the labelling), then everything per neutral pixel:
+    # they are few (0.04-0.1 % of a T1 picture), so their areas and touches are bincounts of their labels
+    n, labels = cv2.connectedComponents(neutral, connectivity=8)
+    if n <= 1:
+        return np.zeros(overlay.shape, bool)
+    ys, xs = np.nonzero(neutral)
+    ids = labels[ys, xs]
+    small = np.bincount(ids, minlength=n) <= FILL_MAX_SHARE * h * w
     small[0] = False  # the background label
     if not small.any():
         return np.zeros(overlay.shape, bool)
     rim = cv2.dilate(overlay.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    keep = small & (np.bincount(labels[rim], minlength=n) > 0)
+    keep = small & (np.bincount(ids[rim[ys, xs]], minlength=n) > 0)
     out = np.zeros(overlay.shape, bool)
-    for k in np.flatnonzero(keep):  # few: filled within their boxes
-        x, y, bw, bh = (int(v) for v in stats[k, :4])
-        out[y : y + bh, x : x + bw] |= labels[y : y + bh, x : x + bw] == k
+    mine = keep[ids]
+    out[ys[mine], xs[mine]] = True
     return out
 
 
