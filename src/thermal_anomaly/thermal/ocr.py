@@ -892,8 +892,7 @@ def _unit_glyphs(
             c = cand[np.argmin(x[cand])]
             # the ring has a hole
             sub = (lab[y[r] : y[r] + h[r], x[r] : x[r] + w[r]] == r).astype(np.uint8)
-            pad = np.pad(sub, 1)
-            ff = pad.copy()
+            ff = cv2.copyMakeBorder(sub, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)  # np.pad(sub, 1), a copy
             cv2.floodFill(ff, None, (0, 0), 1)
             if ff.min() == 1:
                 continue
