@@ -49,6 +49,9 @@ T_RANGE = (-40.0, 2000.0)  # plausible scale values, °C
 MAX_LABEL_OFF = 0.025  # how far (share of the bar) a label may stand from where the fitted scale puts it
 #: a one-digit end label ("9") is trusted only when read alike at every size, each at least this confident
 SINGLE_DIGIT_CONF = 70.0
+#: ... and only when its word is at most this many times as wide as tall: a word as wide as "24.4°C" read as one
+#: digit lost the others (white on a white-hot scene)
+LONE_DIGIT_WIDTH = 1.6
 #: least tesseract confidence (0-100) of a tick label: the line fit through all ticks outvotes a misread one
 TICK_CONF = 30
 #: least tesseract confidence of an end label: an end value is used alone, with no other label to outvote it
@@ -1177,6 +1180,7 @@ class _Labels:
             len(got) == len(_END_PX)
             and re.fullmatch(r"\d", w.text)
             and all(t == w.text and c >= SINGLE_DIGIT_CONF for t, c in got)
+            and v.box[2] <= LONE_DIGIT_WIDTH * v.box[3]
         ):
             self._solid.add(id(w))
         w.box, w.light = v.box, v.light
