@@ -374,18 +374,23 @@ def _normalised_unit(
     Hc, Wc = ink.shape
     edge = (st[:, 0] == 0) | (st[:, 1] == 0) | (st[:, 0] + st[:, 2] >= Wc) | (st[:, 1] + st[:, 3] >= Hc)
     edge[0] = False
-    if _cut_digit(st, edge, Wc):
+    # only where the window or the frame ends the crop can a digit of this word be missing: the pad's own
+    # edge cuts what stands beside the word (a bar's end, a box's side)
+    if _cut_digit(st, edge, Wc, (x - pad < 0, x + w + pad > W)):
         return np.full_like(binary, 255), ""  # a number cut short by the window or the frame is not read
     binary[edge[lab]] = 255
     return _without_unit(binary)
 
 
-def _cut_digit(st: np.ndarray, edge: np.ndarray, width: int) -> bool:
+def _cut_digit(
+    st: np.ndarray, edge: np.ndarray, width: int, clipped: tuple[bool, bool] = (True, True)
+) -> bool:
     """Whether a blob cut by the tile's left or right side (``edge``: blobs touching a side; ``st``: their
     stats, 0 the background) stands level with the word's digits and as tall: a digit the crop cut off,
     so what is left is not the number ("26.0" seen as "6.0"). A box's side is taller than the digits it
     frames, scene lines lean across them. A digit cut at the right after a decimal dot costs the last
-    decimal only ("0.0" at the frame's edge, as a camera draws it), and is let be."""
+    decimal only ("0.0" at the frame's edge, as a camera draws it), and is let be. ``clipped``: whether the
+    tile's left and right sides are where the window or the frame ended it (only there can a digit be cut)."""
     inner = np.flatnonzero(~edge)[1:]
     if not len(inner):
         return False
@@ -400,7 +405,10 @@ def _cut_digit(st: np.ndarray, edge: np.ndarray, width: int) -> bool:
     idx = np.flatnonzero(edge)
     x, y, w, bh = (st[idx, c].astype(int) for c in range(4))
     # the pieces a cut digit falls into (the top of a "2" and its foot) together, per side
-    for on_side in (x == 0, (x + w >= width) if not dot else np.zeros(len(idx), bool)):
+    none = np.zeros(len(idx), bool)
+    left = (x == 0) if clipped[0] else none
+    right = (x + w >= width) if clipped[1] and not dot else none
+    for on_side in (left, right):
         if not on_side.any():
             continue
         y0, y1 = int(y[on_side].min()), int((y + bh)[on_side].max())
