@@ -30,7 +30,6 @@ from .palette import (
     ImageColours,
     as_rgb_float,
     channel_range,
-    colour_positions,
     image_scope,
     sampled_copy,
     upsize_mask,
@@ -73,9 +72,6 @@ class ThermalAnalysis:
         #: work shared by the parts computed within ``_scope`` (work copies, channel ranges): kept from the
         #: overlay search to the UI-fill test, the last part that uses it, which drops it
         self._shared: dict = {}
-        #: the picture's distinct colours and their (position, off the palette) through its scale, while the
-        #: temperature map's decoding runs (the hot-core test reads its pixels' positions off them)
-        self._decoded: tuple[ImageColours, tuple[np.ndarray, np.ndarray]] | None = None
 
     def _scope(self) -> contextlib.AbstractContextManager[None]:
         """The picture's :func:`~.palette.image_scope`, its results kept in ``_shared`` across parts."""
@@ -148,16 +144,9 @@ class ThermalAnalysis:
             lut = self.scale.lut
         except Exception:  # noqa: BLE001 - a scale that cannot be read fails where temperatures are used
             return raw
-        lookup = None if self._decoded is None else self._window_positions
         with self._scope():
-            heat = hot_cores(self.rgb, raw, lut, keep, border, lookup)
+            heat = hot_cores(self.rgb, raw, lut, keep, border)
         return raw & ~heat if heat.any() else raw
-
-    def _window_positions(self, window: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
-        """(position on the scale, off the palette) of the picture's pixels in ``window``, as decoded."""
-        colours, (pos_u, bad_u) = self._decoded  # type: ignore[misc]
-        ids = colours.inverse.reshape(colours.shape)[window]
-        return pos_u[ids], bad_u[ids]
 
     @property
     def bar(self) -> ColorBar | None:
@@ -193,15 +182,7 @@ class ThermalAnalysis:
         if self._given is not None:
             return self._given
         colours = None if self._bytes is None else ImageColours(self._bytes)
-        positions = None
-        if colours is not None:
-            # looked up before the overlays are: their hot-core test reads its pixels' positions off these
-            positions = colour_positions(colours, self.scale.lut)
-            self._decoded = (colours, positions)
-        try:
-            temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale, colours, positions)
-        finally:
-            self._decoded = None  # a photo's colour numbers are ~50 MB: not kept beyond the decoding
+        temp = decode_colours(self.rgb, self.overlay, self.bar, self.scale, colours)
         if self.ui_fills.any():
             temp.valid = temp.valid & ~self.ui_fills
             temp.decodable = temp.decodable & ~self.ui_fills

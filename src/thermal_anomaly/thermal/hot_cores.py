@@ -21,8 +21,6 @@ masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
@@ -50,33 +48,26 @@ FALL = 0.05
 GROW_PX = 2
 
 
-#: (position on the palette, off the palette) of a picture's pixels in a window (rows, cols) of it
-WindowPositions = Callable[[tuple[slice, slice]], tuple[np.ndarray, np.ndarray]]
-
-
 def hot_cores(
     rgb: np.ndarray,
     overlay: np.ndarray,
     lut: np.ndarray,
     keep: tuple[int, int, int, int] | None = None,
     border: int = 0,
-    positions: WindowPositions | None = None,
 ) -> np.ndarray:
     """H×W bool: the overlay pixels that are saturated heat (see the module's docstring).
 
     ``lut`` is the picture's palette (cold first); ``keep`` a box (x0, y0, x1, y1, exclusive) that stays
     overlay whatever its colours (the colour bar and its legend), ``border`` the width (px) of the picture's
     frame band, which stays overlay too. Judged on a copy at most ``WORK_SIDE`` long (sampled, so its colours
-    are the picture's), where the overlay search ran too. ``positions``: the picture's pixels' positions
-    through ``lut`` when its colours are decoded already: read off them where the copy is the picture itself
-    (the same nearest colours, without a lookup of their own).
+    are the picture's), where the overlay search ran too.
     """
     h, w = overlay.shape
     small, scale = sampled_copy(rgb)
     ov = upsize_mask(overlay, small.shape[:2])
     free = np.ones(ov.shape, bool)  # where overlay may be given back, on the copy
     _protect(free, keep, border, scale)
-    given = _given_back(small, ov, free, lut, positions if scale == 1.0 else None)
+    given = _given_back(small, ov, free, lut)
     if given is None:
         return np.zeros((h, w), bool)
     given = upsize_mask(given, (h, w)) & overlay
@@ -95,15 +86,8 @@ def _protect(mask: np.ndarray, keep: tuple[int, int, int, int] | None, border: i
         mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
 
 
-def _given_back(
-    rgb: np.ndarray,
-    overlay: np.ndarray,
-    free: np.ndarray,
-    lut: np.ndarray,
-    positions: WindowPositions | None = None,
-) -> np.ndarray | None:
-    """The test of :func:`hot_cores` on one copy: the overlay pixels given back, or None for none.
-    ``positions``: the copy's pixels' positions through ``lut``, when known (else looked up here)."""
+def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.ndarray) -> np.ndarray | None:
+    """The test of :func:`hot_cores` on one copy: the overlay pixels given back, or None for none."""
     cand = overlay & free
     box = foreground_box(cand)
     if box is None:
@@ -145,12 +129,7 @@ def _given_back(
     ring = (grown > 0) & ~c
     outer = (far > 0) & (grown == 0) & ~overlay[sub]
     part = rgb[sub]
-    where = ring | member | outer
-    if positions is None:
-        pos, bad = _positions(part, where, lut)  # one nearest-colour lookup of them all
-    else:  # as _positions gives them: 0 and False outside ``where``
-        pos, bad = positions(sub)
-        pos, bad = np.where(where, pos, np.float32(0.0)), bad & where
+    pos, bad = _positions(part, ring | member | outer, lut)  # one nearest-colour lookup of them all
     hot_px = ~bad & (pos >= HOT_END)
     white = lo[sub] > ABOVE_LO
     inside_hot = np.bincount(lab[member & (hot_px | white)], minlength=n)

@@ -434,18 +434,13 @@ def picture_scale(rgb: np.ndarray, overlay: np.ndarray, bar: ColorBar | None) ->
 
 
 def scale_positions(
-    rgb: np.ndarray,
-    scale: PictureScale,
-    colours: ImageColours | None = None,
-    positions: tuple[np.ndarray, np.ndarray] | None = None,
+    rgb: np.ndarray, scale: PictureScale, colours: ImageColours | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(position on the scale 0 cold .. 1 hot, colour is no temperature) per pixel; black/white off the
     palette count as below/above the scale (:func:`out_of_range`). ``colours``: the picture's
-    :class:`~.palette.ImageColours` when already found (from its bytes); ``positions``: with them, what
-    ``colour_positions(colours, scale.lut)`` gave when already looked up."""
+    :class:`~.palette.ImageColours` when already found (from its bytes)."""
     colours = ImageColours(rgb) if colours is None else colours
-    # what colors_to_position spreads to the pixels
-    pos_u, bad_u = colour_positions(colours, scale.lut) if positions is None else positions
+    pos_u, bad_u = colour_positions(colours, scale.lut)  # what colors_to_position spreads to the pixels
     pos, bad = colours.per_pixel(pos_u), colours.per_pixel(bad_u)
     # ``pos`` is ours alone; ``bad`` is the off-palette colours' pixels
     return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False, bad_colours=bad_u)
@@ -457,16 +452,14 @@ def decode_colours(
     bar: ColorBar | None,
     scale: PictureScale | None = None,
     colours: ImageColours | None = None,
-    positions: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TemperatureMap:
     """A picture's colours back to temperature through its ``scale`` (see :func:`picture_scale`).
 
     The map carries each pixel's ``position`` on the scale and where it was ``decodable``. ``colours``:
-    the picture's distinct colours when already found (from its bytes); ``positions``: with them, their
-    positions through the scale when already looked up (see :func:`scale_positions`).
+    the picture's distinct colours when already found (from its bytes).
     """
     scale = picture_scale(rgb, overlay, bar) if scale is None else scale
-    pos, bad = scale_positions(rgb, scale, colours, positions)
+    pos, bad = scale_positions(rgb, scale, colours)
     valid = ~(overlay | bad)
     if scale.celsius is None:
         return TemperatureMap(
