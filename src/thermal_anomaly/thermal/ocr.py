@@ -382,9 +382,7 @@ def _normalised_unit(
     return _without_unit(binary)
 
 
-def _cut_digit(
-    st: np.ndarray, edge: np.ndarray, width: int, clipped: tuple[bool, bool] = (True, True)
-) -> bool:
+def _cut_digit(st: np.ndarray, edge: np.ndarray, width: int, clipped: tuple[bool, bool]) -> bool:
     """Whether a blob cut by the tile's left or right side (``edge``: blobs touching a side; ``st``: their
     stats, 0 the background) stands level with the word's digits and as tall: a digit the crop cut off,
     so what is left is not the number ("26.0" seen as "6.0"). A box's side is taller than the digits it
