@@ -24,6 +24,7 @@ from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
 from .hot_cores import hot_cores
+from .inset import outside_inset
 from .ocr import label_window
 from .overlays import BORDER_SHARE, overlay_mask, ui_fills
 from .palette import (
@@ -186,9 +187,13 @@ class ThermalAnalysis:
         if self.ui_fills.any():
             temp.valid = temp.valid & ~self.ui_fills
             temp.decodable = temp.decodable & ~self.ui_fills
+        photo, inset_note = outside_inset(self.rgb, temp.decodable, self.overlay)  # type: ignore[arg-type]
+        if photo is not None:
+            temp.valid = temp.valid & ~photo
+            temp.decodable = temp.decodable & ~photo  # type: ignore[operator]
         # the camera's own spot read-out, where it prints one, must agree with the decoded °C
         temp = readouts.checked(self.rgb, self.bar, temp)
-        temp.note = self.note
+        temp.note = "; ".join(n for n in (self.note, inset_note) if n)
         return temp
 
     def prefetch(self) -> ThermalAnalysis:
@@ -226,6 +231,10 @@ class ThermalAnalysis:
             ok = ~bad
             if self.ui_fills.any():
                 ok &= ~upsize_mask(self.ui_fills, ok.shape)
+            # the photo around a picture-in-picture's inset, found as ``temperature`` finds it
+            photo, _ = outside_inset(small, ok, upsize_mask(self.overlay, ok.shape))
+            if photo is not None:
+                ok &= ~photo
         if overlay is not None and scale < 1:
             overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay
