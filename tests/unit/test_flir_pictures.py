@@ -17,6 +17,7 @@ from thermal_anomaly.thermal.ocr import (
     ScaleReading,
     _in_celsius,
     _with_punctuation,
+    find_words,
     printed_units,
     read_scale,
     tesseract_available,
@@ -105,6 +106,31 @@ def test_punctuation_joins_dot_and_flags_minus_but_not_tick_columns():
     boxes = [[10, y, 30, y + 12] for y in (0, 40, 80, 120)]
     dashes = np.array([[4, y + 5, 5, 1] for y in (0, 40, 80, 120)])
     assert all(b[4] == 0 for b in _with_punctuation(boxes, dashes))
+
+
+def _label_with_dash(dash_rgb: tuple[int, int, int]) -> list:
+    """White "23.2" over a dark blue scene, a 2-px dash of ``dash_rgb`` at mid-height just before it; the
+    light (white text) views of the words ``find_words`` finds there."""
+    img = np.zeros((40, 120, 3), np.uint8)
+    img[:] = (20, 40, 160)
+    cv2.putText(img, "23.2", (30, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+    img[19:21, 18:26] = dash_rgb
+    lo, hi = np.ascontiguousarray(img.min(axis=2)), np.ascontiguousarray(img.max(axis=2))
+    return [v for w in find_words(lo, hi, 15, (False, 20.0)) for v in (w, *w.alts) if v.light]
+
+
+def test_minus_sign_is_of_its_numbers_ink():
+    # white digits, white dash: "-23.2"
+    (word,) = _label_with_dash((255, 255, 255))
+    assert word.minus
+    # the same dash in yellow (scene texture beside plain white text over the scene) is no minus sign: it had
+    # turned a drawn "23.2 °C" bar end into -23.2 °C
+    (word,) = _label_with_dash((250, 220, 40))
+    assert not word.minus
+    # the rule itself: the dash's strongest ink against the word's
+    box, dash = [[10, 10, 30, 22]], np.array([[4, 15, 5, 1]])
+    assert _with_punctuation(box, dash, None, (np.array([250.0]), np.array([240.0])))[0][4] == 1
+    assert _with_punctuation(box, dash, None, (np.array([60.0]), np.array([240.0])))[0][4] == 0
 
 
 def test_bar_flush_with_the_frame_edge_is_found(flir_data):

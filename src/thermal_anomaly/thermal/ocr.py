@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from ..postprocess import labelled_boxes
 from . import glyphs, tesseract
@@ -63,6 +64,10 @@ MAX_TWO_LABEL_SPAN = 150.0
 #: how far a stroke must stand out from its surroundings (top-/black-hat, 0-255) to be ink: ~0.16 of full
 #: scale, so faint scene texture stays out while printed text, however thin, gets in
 INK_HAT = 40
+#: a minus sign is printed in its number's ink: its strongest ink (highest channel min of light text, lowest
+#: channel max of dark) within this much (0-255) of the digits' (``_strongest``; scene texture beside plain
+#: text over the scene, a yellow edge beside white digits, differs by far more)
+DASH_INK = 80
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,9 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
         ws, hs = st[:, 2], st[:, 3]
         ok = _char_ok(st, k)
         # too small to be a character: a decimal dot or a minus sign of small print (1-2 px), kept apart
-        punct = st[~ok & (hs <= 4) & (ws <= 3 * k)]
+        small = ~ok & (hs <= 4) & (ws <= 3 * k)
+        punct = st[small]
+        punct_ink = _ink_levels(channel, lab, np.flatnonzero(small) + 1, light)
         st = np.concatenate([st[ok], _split_tangled(hat, lab, stats, k)])
         # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
         vertical, mid = axis
@@ -211,7 +218,7 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
         groups: dict[int, list[int]] = {}
         for i in range(len(st)):
             groups.setdefault(root(i), []).append(i)
-        boxes, chars = [], []
+        boxes, chars, inks = [], [], []
         for members in groups.values():
             g = st[members]
             if len(g) >= 3:  # a box's side joined to the digits it frames: thin, taller than the rest
@@ -225,7 +232,8 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
             # the characters' own height and middle: a scene blob joined to the word (a bright gap between
             # outlined letters and a bar's end) makes its box taller than its characters
             chars.append((float(np.median(g[:, 3])), float(np.median(g[:, 1] + g[:, 3] / 2))))
-        for x0, y0, x1, y1, minus in _with_punctuation(boxes, punct, chars):
+            inks.append(_strongest(channel[y0:y1, x0:x1][ink[y0:y1, x0:x1] > 0], light))
+        for x0, y0, x1, y1, minus in _with_punctuation(boxes, punct, chars, (punct_ink, np.array(inks))):
             w, h = x1 - x0, y1 - y0
             if w > 12 * h:
                 continue
@@ -257,8 +265,33 @@ def _level_pairs(st: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(order[a].tolist(), order[b].tolist(), strict=True))
 
 
+#: a word's strongest ink: this percentile of its ink pixels' channel (from the light or the dark end); the
+#: strokes' cores, not the pixels their edges blend with the scene or an outline
+STRONG_INK = 10
+
+
+def _strongest(values: np.ndarray, light: bool) -> float:
+    """The strongest ink of a word's ink pixels (``STRONG_INK`` from the light or the dark end)."""
+    if not len(values):
+        return 255.0 if light else 0.0
+    return float(np.percentile(values, 100 - STRONG_INK if light else STRONG_INK))
+
+
+def _ink_levels(channel: np.ndarray, lab: np.ndarray, ids: np.ndarray, light: bool) -> np.ndarray:
+    """The strongest ink of each labelled component in ``ids`` (labels of ``lab``): the highest ``channel``
+    value of light ink, the lowest of dark. A dash 1-2 px thin blends with what is around it at its edges,
+    but its core is its number's ink."""
+    if not len(ids):
+        return np.zeros(0)
+    pick = ndimage.maximum if light else ndimage.minimum
+    return np.asarray(pick(channel, lab, ids), np.float64)
+
+
 def _with_punctuation(
-    boxes: list[list[int]], punct: np.ndarray, chars: list[tuple[float, float]] | None = None
+    boxes: list[list[int]],
+    punct: np.ndarray,
+    chars: list[tuple[float, float]] | None = None,
+    inks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[list[int]]:
     """Word boxes (x0, y0, x1, y1, minus) joined across a decimal dot, and whether a minus sign leads them.
 
@@ -266,7 +299,8 @@ def _with_punctuation(
     widens the gap between the digits it separates ("26.4" as "26" and "4", the minus lost from "-40.0"). A
     dot sits on the words' common baseline between two words of the same line at most a character apart; a
     minus is a flat dash at mid-height just left of a word (the box is not grown over it: the tile would
-    then also carry the tick marks that look the same).
+    then also carry the tick marks that look the same). ``inks``: (each speck's, each word's) ink level, when
+    known: a minus is of its number's ink (``DASH_INK``).
     """
     boxes = [[*b, 0] for b in boxes]
     if not len(punct) or not boxes:
@@ -288,6 +322,8 @@ def _with_punctuation(
     )
     lead = x0 - (px + pw)[:, None]
     dash &= (lead >= 0) & (lead <= 0.5 * h)
+    if inks is not None:
+        dash &= np.abs(inks[0][:, None] - inks[1][None, :]) <= DASH_INK
     dashes = [
         (int(px[i]), int(pw[i]), boxes[int(np.argmax(dash[i]))]) for i in np.flatnonzero(dash.any(axis=1))
     ]
@@ -1190,8 +1226,10 @@ class _Labels:
         ):
             self._solid.add(id(w))
         w.box, w.light = v.box, v.light
-        if any(o.minus for o in (w, *w.alts)) and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
-            w.text = "-" + w.text  # the dash was seen before the word, too thin for the binarised tile
+        # the dash seen before the view that was read (too thin for its binarised tile): a dash in another
+        # view is of another ink than the digits (scene texture beside plain text over the scene)
+        if v.minus and re.fullmatch(r"\d+(?:\.\d+)?", w.text):
+            w.text = "-" + w.text
 
 
 def _layout_key(bar: ColorBar, win: tuple[int, int, int, int, int, int], shape: tuple[int, int]) -> tuple:
@@ -1456,10 +1494,10 @@ def _read_end_like(lo: np.ndarray, hi: np.ndarray, word: _Word) -> tuple[str, fl
     for (v, _z), tile, c, (text, conf) in zip(jobs, tiles, counts, texts, strict=True):
         reads.setdefault(id(v), []).append((_checked(text, tile, strict=True, counts=c), conf))
     cands = [(v, *_vote(reads[id(v)])) for v in views]
-    _v, text, conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
+    v, text, conf = max(cands, key=lambda c: (_value(c[1]) is not None, "." in c[1], c[2]))
     if max(n_big) < 2 or _value(text) is None:  # one digit-sized blob: an icon or a lone digit, not trusted
         return "", -1.0
-    if any(o.minus for o in views) and re.fullmatch(r"\d+(?:\.\d+)?", text):
+    if v.minus and re.fullmatch(r"\d+(?:\.\d+)?", text):  # seen before the view read (see ``_settle``)
         text = "-" + text
     return text, conf
 
