@@ -102,7 +102,6 @@ def out_of_range(
     colours: ImageColours | None = None,
     *,
     copy: bool = True,
-    bad_colours: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cameras paint temperatures below the scale black and above it white; those are scene, at the ends.
 
@@ -118,26 +117,14 @@ def out_of_range(
     its blends, so a 3000 px photo costs what its off-palette pixels cost. With the picture's ``colours``
     (:class:`~.palette.ImageColours`, exact), the tests of a pixel's own colour are made once per colour.
     ``copy=False``: float32 ``pos`` may be changed in place (a caller's own array; a 6 MP copy is ~15 ms).
-    ``bad_colours``: with ``colours``, which of its colours are off the palette (``bad`` is their pixels), so
-    the candidates for a blend are colours too and are tested without gathering them from the pixels.
+    :func:`scale_positions` makes the same tests per colour from the start (:func:`_positions_per_colour`).
     """
     below = np.zeros(bad.shape, bool)
     white = np.zeros(bad.shape, bool)
     light = np.zeros(bad.shape, bool)
     if colours is not None and not (colours.shape == bad.shape and colours.exact):
         colours = None
-    per_colour = colours is not None and bad_colours is not None
-    blend = None  # blends of the hot end and white, per pixel, when tested per colour
-    if per_colour:
-        # every test on each distinct colour, the blend test too, then one gather spreads them to the pixels
-        kind = _colour_kinds(colours, bad_colours, lut)
-        if kind.any():
-            per_pixel = colours.per_pixel(kind)
-            below = (per_pixel & _BELOW) > 0
-            white = (per_pixel & _WHITE) > 0
-            if (kind & _BLEND).any():
-                blend = (per_pixel & _BLEND) > 0
-    elif colours is not None:
+    if colours is not None:
         # the same tests on each distinct colour, then spread to its pixels (one gather)
         lo, hi = chan_min(colours.cols), chan_max(colours.cols)
         kind = (hi < BELOW_HI).view(np.uint8) | ((lo > ABOVE_LO).view(np.uint8) << 1)
@@ -154,9 +141,9 @@ def out_of_range(
         below[bad] = hi < BELOW_HI
         white[bad] = lo > ABOVE_LO
         light[bad] = lo > BLEND_MIN_LO
-    above = white if blend is None else white | blend
+    above = white
     if white.any():
-        if lut is not None and not per_colour:
+        if lut is not None:
             above = white | _hot_blend(rgb, light, lut, colours)
         box = _box_around(above, RING_REACH)
         spots = _saturated(white[box], above[box], pos[box], bad[box], blends=lut is not None)
@@ -168,8 +155,8 @@ def out_of_range(
     return pos, bad & ~(below | above)
 
 
-#: bits of :func:`_colour_kinds`
-_BELOW, _WHITE, _BLEND = np.uint8(1), np.uint8(2), np.uint8(4)
+#: bits of :func:`_colour_kinds`, and ``_OFF`` (off the palette) of :func:`_positions_per_colour`
+_BELOW, _WHITE, _BLEND, _OFF = np.uint8(1), np.uint8(2), np.uint8(4), np.uint8(8)
 
 
 def _colour_kinds(colours: ImageColours, bad_colours: np.ndarray, lut: np.ndarray | None) -> np.ndarray:
@@ -178,7 +165,7 @@ def _colour_kinds(colours: ImageColours, bad_colours: np.ndarray, lut: np.ndarra
     ``_BLEND`` (a mix of a hot-end colour and white, :func:`_blends`).
 
     Every distinct colour is a pixel's, so white per colour is white in the picture; one gather of these
-    bits then gives the per-pixel masks (a blend mask gathered on its own cost ~12 ms on a 6 MP photo)."""
+    bits then gives the per-pixel masks (each mask gathered on its own cost ~8-12 ms on a 6 MP photo)."""
     off = np.asarray(bad_colours, bool)
     lo, hi = chan_min(colours.cols), chan_max(colours.cols)
     kind = (off & (hi < BELOW_HI)).view(np.uint8) * _BELOW
@@ -465,9 +452,37 @@ def scale_positions(
     :class:`~.palette.ImageColours` when already found (from its bytes)."""
     colours = ImageColours(rgb) if colours is None else colours
     pos_u, bad_u = colour_positions(colours, scale.lut)  # what colors_to_position spreads to the pixels
+    if colours.exact:  # every pixel is one of its colours: each test once per colour
+        return _positions_per_colour(colours, pos_u, bad_u, scale.lut)
     pos, bad = colours.per_pixel(pos_u), colours.per_pixel(bad_u)
-    # ``pos`` is ours alone; ``bad`` is the off-palette colours' pixels
-    return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False, bad_colours=bad_u)
+    return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False)  # ``pos`` is ours alone
+
+
+def _positions_per_colour(
+    colours: ImageColours, pos_u: np.ndarray, bad_u: np.ndarray, lut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`out_of_range` of a picture that is exactly its ``colours`` (per colour: ``pos_u`` on the
+    palette, ``bad_u`` off it): every test of a pixel's own colour made per colour, then spread in two
+    gathers (positions, and the test's bits with off-palette) instead of one per mask.
+
+    A colour below the scale is off the palette, so its position is set per colour: the saturated-spot test
+    reads positions of palette pixels only."""
+    kind = _colour_kinds(colours, bad_u, lut)
+    kind |= np.asarray(bad_u, bool).view(np.uint8) * _OFF
+    pos = colours.per_pixel(np.where((kind & _BELOW) > 0, np.float32(0.0), pos_u))
+    per_pixel = colours.per_pixel(kind)
+    # no temperature: off the palette, unless below or above the scale (at its ends)
+    bad = (per_pixel & (_OFF | _BELOW)) == _OFF
+    if not (kind & _WHITE).any():
+        return pos, bad
+    white = (per_pixel & _WHITE) > 0
+    above = white | ((per_pixel & _BLEND) > 0) if (kind & _BLEND).any() else white
+    box = _box_around(above, RING_REACH)
+    off = (per_pixel[box] & _OFF) > 0
+    spots = _saturated(white[box], above[box], pos[box], off, blends=True)
+    pos[box][spots] = 1.0
+    bad[box] &= ~spots
+    return pos, bad
 
 
 def decode_colours(
