@@ -171,8 +171,11 @@ class Detector(ABC):
         ov = None
         if self.mask_overlays:
             ov = a.overlay
+            # a picture-in-picture's photo is no wrong mask: the share that counts is the inset's
+            x0, y0, x1, y1 = (0, 0, ov.shape[1], ov.shape[0]) if a.inset is None else a.inset
+            inner = ov[y0:y1, x0:x1]
             # OpenCV counts a 6 MP mask in ~0.3 ms (numpy's mean of it ~2.4 ms); the same share
-            if cv2.countNonZero(ov.view(np.uint8)) / ov.size > MOSTLY_OVERLAY:
+            if cv2.countNonZero(np.ascontiguousarray(inner).view(np.uint8)) / inner.size > MOSTLY_OVERLAY:
                 ov = None
         if self.input_mode == "thermal":
             from ..thermal.render import render_fixed_scale

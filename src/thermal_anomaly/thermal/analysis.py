@@ -24,7 +24,7 @@ from ..errors import DataError
 from . import readouts
 from .colorbar import ColorBar, find_colorbar
 from .hot_cores import hot_cores
-from .inset import outside_inset
+from .inset import inset_note, photo_around, thermal_inset
 from .ocr import label_window
 from .overlays import BORDER_SHARE, overlay_mask, ui_fills
 from .palette import (
@@ -127,11 +127,24 @@ class ThermalAnalysis:
             return overlay_mask(self.rgb), find_colorbar(self.rgb)
 
     @cached_property
+    def inset(self) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the thermal inset of a picture-in-picture, or None (:mod:`.inset`)."""
+        if self.radiometric:
+            return None
+        return thermal_inset(self.rgb, self._ui[0])
+
+    @cached_property
     def overlay(self) -> np.ndarray:
-        """Burned-in camera UI (logo, text, colour bar with its legend, boxes), H×W bool.
+        """Burned-in camera UI (logo, text, colour bar with its legend, boxes, and the photo around a
+        picture-in-picture's thermal inset), H×W bool.
 
         The overlay search knows no palette; what it took for text but the palette reads as a saturated hot
         spot (:func:`~.hot_cores.hot_cores`) is scene."""
+        ui = self._ui_overlay()
+        return ui if self.inset is None else ui | photo_around(self.inset, self.shape)
+
+    def _ui_overlay(self) -> np.ndarray:
+        """The camera's UI as the overlay search found it, less what the palette reads as saturated heat."""
         raw, bar = self._ui
         if not raw.any():
             return raw
@@ -187,13 +200,9 @@ class ThermalAnalysis:
         if self.ui_fills.any():
             temp.valid = temp.valid & ~self.ui_fills
             temp.decodable = temp.decodable & ~self.ui_fills
-        photo, inset_note = outside_inset(self.rgb, temp.decodable, self.overlay)  # type: ignore[arg-type]
-        if photo is not None:
-            temp.valid = temp.valid & ~photo
-            temp.decodable = temp.decodable & ~photo  # type: ignore[operator]
         # the camera's own spot read-out, where it prints one, must agree with the decoded °C
         temp = readouts.checked(self.rgb, self.bar, temp)
-        temp.note = "; ".join(n for n in (self.note, inset_note) if n)
+        temp.note = "; ".join(n for n in (self.note, inset_note(self.inset)) if n)
         return temp
 
     def prefetch(self) -> ThermalAnalysis:
@@ -231,10 +240,6 @@ class ThermalAnalysis:
             ok = ~bad
             if self.ui_fills.any():
                 ok &= ~upsize_mask(self.ui_fills, ok.shape)
-            # the photo around a picture-in-picture's inset, found as ``temperature`` finds it
-            photo, _ = outside_inset(small, ok, upsize_mask(self.overlay, ok.shape))
-            if photo is not None:
-                ok &= ~photo
         if overlay is not None and scale < 1:
             overlay = cv2.resize(overlay.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         valid = ok if overlay is None else ok & ~overlay

@@ -1,13 +1,15 @@
-"""A thermal picture set into a visible-light photo (picture-in-picture): only the inset is temperature.
+"""A thermal picture set into a visible-light photo (picture-in-picture): the photo is camera presentation.
 
 Cameras with a second, visible-light lens can save the thermal image as a rectangle inside the photo of the
-same scene (FLIR's "picture in picture"). The photo is grey or natural colours, which no palette explains,
-except its blacks and whites and the camera's white logo and text over it: those match a palette's ends
-and decoded as the coldest and hottest pixels of the picture. The inset is found from the colours: a
-rectangle, away from every edge of the frame, in which nearly every pixel is a palette colour or chromatic
-(a colour beyond the printed scale is no palette colour, but it is not grey either), in a frame where most
-of the rest is neither. A picture without one is left as it is, and so is one whose photo is in colour
-(then the test cannot tell photo from thermal) or whose palette is grey.
+same scene (FLIR's "picture in picture"). The photo's blacks and whites, and the camera's white logo and
+read-outs printed over it (which do not stand out from a light photo as strokes), match a palette's ends:
+read as temperatures, they were the picture's coldest and hottest pixels. The inset is found from the
+colours alone, before any decoding: a rectangle, away from every edge of the frame, in which nearly every
+pixel is chromatic (a palette colour: iron, rainbow, lava), in a frame where most of the rest is grey. The
+photo around it joins the overlay (``ThermalAnalysis.overlay``): no temperature, nothing the learned model
+sees. A picture is left as it is when its photo is in colour or its palette is grey (photo and thermal then
+look alike), or when a grey region crosses the frame to an edge (a sky band: the photo must show on every
+side).
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ import numpy as np
 
 #: the test runs on a copy this many px on the long side (the inset's edges need only a few pixels' precision)
 INSET_SIDE = 256
-#: a window (this share of the long side) counts as thermal when this share of its scene pixels decode
+#: a window (this share of the long side) counts as thermal when this share of its scene pixels are chromatic
 WINDOW = 0.05
 DENSE = 0.9
 #: ... and is judged only where scene (not overlay) makes up at least this share of it
 MIN_SCENE = 0.3
 #: the thermal region fills at least this share of its bounding rectangle (an inset is a rectangle; a scene's
-#: decodable area is whatever shape the scene has)
+#: chromatic area is whatever shape the scene has)
 FILL = 0.9
 #: the inset covers at least MIN_AREA of the frame, and the scene outside it at least MIN_OUTSIDE ...
 MIN_AREA = 0.1
 MIN_OUTSIDE = 0.15
-#: ... of which at most OUTSIDE_THERMAL looks thermal (the photo's blacks and whites decode)
+#: ... of which at most OUTSIDE_THERMAL is chromatic
 OUTSIDE_THERMAL = 0.5
 #: the photo shows on every side: the inset lies at least this share of the frame's side from each edge (a
 #: scene whose sky band is off the palette is no inset)
@@ -37,21 +39,18 @@ EDGE_GAP = 0.03
 CHROMA = 0.12
 
 
-def thermal_inset(
-    rgb: np.ndarray, decodable: np.ndarray, overlay: np.ndarray
-) -> tuple[int, int, int, int] | None:
+def thermal_inset(rgb: np.ndarray, overlay: np.ndarray) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1), exclusive ends, of the thermal inset of a picture-in-picture, or None.
 
-    ``rgb``: the picture (H×W×3, 0..1); ``decodable``: where a colour was read as a palette position;
-    ``overlay``: the camera's UI (neither photo nor thermal, left out of every share). Masks H×W bool.
+    ``rgb``: the picture (H×W×3, 0..1); ``overlay``: the camera's UI as found (neither photo nor thermal, left
+    out of every share), H×W bool.
     """
-    h, w = decodable.shape
+    h, w = overlay.shape
     f = min(1.0, INSET_SIDE / max(h, w))
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_NEAREST)[..., :3]
     scene = cv2.resize((~overlay).view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    dec = cv2.resize(decodable.view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    dec = (dec | (small.max(axis=2) - small.min(axis=2) >= CHROMA)) & scene
+    dec = (small.max(axis=2) - small.min(axis=2) >= CHROMA) & scene  # chromatic: thermal-looking
     n_scene = int(scene.sum())
     if n_scene < MIN_OUTSIDE * scene.size:
         return None
@@ -114,18 +113,20 @@ def _to_edges(
     return x0, y0, x1, y1
 
 
-def outside_inset(
-    rgb: np.ndarray, decodable: np.ndarray, overlay: np.ndarray
-) -> tuple[np.ndarray | None, str]:
-    """(H×W bool of the photo around a thermal inset, or None without one; a note saying so)."""
-    box = thermal_inset(rgb, decodable, overlay)
-    if box is None:
-        return None, ""
+def photo_around(box: tuple[int, int, int, int], shape: tuple[int, int]) -> np.ndarray:
+    """H×W bool: everything outside the inset ``box``."""
     x0, y0, x1, y1 = box
-    out = np.ones(decodable.shape, bool)
+    out = np.ones(shape, bool)
     out[y0:y1, x0:x1] = False
-    note = (
+    return out
+
+
+def inset_note(box: tuple[int, int, int, int] | None) -> str:
+    """What a temperature map's ``note`` says of a picture-in-picture ("" without one)."""
+    if box is None:
+        return ""
+    x0, y0, x1, y1 = box
+    return (
         f"picture in picture: only the thermal inset ({x0}, {y0})-({x1}, {y1}) is read as temperature, "
         "the visible-light photo around it is not"
     )
-    return out, note
