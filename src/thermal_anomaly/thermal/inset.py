@@ -17,6 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .palette import chan_max, chan_min
+
 #: the test runs on a copy this many px on the long side (the inset's edges need only a few pixels' precision)
 INSET_SIDE = 256
 #: a window (this share of the long side) counts as thermal when this share of its scene pixels are chromatic
@@ -50,7 +52,17 @@ def thermal_inset(rgb: np.ndarray, overlay: np.ndarray) -> tuple[int, int, int, 
     size = (max(1, round(w * f)), max(1, round(h * f)))
     small = cv2.resize(np.asarray(rgb, np.float32), size, interpolation=cv2.INTER_NEAREST)[..., :3]
     scene = cv2.resize((~overlay).view(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
-    dec = (small.max(axis=2) - small.min(axis=2) >= CHROMA) & scene  # chromatic: thermal-looking
+    dec = (chan_max(small) - chan_min(small) >= CHROMA) & scene  # chromatic: thermal-looking
+    sh, sw = scene.shape
+    # the photo shows on every side: a frame whose border band is mostly chromatic has no inset (the
+    # common case, decided here without the windowed test)
+    band = np.ones(scene.shape, bool)
+    band[
+        round(EDGE_GAP * sh) : sh - round(EDGE_GAP * sh), round(EDGE_GAP * sw) : sw - round(EDGE_GAP * sw)
+    ] = False
+    band &= scene
+    if not band.any() or dec[band].sum() > OUTSIDE_THERMAL * band.sum():
+        return None
     n_scene = int(scene.sum())
     if n_scene < MIN_OUTSIDE * scene.size:
         return None
@@ -66,7 +78,6 @@ def thermal_inset(rgb: np.ndarray, overlay: np.ndarray) -> tuple[int, int, int, 
     if bw * bh < MIN_AREA * scene.size or area < FILL * bw * bh:
         return None
     x, y, x1, y1 = _to_edges(dec, scene, (x, y, x + bw, y + bh))
-    sh, sw = scene.shape
     if min(x, sw - x1) < EDGE_GAP * sw or min(y, sh - y1) < EDGE_GAP * sh:
         return None  # the photo must show on every side
     inside = np.zeros(scene.shape, bool)
