@@ -61,3 +61,20 @@ def test_strip_evidence_matches_reference() -> None:
             img = (img // 40 * 40).astype(np.uint8)  # flat patches with sharp steps, like a bar
         maxw = int(rng.integers(1, 20))
         assert np.array_equal(_strip_evidence(img, maxw), _strip_evidence_reference(img, maxw))
+
+
+@pytest.mark.parametrize("chosen_share", [0.05, 1.0])
+def test_holding_matches_labelling_every_mask_pixel(chosen_share: float) -> None:
+    """``temperature._holding`` (each chosen component looked at in its own box, or all at once beyond
+    ``MAX_BOXED``) says which components hold a mask pixel exactly as labelling every mask pixel does."""
+    from thermal_anomaly.thermal.temperature import _holding, _LabelBoxes
+
+    rng = np.random.default_rng(7)
+    for m in _masks(rng, 120):
+        n, lab = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
+        mask = rng.random(m.shape) < 0.1
+        chosen = rng.random(n) < chosen_share
+        chosen[0] = False
+        want = np.zeros(n, bool)
+        want[lab[mask]] = True
+        assert np.array_equal(_holding(lab, mask, chosen, _LabelBoxes(lab, n)), want & chosen)
