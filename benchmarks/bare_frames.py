@@ -38,7 +38,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark import DEFAULT_DATA, _setup_threads, lazy, load_dev, make
+from benchmark import DEFAULT_DATA, _setup_threads, fit_on_normals, load_dev
 
 DEFAULT_RADIOMETRIC = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "flir-radiometric"
 #: the exporter's frame size (long side)
@@ -106,10 +106,7 @@ def main() -> None:
     from thermal_anomaly.visualize import heatmap_rgb
 
     t0 = time.perf_counter()
-    ds, recs = load_dev(args.data)
-    normals = [i for i, r in enumerate(recs) if r.label == 0]
-    det = make(args.detector)
-    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    det = fit_on_normals(*load_dev(args.data), args.detector)
     scenes = {p.stem: scene_celsius(p) for p in sorted((args.radiometric / "radiometric").glob("*.jpg"))}
     scenes = {k: v for k, v in scenes.items() if v is not None}
     if args.save:

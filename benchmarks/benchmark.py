@@ -57,6 +57,14 @@ def lazy(ds, idx):
     return LazyImages([ds[i] for i in idx])
 
 
+def fit_on_normals(ds, recs, spec: str):
+    """The detector ``spec`` fitted on every development normal, each with its transformer group."""
+    normals = [i for i, r in enumerate(recs) if r.label == 0]
+    det = make(spec)
+    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    return det
+
+
 def make(spec: str):
     """A detector from a spec ``name`` or ``name:key=value;key=value`` (values parsed as JSON when they can be)."""
     from thermal_anomaly import create_detector
@@ -189,10 +197,8 @@ def speed(name: str, ds, recs) -> dict:
 
     from thermal_anomaly.io import read_image
 
-    normals = [i for i, r in enumerate(recs) if r.label == 0]
     probe = list(range(len(recs)))[::4]  # every 4th image: all transformers and sizes
-    det = make(name)
-    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    det = fit_on_normals(ds, recs, name)
     t_predict, t_ref = [], []
     backbone = None
     try:

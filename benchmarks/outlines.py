@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmark import DEFAULT_DATA, _setup_threads, lazy, load_dev, make
+from benchmark import DEFAULT_DATA, _setup_threads, fit_on_normals, load_dev
 
 #: the "inside" tolerance: the truth dilated by this share of the image diagonal
 INSIDE_TOL = 0.02
@@ -62,8 +62,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ds, recs = load_dev(args.data)
     normals = [i for i, r in enumerate(recs) if r.label == 0]
-    det = make(args.detector)
-    det.fit(lazy(ds, normals), groups=[recs[i].group for i in normals], progress=False)
+    det = fit_on_normals(ds, recs, args.detector)
     ious, inside, tiles = [], [], []
     tp = fp = fn = 0
     normals_masked = 0
