@@ -3,11 +3,12 @@
 Fixed and drone cameras often export bare frames: a palette, no colour bar, no numbers, no overlays,
 auto-ranged, the hottest part often clipped to the palette's end (a saturated blob). This benchmark makes such
 frames from real scenes with a known temperature per pixel: every FLIR radiometric file of
-``flir-radiometric`` (``flyr``'s °C, 14 scenes from many camera models, none of them transformers) is rendered
-through a palette over its own range and resized to 640 px on the long side, as an exporter writes it:
+``flir-radiometric`` (``flyr``'s °C, 14 scenes from many camera models, none of them transformers) is drawn by
+``thermal.camera_picture.bare_frame``: 640 px on the long side, the palette spread in the detector's signal as
+cameras do, no bar, no numbers:
 
-- ``auto``: the palette spans the scene's 0.5th..99.9th percentile (a camera's auto range);
-- ``clipped``: the palette stops at the 97th percentile, so the hottest 3 % are one saturated colour.
+- ``auto``: the camera's auto range (the scene's 0.5th..99.5th percentile);
+- ``clipped``: the palette's hot end at the 97th percentile, so the hottest 3 % are one saturated colour.
 
 The default detector, fitted on the development normals (transformers), scores each frame as a user's
 ``predict`` would (``ThermalAnalysis`` of the pixels). Per palette and range, over the 14 scenes:
@@ -41,13 +42,10 @@ import numpy as np
 from benchmark import DEFAULT_DATA, _setup_threads, fit_on_normals, load_dev
 
 DEFAULT_RADIOMETRIC = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "flir-radiometric"
-#: the exporter's frame size (long side)
-SIDE = 640
 #: palettes rendered: two vendors' irons, a rainbow and a white-hot grey
 PALETTES = ("flir_iron", "iron", "rainbow", "white_hot")
-#: the range versions: (name, top percentile of the palette's span)
-RANGES = (("auto", 99.9), ("clipped", 97.0))
-BOTTOM_PERCENTILE = 0.5
+#: the range versions: (name, percentile at the palette's hot end; None: the camera's auto range)
+RANGES = (("auto", None), ("clipped", 97.0))
 #: the hot region: true °C this share of the way up the scene's span
 HOT_SHARE = 0.9
 #: "on hot": within this share of the frame's diagonal of the hot region
@@ -66,21 +64,14 @@ def scene_celsius(path: Path) -> np.ndarray | None:
         return None
 
 
-def render(celsius: np.ndarray, palette: str, top_percentile: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """(the bare frame as float RGB at ``SIDE`` px, the true °C at the frame's size, the °C at the palette's
-    hot end)."""
-    from thermal_anomaly.thermal.palette import palette_lut
+def render(
+    celsius: np.ndarray, palette: str, top_percentile: float | None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(the bare frame as float RGB, the true °C at the frame's size, the °C at the palette's hot end)."""
+    from thermal_anomaly.thermal.camera_picture import bare_frame
 
-    lut = np.asarray(palette_lut(palette), np.float32)
-    lo, hi = np.percentile(celsius, [BOTTOM_PERCENTILE, top_percentile])
-    pos = np.clip((celsius - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
-    rgb = lut[np.rint(pos * (len(lut) - 1)).astype(np.intp)]
-    s = SIDE / max(celsius.shape)
-    size = (max(1, round(celsius.shape[1] * s)), max(1, round(celsius.shape[0] * s)))
-    frame = np.clip(cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    # an exporter writes 8 bits a channel
-    frame = np.rint(frame * 255.0).astype(np.uint8).astype(np.float32) / 255.0
-    return frame, cv2.resize(celsius, size, interpolation=cv2.INTER_LINEAR), float(hi)
+    pic = bare_frame(celsius, palette, top_percentile)
+    return pic.rgb.astype(np.float32) / 255.0, pic.truth, pic.scale[1]
 
 
 def hot_distance(point: tuple[int, int], truth: np.ndarray, top: float) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from thermal_anomaly.thermal import ocr
-from thermal_anomaly.thermal.camera_picture import camera_picture
+from thermal_anomaly.thermal.camera_picture import bare_frame, camera_picture
 from thermal_anomaly.thermal.colorbar import find_colorbar
 from thermal_anomaly.thermal.palette import as_rgb_float
 from thermal_anomaly.thermal.temperature import temperature_map
@@ -150,3 +150,16 @@ def test_labels_level_with_the_bar_ends_name_them():
     # bottom: both lie within the bar's extent, and were taken for two tick labels (a line through only two
     # ticks is refused: every such picture was relative)
     _read_as_printed(camera_picture(_field(), "beside", "flir_iron", "C", style="box"))
+
+
+def test_a_bare_frame_is_the_scene_alone_its_hottest_share_saturated_where_asked():
+    field = _field()
+    auto = bare_frame(field, "white_hot")
+    clipped = bare_frame(field, "white_hot", 90.0)
+    assert auto.rgb.shape == (480, 640, 3) and auto.truth.shape == (480, 640)
+    assert find_colorbar(as_rgb_float(auto.rgb)) is None  # no bar drawn: the scene fills the frame
+    white = np.all(clipped.rgb == 255, axis=2)
+    # the hottest tenth of the field is one saturated colour, and that colour is the hottest tenth
+    assert abs(white.mean() - 0.10) < 0.01
+    assert clipped.truth[white].min() >= clipped.scale[1] - 0.1
+    assert np.all(auto.rgb == 255, axis=2).mean() < 0.01  # auto-ranged: only its top half percent

@@ -114,3 +114,26 @@ def test_models_saved_before_offpalette_heat_keep_strict_decoding():
     assert PatchCore().offpalette_heat is True and PatchCore().get_config()["offpalette_heat"] is True
     assert PatchCore(offpalette_heat=False).clone().offpalette_heat is False
     assert FastFlow().offpalette_heat is False and FastFlow().saturated_heat is True
+
+
+@pytest.mark.parametrize("name", ["FLIR", "17_-_Solar_halo_thermal"])
+def test_a_real_scenes_bare_frame_peaks_its_heat_on_the_scenes_hottest_part(flir_data, name):
+    # a real scene (a hot mug; a sun halo) drawn as a drone or fixed camera exports it: iron, auto-ranged,
+    # no bar, its hottest half percent saturated. The joint-scale rise alone took the saturated part for
+    # its own background and peaked elsewhere (17-37 % of the diagonal away); with the saturated rise it
+    # peaks on the true hot region
+    import flyr
+
+    from thermal_anomaly.thermal.camera_picture import bare_frame
+
+    celsius = np.asarray(flyr.unpack(str(flir_data / "radiometric" / f"{name}.jpg")).celsius, np.float32)
+    pic = bare_frame(celsius, "flir_iron")
+    a = ThermalAnalysis(pic.rgb.astype(np.float32) / 255.0)
+    assert a.bar is None and a.scale.source.startswith(GUESSED_PREFIX)
+    lo, hi = np.percentile(pic.truth, [1, 99.9])
+    hot = pic.truth >= lo + 0.9 * (hi - lo)
+    near = cv2.distanceTransform((~hot).astype(np.uint8), cv2.DIST_L2, 5) <= 0.02 * np.hypot(*hot.shape)
+    for saturated, on_hot in ((False, False), (True, True)):
+        rise, _ = heat_channels(a, a.overlay, 0.06, 0.25, saturated=saturated)
+        rise = cv2.resize(rise, hot.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        assert bool(near[np.unravel_index(np.argmax(rise), rise.shape)]) is on_hot

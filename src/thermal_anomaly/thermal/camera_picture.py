@@ -14,7 +14,8 @@ such a camera exists (``benchmarks/layouts.py``). What a camera does, and this c
 Layouts (``LAYOUTS``): ``right`` / ``left`` (a vertical bar over the scene near that edge, labels above and
 below it), ``beside`` (a vertical bar at the right, labels to its left level with its ends), ``bottom`` (a
 horizontal bar along the bottom, labels left and right of it), ``panel`` (a black panel right of the scene
-holds the bar and its labels).
+holds the bar and its labels). :func:`bare_frame`: the scene alone, as fixed and drone cameras export it, its
+hot end optionally clipped (``benchmarks/bare_frames.py``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,34 @@ def _draw_text(canvas, xy: tuple[int, int], text: str, size: int, anchor: str, s
     )
 
 
+def _scene(
+    celsius: np.ndarray, palette: str, scale: tuple[float, float]
+) -> tuple[np.ndarray, tuple[float, float], np.ndarray, np.ndarray]:
+    """(the field at the picture's size, ``scale``, the palette as uint8, the scene drawn over ``scale``)."""
+    h0, w0 = celsius.shape
+    k = LONG_SIDE / max(h0, w0)
+    h, w = round(h0 * k), round(w0 * k)
+    field = cv2.resize(np.asarray(celsius, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    lo, hi = scale
+    lut = (palette_lut(palette, 256) * 255).round().astype(np.uint8)
+    return field, scale, lut, lut[(signal_position(field, lo, hi) * 255.0).round().astype(np.uint8)]
+
+
+def bare_frame(
+    celsius: np.ndarray, palette: str = "flir_iron", hot_percentile: float | None = None
+) -> CameraPicture:
+    """``celsius`` drawn as a fixed or drone camera exports a bare frame: the scene alone, no bar, no numbers.
+
+    Auto-ranged as :func:`camera_picture`; with ``hot_percentile`` the palette's hot end is at that percentile
+    of the field instead, so everything hotter is one saturated colour (a close-range hot spot's white blob)."""
+    field = np.asarray(celsius, np.float32)
+    lo, hi = auto_range(field)
+    if hot_percentile is not None:
+        hi = max(float(np.percentile(field, hot_percentile)), lo + 0.1)
+    small, scale, _lut, scene = _scene(field, palette, (lo, hi))
+    return CameraPicture(np.ascontiguousarray(scene), small, scale)
+
+
 def camera_picture(
     celsius: np.ndarray,
     layout: str = "right",
@@ -101,13 +130,8 @@ def camera_picture(
 
     if layout not in LAYOUTS or style not in STYLES:
         raise ValueError(f"layout must be one of {LAYOUTS} and style one of {STYLES}")
-    h0, w0 = celsius.shape
-    k = LONG_SIDE / max(h0, w0)
-    h, w = round(h0 * k), round(w0 * k)
-    field = cv2.resize(np.asarray(celsius, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    lo, hi = auto_range(np.asarray(celsius, np.float32))
-    lut = (palette_lut(palette, 256) * 255).round().astype(np.uint8)
-    scene = lut[(signal_position(field, lo, hi) * 255.0).round().astype(np.uint8)]
+    field, (lo, hi), lut, scene = _scene(celsius, palette, auto_range(np.asarray(celsius, np.float32)))
+    h, w = field.shape
     panel = round(0.16 * w) if layout == "panel" else 0
     pic = np.zeros((h, w + panel, 3), np.uint8)
     pic[:, :w] = scene
@@ -145,4 +169,4 @@ def camera_picture(
     return CameraPicture(out, truth, (lo, hi))
 
 
-__all__ = ["CameraPicture", "LAYOUTS", "STYLES", "auto_range", "camera_picture", "label_text"]
+__all__ = ["CameraPicture", "LAYOUTS", "STYLES", "auto_range", "bare_frame", "camera_picture", "label_text"]
