@@ -87,15 +87,14 @@ def _draw_text(canvas, xy: tuple[int, int], text: str, size: int, anchor: str, s
 
 def _scene(
     celsius: np.ndarray, palette: str, scale: tuple[float, float]
-) -> tuple[np.ndarray, tuple[float, float], np.ndarray, np.ndarray]:
-    """(the field at the picture's size, ``scale``, the palette as uint8, the scene drawn over ``scale``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the field at the picture's size, the palette as uint8, the scene drawn over ``scale``)."""
     h0, w0 = celsius.shape
     k = LONG_SIDE / max(h0, w0)
     h, w = round(h0 * k), round(w0 * k)
     field = cv2.resize(np.asarray(celsius, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    lo, hi = scale
     lut = (palette_lut(palette, 256) * 255).round().astype(np.uint8)
-    return field, scale, lut, lut[(signal_position(field, lo, hi) * 255.0).round().astype(np.uint8)]
+    return field, lut, lut[(signal_position(field, *scale) * 255.0).round().astype(np.uint8)]
 
 
 def bare_frame(
@@ -109,8 +108,8 @@ def bare_frame(
     lo, hi = auto_range(field)
     if hot_percentile is not None:
         hi = max(float(np.percentile(field, hot_percentile)), lo + 0.1)
-    small, scale, _lut, scene = _scene(field, palette, (lo, hi))
-    return CameraPicture(np.ascontiguousarray(scene), small, scale)
+    small, _lut, scene = _scene(field, palette, (lo, hi))
+    return CameraPicture(scene, small, (lo, hi))
 
 
 def camera_picture(
@@ -130,7 +129,8 @@ def camera_picture(
 
     if layout not in LAYOUTS or style not in STYLES:
         raise ValueError(f"layout must be one of {LAYOUTS} and style one of {STYLES}")
-    field, (lo, hi), lut, scene = _scene(celsius, palette, auto_range(np.asarray(celsius, np.float32)))
+    lo, hi = auto_range(np.asarray(celsius, np.float32))
+    field, lut, scene = _scene(celsius, palette, (lo, hi))
     h, w = field.shape
     panel = round(0.16 * w) if layout == "panel" else 0
     pic = np.zeros((h, w + panel, 3), np.uint8)

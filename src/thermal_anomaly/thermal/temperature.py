@@ -99,7 +99,6 @@ def out_of_range(
     pos: np.ndarray,
     bad: np.ndarray,
     lut: np.ndarray | None = None,
-    colours: ImageColours | None = None,
     *,
     copy: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -114,28 +113,14 @@ def out_of_range(
     white has a solid core (three pixels thick).
 
     Only the off-palette pixels are looked at, and the component tests run on the box around the white and
-    its blends, so a 3000 px photo costs what its off-palette pixels cost. With the picture's ``colours``
-    (:class:`~.palette.ImageColours`, exact), the tests of a pixel's own colour are made once per colour.
-    ``copy=False``: float32 ``pos`` may be changed in place (a caller's own array; a 6 MP copy is ~15 ms).
-    :func:`scale_positions` makes the same tests per colour from the start (:func:`_positions_per_colour`).
+    its blends, so a 3000 px photo costs what its off-palette pixels cost. ``copy=False``: float32 ``pos`` may
+    be changed in place (a caller's own array; a 6 MP copy is ~15 ms). A picture that is exactly its bytes'
+    colours gets the same tests once per colour instead (:func:`_positions_per_colour`).
     """
     below = np.zeros(bad.shape, bool)
     white = np.zeros(bad.shape, bool)
     light = np.zeros(bad.shape, bool)
-    if colours is not None and not (colours.shape == bad.shape and colours.exact):
-        colours = None
-    if colours is not None:
-        # the same tests on each distinct colour, then spread to its pixels (one gather)
-        lo, hi = chan_min(colours.cols), chan_max(colours.cols)
-        kind = (hi < BELOW_HI).view(np.uint8) | ((lo > ABOVE_LO).view(np.uint8) << 1)
-        kind |= (lo > BLEND_MIN_LO).view(np.uint8) << 2
-        if kind.any():
-            per_pixel = colours.per_pixel(kind)
-            per_pixel &= bad.view(np.uint8) * np.uint8(7)
-            below = (per_pixel & 1) > 0
-            white = (per_pixel & 2) > 0
-            light = (per_pixel & 4) > 0
-    elif bad.any():
+    if bad.any():
         off = rgb[bad]
         lo, hi = chan_min(off), chan_max(off)
         below[bad] = hi < BELOW_HI
@@ -144,7 +129,7 @@ def out_of_range(
     above = white
     if white.any():
         if lut is not None:
-            above = white | _hot_blend(rgb, light, lut, colours)
+            above = white | _hot_blend(rgb, light, lut)
         box = _box_around(above, RING_REACH)
         spots = _saturated(white[box], above[box], pos[box], bad[box], blends=lut is not None)
         above = np.zeros(bad.shape, bool)
@@ -333,21 +318,14 @@ BLEND_TOLERANCE = 0.08
 BLEND_MIN_LO = 0.25
 
 
-def _hot_blend(
-    rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray, colours: ImageColours | None = None
-) -> np.ndarray:
+def _hot_blend(rgb: np.ndarray, candidates: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """True where a ``candidates`` pixel is a mix of one of the palette's hot-end colours and white.
 
-    Each distinct colour is tested once, against every hot-end colour at once (the picture's exact
-    ``colours``, when given, already know them).
-    """
+    Each distinct colour is tested once, against every hot-end colour at once."""
     out = np.zeros(candidates.shape, bool)
     if not candidates.any():
         return out
-    if colours is not None:
-        c, inverse = colours.subset(candidates)
-    else:
-        c, inverse = distinct_colors(to_u8(rgb[candidates]))
+    c, inverse = distinct_colors(to_u8(rgb[candidates]))
     out[candidates] = _blends(c, lut)[inverse]
     return out
 
@@ -473,7 +451,7 @@ def scale_positions(
     if colours.exact:  # every pixel is one of its colours: each test once per colour
         return _positions_per_colour(colours, pos_u, bad_u, scale.lut)
     pos, bad = colours.per_pixel(pos_u), colours.per_pixel(bad_u)
-    return out_of_range(rgb, pos, bad, scale.lut, colours, copy=False)  # ``pos`` is ours alone
+    return out_of_range(rgb, pos, bad, scale.lut, copy=False)  # ``pos`` is ours alone
 
 
 def _positions_per_colour(
