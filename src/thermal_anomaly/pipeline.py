@@ -67,7 +67,8 @@ def train(
 
     dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="train")
     detector = create_detector(model, **detector_config(model, **options))
-    detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
+    with one_blas_thread():
+        detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
     detector.normals_ = normals_record(r for r in dataset.records if r.label != 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,19 @@ class BatchReport:
     @property
     def n_flagged(self) -> int:
         return sum(r.is_anomalous for r in self.results)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """numpy's BLAS (OpenBLAS) on one thread while images are analysed and scored. The per-image work makes
+    many small matrix products; OpenBLAS hands each to its thread pool, whose threads then spin beside the
+    analysis thread, the backbone and the other worker processes. Measured on 2 cores, 106 T1 pictures
+    (53 twice), no pictures, per image in the batch: ``--workers 1`` 206 -> 138 ms, ``--workers 2`` 158 ->
+    120 ms. The products are the same (one thread sums each as the pool does)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @contextlib.contextmanager
@@ -190,9 +204,11 @@ def _worker_start(
     a core of its own."""
     import cv2
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    threadpool_limits(limits=1, user_api="blas")  # for the process's life (see ``one_blas_thread``)
     from .baseline.reference import BaselineSet, load_asset_references, load_references
 
     by_asset = None
@@ -522,7 +538,7 @@ class Inspector:
         """Each item with its result (or the reason it failed), in order. One analysis per image: the
         detector's overlays and heat evidence and the report's temperatures come from the same decoding (a
         radiometric file: from its raw data); the next image's is computed in a thread meanwhile."""
-        with _backbone_threads_beside_analysis(len(items) > 1):
+        with one_blas_thread(), _backbone_threads_beside_analysis(len(items) > 1):
             for item, analysis in zip(items, _analysed_ahead(items, params), strict=True):
                 path, name, parts = item
                 if isinstance(analysis, ThermalAnomalyError):
@@ -646,6 +662,7 @@ class Inspector:
         return res
 
     # ------------------------------------------------------------------------------------------ test
+    @one_blas_thread()
     def test(
         self,
         data_root: str | os.PathLike | ThermalDataset,

@@ -52,6 +52,32 @@ def _jsons(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.json"))}
 
 
+def _blas_threads() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+
+def test_a_batch_runs_numpys_blas_on_one_thread_and_gives_the_callers_back(model, inputs, tmp_path):
+    """OpenBLAS's pool spinning beside the analysis thread cost a third of a batch's time (pipeline's
+    ``one_blas_thread``); the caller's own setting is restored after the batch."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        report = Inspector.load(model).predict(
+            [inputs],
+            tmp_path,
+            pictures=False,
+            progress=False,
+            workers=1,
+            on_result=lambda _res: seen.append(_blas_threads()),
+        )
+        after = _blas_threads()
+    assert len(report.results) == 3 and seen == [{1}] * 3
+    assert after == {2}
+
+
 # ---------------------------------------------------------------------------------------------- export
 def test_exported_backbone_gives_the_maps_and_decisions_of_eager_pytorch(model, dev_data, tmp_path):
     import onnxruntime
