@@ -78,3 +78,22 @@ def test_holding_matches_labelling_every_mask_pixel(chosen_share: float) -> None
         want = np.zeros(n, bool)
         want[lab[mask]] = True
         assert np.array_equal(_holding(lab, mask, chosen, _LabelBoxes(lab, n)), want & chosen)
+
+
+def test_ink_levels_match_ndimage_per_label_extremes() -> None:
+    """``ocr._ink_levels`` (a minus sign's or dot's strongest ink, per labelled speck) gives what
+    ``scipy.ndimage.maximum`` / ``minimum`` give, for any subset of the labels."""
+    from scipy import ndimage
+
+    from thermal_anomaly.thermal.ocr import _ink_levels
+
+    rng = np.random.default_rng(3)
+    for m in _masks(rng, 120):
+        n, lab = cv2.connectedComponents(m.view(np.uint8), connectivity=8)
+        if n < 2:
+            continue
+        channel = rng.integers(0, 256, m.shape).astype(np.uint8)
+        ids = np.flatnonzero(rng.random(n - 1) < 0.5) + 1
+        for light, pick in ((True, ndimage.maximum), (False, ndimage.minimum)):
+            want = np.asarray(pick(channel, lab, ids), np.float64) if len(ids) else np.zeros(0)
+            assert np.array_equal(_ink_levels(channel, lab, ids, light), want)

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from scipy import ndimage
 
 from ..postprocess import labelled_boxes
 from . import glyphs, tesseract
@@ -197,7 +196,7 @@ def find_words(lo: np.ndarray, hi: np.ndarray, k: int, axis: tuple[bool, float])
         # too small to be a character: a decimal dot or a minus sign of small print (1-2 px), kept apart
         small = ~ok & (hs <= 4) & (ws <= 3 * k)
         punct = st[small]
-        punct_ink = _ink_levels(channel, lab, np.flatnonzero(small) + 1, light)
+        punct_ink = _ink_levels(channel, lab, np.flatnonzero(small) + 1, light, len(stats))
         st = np.concatenate([st[ok], _split_tangled(hat, lab, stats, k)])
         # noisy night scenes make thousands of specks: keep the ones nearest the bar, where labels stand
         vertical, mid = axis
@@ -277,14 +276,22 @@ def _strongest(values: np.ndarray, light: bool) -> float:
     return float(np.percentile(values, 100 - STRONG_INK if light else STRONG_INK))
 
 
-def _ink_levels(channel: np.ndarray, lab: np.ndarray, ids: np.ndarray, light: bool) -> np.ndarray:
-    """The strongest ink of each labelled component in ``ids`` (labels of ``lab``): the highest ``channel``
-    value of light ink, the lowest of dark. A dash 1-2 px thin blends with what is around it at its edges,
-    but its core is its number's ink."""
+def _ink_levels(
+    channel: np.ndarray, lab: np.ndarray, ids: np.ndarray, light: bool, n: int | None = None
+) -> np.ndarray:
+    """The strongest ink of each labelled component in ``ids`` (labels of ``lab``, ``n`` of them with the
+    background when known): the highest ``channel`` value of light ink, the lowest of dark. A dash 1-2 px
+    thin blends with what is around it at its edges, but its core is its number's ink."""
     if not len(ids):
         return np.zeros(0)
-    pick = ndimage.maximum if light else ndimage.minimum
-    return np.asarray(pick(channel, lab, ids), np.float64)
+    # per label through an unbuffered ufunc over the pixels of ``ids`` only (what ``ndimage.maximum`` gives,
+    # without its argsort of the whole window: ~46 -> ~2 ms a label window of a 3077 px photo)
+    wanted = np.zeros(int(lab.max()) + 1 if n is None else n, bool)
+    wanted[ids] = True
+    sel = wanted[lab]
+    level = np.full(len(wanted), -np.inf if light else np.inf)
+    (np.maximum if light else np.minimum).at(level, lab[sel], channel[sel].astype(np.float64))
+    return level[ids]
 
 
 def _with_punctuation(
