@@ -22,6 +22,7 @@ from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .records import ImageResult
 from .thermal.radiometric import RadiometricParams
+from .threads import one_blas_thread
 
 if TYPE_CHECKING:
     from .baseline.reference import BaselineSet, Reference
@@ -67,8 +68,7 @@ def train(
 
     dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="train")
     detector = create_detector(model, **detector_config(model, **options))
-    with one_blas_thread():
-        detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
+    detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
     detector.normals_ = normals_record(r for r in dataset.records if r.label != 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,19 +97,6 @@ class BatchReport:
     @property
     def n_flagged(self) -> int:
         return sum(r.is_anomalous for r in self.results)
-
-
-@contextlib.contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """numpy's BLAS (OpenBLAS) on one thread while images are analysed and scored. The per-image work makes
-    many small matrix products; OpenBLAS hands each to its thread pool, whose threads then spin beside the
-    analysis thread, the backbone and the other worker processes. Measured on 2 cores, 106 T1 pictures
-    (53 twice), no pictures, per image in the batch: ``--workers 1`` 206 -> 138 ms, ``--workers 2`` 158 ->
-    120 ms. The products are the same (one thread sums each as the pool does)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @contextlib.contextmanager
@@ -208,7 +195,7 @@ def _worker_start(
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    threadpool_limits(limits=1, user_api="blas")  # for the process's life (see ``one_blas_thread``)
+    threadpool_limits(limits=1, user_api="blas")  # for the process's life (see ``threads.one_blas_thread``)
     from .baseline.reference import BaselineSet, load_asset_references, load_references
 
     by_asset = None

@@ -78,6 +78,27 @@ def test_a_batch_runs_numpys_blas_on_one_thread_and_gives_the_callers_back(model
     assert after == {2}
 
 
+def test_fitting_runs_numpys_blas_on_one_thread(dev_data, monkeypatch):
+    """``Detector.fit`` holds BLAS to one thread too (the Python API, not only ``train``), and gives the
+    caller's setting back."""
+    from threadpoolctl import threadpool_limits
+
+    det = create_detector("patchcore")
+    seen = []
+    prepare = det.prepare
+
+    def spy(*args, **kwargs):
+        seen.append(_blas_threads())
+        return prepare(*args, **kwargs)
+
+    monkeypatch.setattr(det, "prepare", spy)
+    images = [ThermalAnalysis.from_file(dev_data / rel) for rel in TRAIN]
+    with threadpool_limits(limits=2, user_api="blas"):
+        det.fit(images, groups=["T1"] * len(images), progress=False)
+        after = _blas_threads()
+    assert seen and all(s == {1} for s in seen) and after == {2}
+
+
 # ---------------------------------------------------------------------------------------------- export
 def test_exported_backbone_gives_the_maps_and_decisions_of_eager_pytorch(model, dev_data, tmp_path):
     import onnxruntime

@@ -39,6 +39,7 @@ from ..postprocess import (
 from ..records import Region
 from ..thermal.analysis import ThermalAnalysis
 from ..thermal.palette import mask_u8
+from ..threads import one_blas_thread
 from .calibration import CALIBRATION_FOLDS, Calibration, kfold_maps, learn_calibration, scale_for
 from .maps import resize_batch
 from .persistence import load_model, save_model
@@ -257,6 +258,7 @@ class Detector(ABC):
         return kfold_maps(self, x, valid)
 
     # ------------------------------------------------------------------ public API
+    @one_blas_thread()
     def fit(
         self,
         images: Sequence[np.ndarray | ThermalAnalysis],
