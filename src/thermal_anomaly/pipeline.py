@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import inspect
@@ -22,7 +21,7 @@ from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .records import ImageResult
 from .thermal.radiometric import RadiometricParams
-from .threads import one_blas_thread
+from .threads import backbone_threads_beside_analysis, one_blas_thread, one_thread_each
 
 if TYPE_CHECKING:
     from .baseline.reference import BaselineSet, Reference
@@ -99,23 +98,6 @@ class BatchReport:
         return sum(r.is_anomalous for r in self.results)
 
 
-@contextlib.contextmanager
-def _backbone_threads_beside_analysis(overlapped: bool) -> Iterator[None]:
-    """One torch thread fewer while the analysis thread works beside the backbone (``overlapped``: a batch
-    of more than one image): on 2 cores, 2 torch threads plus the analysis oversubscribe them (every 2nd
-    development image in one batch, no pictures, medians of 3 runs: 334 -> 313 ms per image). Maps differ
-    from a 2-thread run by float rounding only (<= 2e-4 on the map, decisions identical)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if overlapped:
-        torch.set_num_threads(max(1, before - 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _analysed_ahead(
     items: Sequence[tuple[Path, str, tuple[str, ...]]], params: RadiometricParams | None
 ) -> Iterator[ThermalAnalysis | ThermalAnomalyError]:
@@ -187,15 +169,9 @@ _WORKER: dict = {}
 def _worker_start(
     model_file: str, model_name: str, out: str, opts: _ImageOptions, params: RadiometricParams | None
 ) -> None:
-    """Load the batch's model in a worker process; one thread for torch and OpenCV, as each process has
-    a core of its own."""
-    import cv2
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    threadpool_limits(limits=1, user_api="blas")  # for the process's life (see ``threads.one_blas_thread``)
+    """Load the batch's model in a worker process; one thread for torch, OpenCV and numpy's BLAS, as each
+    process has a core of its own."""
+    one_thread_each()
     from .baseline.reference import BaselineSet, load_asset_references, load_references
 
     by_asset = None
@@ -525,7 +501,7 @@ class Inspector:
         """Each item with its result (or the reason it failed), in order. One analysis per image: the
         detector's overlays and heat evidence and the report's temperatures come from the same decoding (a
         radiometric file: from its raw data); the next image's is computed in a thread meanwhile."""
-        with one_blas_thread(), _backbone_threads_beside_analysis(len(items) > 1):
+        with one_blas_thread(), backbone_threads_beside_analysis(len(items) > 1):
             for item, analysis in zip(items, _analysed_ahead(items, params), strict=True):
                 path, name, parts = item
                 if isinstance(analysis, ThermalAnomalyError):
