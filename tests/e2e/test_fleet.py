@@ -59,8 +59,8 @@ def _blas_threads() -> set[int]:
 
 
 def test_a_batch_runs_numpys_blas_on_one_thread_and_gives_the_callers_back(model, inputs, tmp_path):
-    """OpenBLAS's pool spinning beside the analysis thread cost a third of a batch's time (pipeline's
-    ``one_blas_thread``); the caller's own setting is restored after the batch."""
+    """OpenBLAS's pool spinning beside the analysis thread cost a third of a batch's time
+    (``threads.one_blas_thread``); the caller's own setting is restored after the batch."""
     from threadpoolctl import threadpool_limits
 
     seen = []
