@@ -97,3 +97,24 @@ def test_ink_levels_match_ndimage_per_label_extremes() -> None:
         for light, pick in ((True, ndimage.maximum), (False, ndimage.minimum)):
             want = np.asarray(pick(channel, lab, ids), np.float64) if len(ids) else np.zeros(0)
             assert np.array_equal(_ink_levels(channel, lab, ids, light), want)
+
+
+@pytest.mark.parametrize("n_values", [1, 2, 50, 5000, 1 << 20])
+def test_first_of_each_numbers_values_as_the_two_scatter_form_does(n_values: int) -> None:
+    """``palette._first_of_each`` reads its slot table once; the form it replaced scattered the distinct
+    values' numbers back into the table and gathered them again. Same distinct values, order and numbers."""
+    from thermal_anomaly.thermal.palette import _first_of_each
+
+    rng = np.random.default_rng(n_values)
+    for size in (0, 1, 7, 20_000):
+        code = rng.integers(0, n_values, size).astype(np.uint32)
+        slots = np.empty(1 << 20, np.int32)
+        index = np.arange(size, dtype=np.int32)
+        slots[code] = index
+        want_uniq = code[slots[code] == index]
+        slots[want_uniq] = np.arange(len(want_uniq), dtype=np.int32)
+        want_inverse = slots[code].astype(np.intp)
+        uniq, inverse = _first_of_each(code, np.empty(1 << 20, np.int32))
+        assert np.array_equal(uniq, want_uniq) and np.array_equal(inverse, want_inverse)
+        assert inverse.dtype == np.intp and len(np.unique(uniq)) == len(uniq)
+        assert np.array_equal(uniq[inverse], code)
