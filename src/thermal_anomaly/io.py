@@ -284,7 +284,9 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a, dtype=np.float32)
     if a.ndim == 3 and a.shape[2] > 4:  # OpenCV's element-wise calls take at most 4 channels
         return np.stack([to_uint8(a[..., c]) for c in range(a.shape[2])], axis=-1)
-    return cv2.convertScaleAbs(cv2.max(a, 0.0), alpha=255.0).reshape(a.shape)
+    # OpenCV reads a one-pixel array beside a number as a scalar pair (a 4×1 result): compare with zeros
+    zero = 0.0 if a.size > 4 else np.zeros_like(a)
+    return cv2.convertScaleAbs(cv2.max(a, zero), alpha=255.0).reshape(a.shape)
 
 
 def encode_png(array: np.ndarray | Image.Image) -> bytes:

@@ -56,6 +56,19 @@ def test_tiny_images(tmp_path: Path, shape: tuple[int, int]) -> None:
     assert read_image(tmp_path / "t.png").shape == (*shape, 3)
 
 
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (1, 1, 3), (1, 1, 4), (2, 2), (1, 5), (2, 1, 3)])
+def test_to_uint8_of_tiny_arrays_keeps_shape_and_values(shape: tuple[int, ...]) -> None:
+    """OpenCV reads a one-pixel array beside a number as a scalar pair: a one-pixel picture (a 1×1 PNG) used
+    to end a whole batch with a reshape error."""
+    from thermal_anomaly.io import to_uint8
+
+    a = np.linspace(-0.2, 1.2, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    a.flat[0] = np.nan
+    want = np.rint(np.clip(np.nan_to_num(a), 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    got = to_uint8(a)
+    assert got.shape == a.shape and np.array_equal(got, want)
+
+
 def test_greyscale_l_and_la_replicated(tmp_path: Path) -> None:
     g = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
     Image.fromarray(g, "L").save(tmp_path / "g.png")
