@@ -9,14 +9,14 @@ from typing import Annotated
 
 import typer
 
+from .errors import DEBUG_ENV
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Find and outline faults in thermal images of power transformers.",
 )
-
-DEBUG_ENV = "THERMAL_ANOMALY_DEBUG"
 
 
 # FLIR radiometric JPEGs: object parameters that override the file's own (predict and temperature)

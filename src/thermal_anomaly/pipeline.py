@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
-from .errors import DataError, ModelError, ThermalAnomalyError
+from .errors import DataError, ModelError, ThermalAnomalyError, unexpected
 from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .records import ImageResult
@@ -106,7 +106,8 @@ def _analysed_ahead(
     release the GIL, so the two cores overlap).
 
     A decoding that failed in the thread is met again (and reported) in the caller's; the OCR engine and
-    the glyph cache are locked, so the two may read scales at once.
+    the glyph cache are locked, so the two may read scales at once. An exception no check foresaw is that
+    image's error too (:func:`~thermal_anomaly.errors.unexpected`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -124,13 +125,37 @@ def _analysed_ahead(
                 yield current.result()
             except ThermalAnomalyError as exc:
                 yield exc
+            except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
+                yield unexpected(items[i][0], exc)
 
 
 def _failed(out: Path, name: str, path: Path, exc: ThermalAnomalyError) -> str:
-    """Write ``<name>.error.json`` for a file that cannot be read; the reason, for the batch report."""
+    """Write ``<name>.error.json`` for a file that cannot be read or scored, and drop a result of an
+    earlier run (``<name>.json``), which no longer stands; the reason, for the batch report."""
     reason = str(exc)
     write_json(out / f"{name}.error.json", {"image": str(path), "error": reason})
+    (out / f"{name}.json").unlink(missing_ok=True)
     return reason
+
+
+def _scored(
+    inspector: Inspector,
+    item: tuple[Path, str, tuple[str, ...]],
+    analysis: ThermalAnalysis,
+    out: Path,
+    opts: _ImageOptions,
+    references: Sequence[Reference] | BaselineSet,
+) -> ImageResult | str:
+    """``Inspector._predict_one`` of an analysed image, or the reason it failed (its error file written):
+    a file that turns out unusable only when scored, or a bug met on one image, is that image's error and
+    the batch goes on."""
+    path, name, parts = item
+    try:
+        return inspector._predict_one(path, name, parts, analysis, out, opts, references)
+    except ThermalAnomalyError as exc:
+        return _failed(out, name, path, exc)
+    except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
+        return _failed(out, name, path, unexpected(path, exc))
 
 
 class _ImageOptions(NamedTuple):
@@ -192,15 +217,15 @@ def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | st
     written, as the one-process path does)."""
     from .thermal.analysis import ThermalAnalysis
 
-    path, name, parts = item
+    path, name, _parts = item
     out = _WORKER["out"]
     try:
         analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
     except ThermalAnomalyError as exc:
         return _failed(out, name, path, exc)
-    return _WORKER["inspector"]._predict_one(
-        path, name, parts, analysis, out, _WORKER["opts"], _WORKER["references"]
-    )
+    except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
+        return _failed(out, name, path, unexpected(path, exc))
+    return _scored(_WORKER["inspector"], item, analysis, out, _WORKER["opts"], _WORKER["references"])
 
 
 def collect_inputs(paths: Sequence[str | os.PathLike]) -> list[tuple[Path, str, tuple[str, ...]]]:
@@ -503,11 +528,11 @@ class Inspector:
         radiometric file: from its raw data); the next image's is computed in a thread meanwhile."""
         with one_blas_thread(), backbone_threads_beside_analysis(len(items) > 1):
             for item, analysis in zip(items, _analysed_ahead(items, params), strict=True):
-                path, name, parts = item
+                path, name, _parts = item
                 if isinstance(analysis, ThermalAnomalyError):
                     yield item, _failed(out, name, path, analysis)
                 else:
-                    yield item, self._predict_one(path, name, parts, analysis, out, opts, references)
+                    yield item, _scored(self, item, analysis, out, opts, references)
 
     def _in_workers(
         self,

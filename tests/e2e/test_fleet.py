@@ -200,3 +200,59 @@ def test_ray_cluster_of_two_workers_writes_what_one_process_writes(model, inputs
     assert (crashed / "crashed").exists()  # a worker died mid-task, and its image was done all the same
     assert _jsons(out) == _jsons(local_out)  # each image's JSON and summary.json, byte for byte
     assert (out / "summary.md").read_bytes() == (local_out / "summary.md").read_bytes()
+
+
+def _break_scoring_of(monkeypatch, name: str) -> None:
+    """Scoring ``name`` raises what no check of the tool foresaw (a bug met on one image)."""
+    from thermal_anomaly.detectors.base import Detector
+
+    score = Detector.score
+
+    def broken(self, images, *args, **kwargs):
+        if any(str(getattr(a, "path", "")).endswith(name) for a in images):
+            raise IndexError("index 7 is out of bounds")
+        return score(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(Detector, "score", broken)
+
+
+def test_a_bug_met_on_one_image_is_its_error_and_the_batch_goes_on(model, inputs, tmp_path, monkeypatch):
+    """A fleet batch must not end on one image: an exception no check foresaw becomes that image's error
+    file (type, message, "a bug"), the other images are scored, and a result of an earlier run of that
+    image is dropped (it no longer stands)."""
+    inspector = Inspector.load(model)
+    stale = tmp_path / f"{FAULTY}.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    _break_scoring_of(monkeypatch, Path(FAULTY).name)
+    report = inspector.predict([inputs], tmp_path, pictures=False, progress=False, workers=1)
+    assert sorted(r.name for r in report.results) == sorted([NORMAL, OTHER])
+    assert [p for p, _ in report.errors] == [str(inputs / FAULTY)]
+    error = json.loads((tmp_path / f"{FAULTY}.error.json").read_text())["error"]
+    assert "unexpected IndexError" in error and "index 7 is out of bounds" in error and "a bug" in error
+    assert not stale.exists()
+    assert report.summary["n_errors"] == 1 and report.summary["n_images"] == 3
+    # the worker processes' step (``_worker_predict``, also what a Ray task runs) reports it the same way
+    from thermal_anomaly import pipeline
+    from thermal_anomaly.baseline.reference import BaselineSet
+
+    opts = pipeline._ImageOptions(None, None, False, False, (), None)
+    monkeypatch.setattr(
+        pipeline,
+        "_WORKER",
+        {
+            "inspector": inspector,
+            "out": tmp_path,
+            "opts": opts,
+            "params": None,
+            "references": BaselineSet([]),
+        },
+    )
+    assert "unexpected IndexError" in pipeline._worker_predict((inputs / FAULTY, FAULTY, ("T1", "faulty")))
+
+
+def test_with_the_debug_switch_a_bug_met_on_one_image_raises(model, inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv("THERMAL_ANOMALY_DEBUG", "1")
+    _break_scoring_of(monkeypatch, Path(FAULTY).name)
+    with pytest.raises(IndexError, match="out of bounds"):
+        Inspector.load(model).predict([inputs], tmp_path, pictures=False, progress=False, workers=1)
