@@ -76,6 +76,7 @@ def train(
         data,
         model=model,
         out_dir=out,
+        on_error=lambda _path, reason: typer.echo(f"warning: left out of training: {reason}", err=True),
         img_size=img_size,
         epochs=epochs,
         batch_size=batch_size,

@@ -344,6 +344,25 @@ class ThermalDataset(Sequence[ImageRecord]):
         return sorted({r.group for r in self.records if r.group is not None})
 
 
+def readable_records(
+    records: Sequence[ImageRecord], progress: bool = False
+) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+    """(the records whose image can be read, (path, reason) of each that cannot), in order: a folder of
+    2,000 normals with one corrupt file is still learned from, and the file is named. Every image is read
+    once here (a truncated JPEG shows only when decoded; ~1-3 % of a fit's time)."""
+    from tqdm.auto import tqdm
+
+    ok, bad = [], []
+    for r in tqdm(records, desc="checking", unit="image", disable=not progress):
+        try:
+            read_image(r.path)
+        except DataError as exc:
+            bad.append((str(r.path), str(exc)))
+        else:
+            ok.append(r)
+    return ok, bad
+
+
 # ------------------------------------------------------------------------------------------ splits
 
 

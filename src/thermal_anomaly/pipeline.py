@@ -55,17 +55,33 @@ def train(
     model: str = DEFAULT_MODEL,
     out_dir: str | os.PathLike = "models",
     progress: bool = True,
+    on_error: Callable[[str, str], None] | None = None,
     **options,
 ) -> Path:
     """Fit a detector on the normal images under ``data_root``; return the model file to use.
 
     AutoEncoders write ``best_model.pth`` (lowest validation loss, returned), ``final_model.pth`` and
     ``training_loss.png``; other detectors write ``<model>.pth``. The model file records each asset's
-    normal images (absolute paths) for ``predict --baseline auto``.
+    normal images (absolute paths) for ``predict --baseline auto``. A normal image that cannot be read is
+    left out and reported: to ``on_error`` (path, reason), else as a warning; none readable is a
+    ``DataError``.
     """
+    import warnings
+
     from .baseline.reference import normals_record
+    from .data import readable_records
 
     dataset = data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="train")
+    records, unreadable = readable_records(dataset.records, progress=progress)
+    for path, reason in unreadable:
+        if on_error is None:
+            warnings.warn(f"left out of training: {reason}", stacklevel=2)
+        else:
+            on_error(path, reason)
+    if not records:
+        raise DataError(f"{dataset.root}: none of its {len(dataset.records)} normal images can be read")
+    if unreadable:
+        dataset = dataset.subset(records)
     detector = create_detector(model, **detector_config(model, **options))
     detector.fit(dataset.images(), groups=dataset.image_groups(), progress=progress)
     detector.normals_ = normals_record(r for r in dataset.records if r.label != 1)

@@ -212,3 +212,29 @@ def test_training_on_a_folder_without_images_is_a_clear_error(tmp_path):
     )
     assert res.returncode == 1
     assert "Traceback" not in res.stderr and "no images" in res.stderr
+
+
+def test_training_leaves_out_unreadable_normals_and_names_them(dev_data, tmp_path):
+    """2,000 normals with one corrupt file are still learned from: the file is named, the model records
+    only the images it learned; a folder whose normals are all unreadable is a clear error."""
+    data = link_subset(dev_data, tmp_path / "d", [f"T1/normal/T1_normal_00{i}.jpg" for i in (1, 2)])
+    normal = data / "T1" / "normal"
+    (normal / "empty.jpg").write_bytes(b"")
+    whole = (dev_data / "T1/normal/T1_normal_003.jpg").read_bytes()
+    (normal / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    res = run_cli("train", "--data", str(data), "--out", str(tmp_path / "m"))
+    assert res.returncode == 0 and "Traceback" not in res.stderr
+    warned = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: left out of training:")]
+    assert len(warned) == 2 and any("empty.jpg" in w for w in warned) and any("cut.jpg" in w for w in warned)
+    model = Path(res.stdout.strip().splitlines()[-1])
+    from thermal_anomaly.pipeline import Inspector
+
+    learned = sorted(Path(p).name for ps in Inspector.load(model).recorded_normals().values() for p in ps)
+    assert learned == ["T1_normal_001.jpg", "T1_normal_002.jpg"]
+
+    bad = tmp_path / "bad" / "normal"
+    bad.mkdir(parents=True)
+    (bad / "empty.jpg").write_bytes(b"")
+    res = run_cli("train", "--data", str(tmp_path / "bad"), "--out", str(tmp_path / "m2"))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "none of its 1 normal images can be read" in res.stderr
