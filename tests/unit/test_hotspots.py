@@ -250,6 +250,28 @@ def test_sister_components_in_the_same_row_are_the_peers_not_a_similar_shape_els
     assert r.reference_temp > 25.0  # the bushings' level, not pulled toward the posts' 22.5 °C
 
 
+def test_an_overheated_bushing_is_rated_against_its_sisters_not_a_horizontal_band_as_warm():
+    """One bushing of three is overheated along its length, so its warm blob is several times larger than its
+    sisters', which show only their warm tops; beside them, in the same row, a horizontal warm band (a tank
+    top) as warm and as large as the hot bushing. A vertical bushing's sisters are the other bushings (same
+    direction, smaller because cooler), not the band (the same size, lying across)."""
+    h, w = 480, 640
+    t = np.full((h, w), 20.0, np.float32)
+    t[160:320, 190:210] = 34.0  # the overheated bushing, 20×160 px
+    for cx in (280, 360):  # its sisters: only their tops (14×60 px) rise above the sky
+        t[160:220, cx - 7 : cx + 7] = 26.0
+    t[290:310, 440:600] = 34.0  # the tank top's band, 160×20 px, in the bushings' row
+    spots = find_hotspots(_render(t))
+    hot = [s for s in spots if _inside(s.box, 200, 240)]
+    assert len(hot) == 1, [(s.box, s.delta_t, s.peers) for s in spots]  # not dropped against the band
+    r = hot[0]
+    assert r.reference == "similar"
+    assert r.reference_temp == pytest.approx(26.0, abs=1.0)
+    assert r.delta_t == pytest.approx(8.0, abs=1.5)
+    assert len(r.peers) == 2
+    assert sorted(_inside(b, cx, 190) for b in r.peers for cx in (280, 360)).count(True) == 2
+
+
 def test_isotherm_outlines_the_hot_joint_half_way_down_its_rise():
     from thermal_anomaly.thermal.hotspots import isotherm
 

@@ -82,6 +82,16 @@ MIN_BLOB_AREA = 2e-4
 #: the same bushing or clamp seen at a slightly different distance or angle, not a tank against a bolt
 PEER_AREA_RATIO = 3.0
 PEER_ELONGATION = 2.0
+#: two straight long parts (each with a direction, see ``_axis``) are sisters only when their axes are closer
+#: to parallel than to perpendicular (degrees): a vertical bushing is no sister of a horizontal tank band
+PEER_ANGLE = 45.0
+#: two straight long parts pointing the same way are compared by thickness, not area: how much of a part's
+#: length is warm above the threshold depends on its temperature (a cooler sister shows less of itself), its
+#: thickness much less; the same factor as ``PEER_ELONGATION`` (blur widens a hotter part's warm blob)
+PEER_WIDTH_RATIO = 2.0
+#: a long part is straight (has a direction) when its second moments give at least this share of the
+#: length / width its inscribed circle gives (see ``_axis``)
+STRAIGHT_SHARE = 0.5
 
 
 def _check(temp: TemperatureMap) -> tuple[np.ndarray, np.ndarray]:
@@ -318,6 +328,41 @@ def _elongation(mask: np.ndarray) -> float:
     return float(mask.sum()) / max(4.0 * r * r, 1.0)
 
 
+def _axis(mask: np.ndarray, elongation: float) -> tuple[float, bool]:
+    """(angle of the principal axis in radians, whether the blob is a straight long part that has one).
+
+    Straight and long: its second moments say it is at least ``STRUCTURE_ELONGATION`` times longer than wide
+    and at least ``STRAIGHT_SHARE`` of its ``elongation`` (for a straight bar the two measures agree; a bent
+    wire or an arc is long by its inscribed circle but short and fat by its moments, and points nowhere).
+    """
+    mo = cv2.moments(mask.view(np.uint8), binaryImage=True)
+    a, b, c = mo["mu20"], mo["mu02"], mo["mu11"]
+    spread = math.hypot(a - b, 2.0 * c)
+    major, minor = (a + b + spread) / 2.0, (a + b - spread) / 2.0
+    ratio = math.sqrt(major / max(minor, 1e-9))  # length / width of the equivalent bar
+    return 0.5 * math.atan2(2.0 * c, a - b), ratio >= max(STRUCTURE_ELONGATION, STRAIGHT_SHARE * elongation)
+
+
+def _similar(
+    j: int, areas: np.ndarray, elong: np.ndarray, angles: np.ndarray, directed: np.ndarray
+) -> np.ndarray:
+    """Which candidates are components of the same kind as candidate ``j`` (bool per candidate, ``j`` False).
+
+    All: length / width within ``PEER_ELONGATION``. Two straight long parts (both ``directed``): their axes
+    agree within ``PEER_ANGLE`` and their thickness within ``PEER_WIDTH_RATIO``, however much of each is warm.
+    Any other pair: areas within ``PEER_AREA_RATIO``.
+    """
+    lengths = np.abs(np.log(elong / elong[j])) <= np.log(PEER_ELONGATION)
+    turn = np.abs(angles - angles[j]) % math.pi
+    aligned = np.minimum(turn, math.pi - turn) <= math.radians(PEER_ANGLE)
+    width = np.sqrt(areas / elong)  # 2 × the largest inscribed radius (see _elongation)
+    thick = np.abs(np.log(width / width[j])) <= np.log(PEER_WIDTH_RATIO)
+    sized = np.abs(np.log(areas / areas[j])) <= np.log(PEER_AREA_RATIO)
+    out = lengths & np.where(directed & directed[j], aligned & thick, sized)
+    out[j] = False
+    return out
+
+
 def fault_type(region: np.ndarray, structure: np.ndarray) -> str:
     """Name the fault from shape and place (boolean masks on one grid; ``region`` ⊆ ``structure``, the warm
     structure around it: pixels rising ≥ ``STRUCTURE_RISE`` × min_rise, connected to it).
@@ -490,7 +535,7 @@ def find_hotspots(
         return []
     # the warm structures a hot part can sit on (conductors, bushings): a lower rise threshold
     structures = _Structures(work.rise >= STRUCTURE_RISE * min_rise)
-    peaks, areas, elong, masks = [], [], [], []
+    peaks, areas, elong, masks, axes = [], [], [], [], []
     for i, st in blobs:
         x, y, bw, bh, area = (int(v) for v in st)
         m = lab[y : y + bh, x : x + bw] == i
@@ -498,7 +543,10 @@ def find_hotspots(
         areas.append(area)
         elong.append(_elongation(m))
         masks.append(m)
+        axes.append(_axis(m, elong[-1]))
     peaks_a, areas_a, elong_a = np.array(peaks), np.array(areas, float), np.array(elong)
+    angles_a = np.array([a for a, _d in axes])
+    directed_a = np.array([d for _a, d in axes], bool)
     boxes = np.array([st[:4] for _i, st in blobs], float)
     mid_y, half_h = boxes[:, 1] + boxes[:, 3] / 2, boxes[:, 3] / 2
     inv = 1.0 / work.f
@@ -510,11 +558,7 @@ def find_hotspots(
         peak_rise = float(r[m].max())
         if peak_rise < min_rise:
             continue
-        similar = (
-            (np.arange(len(blobs)) != j)
-            & (np.abs(np.log(areas_a / areas_a[j])) <= np.log(PEER_AREA_RATIO))
-            & (np.abs(np.log(elong_a / elong_a[j])) <= np.log(PEER_ELONGATION))
-        )
+        similar = _similar(j, areas_a, elong_a, angles_a, directed_a)
         # sister components stand side by side (phases, bushings, limbs): when some similar ones share this
         # one's row (their vertical extents overlap), they are its peers and the rest of the scene is not
         in_row = similar & (np.abs(mid_y - mid_y[j]) <= half_h + half_h[j])
