@@ -3,8 +3,12 @@
 Two comparisons, as in electrical thermography practice (NETA MTS table 100.18):
 - *between similar components*: a loose joint on one phase is judged against the same joint on the other
   two phases, not against the sky. Every warm blob of the rise map is a candidate; a candidate's reference
-  is the median peak of the other candidates of similar size and shape (the other bushings, limbs,
-  connections). Without such peers the reference is the local background under the spot.
+  is the median peak of the other candidates of the same kind (the other bushings, limbs, connections),
+  those in its row when there are any. Same kind: similar length / width and, for two straight long parts,
+  the same direction (a vertical bushing is no sister of a horizontal tank band) and a similar thickness
+  (how much of a part's length is warm depends on its temperature, so a cooler sister's warm blob is
+  shorter); for any other pair, a similar area. Without such peers the reference is the local background
+  under the spot.
 - *over ambient*: the peak against the scene's median valid temperature.
 
 The rise map is a white top-hat: temperature minus a morphological opening (a disc about ``scale`` of the
