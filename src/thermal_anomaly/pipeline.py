@@ -25,6 +25,7 @@ from .threads import backbone_threads_beside_analysis, one_blas_thread, one_thre
 
 if TYPE_CHECKING:
     from .baseline.reference import BaselineSet, Reference
+    from .data import ImageRecord
     from .thermal.analysis import ThermalAnalysis
 
 AUTOENCODERS = ("autoencoder", "unet-autoencoder")
@@ -701,9 +702,7 @@ class Inspector:
         from tqdm.auto import tqdm
 
         from .metrics import evaluate
-        from .report import rate_image
-        from .thermal.analysis import as_analysis
-        from .visualize import save_error_analysis, save_mask_png, save_result_panel
+        from .visualize import save_error_analysis
 
         dataset = (
             data_root if isinstance(data_root, ThermalDataset) else ThermalDataset(data_root, mode="test")
@@ -712,7 +711,6 @@ class Inspector:
         out.mkdir(parents=True, exist_ok=True)
         thr = self.detector.threshold_ if threshold is None else float(threshold)
         rows, gt_masks, maps, pred_masks, errors = [], [], [], [], []
-        vmax = 2.0 * float(thr)
         for i in tqdm(range(len(dataset)), desc="test", unit="img", disable=not progress):
             rec = dataset[i]
             try:
@@ -721,47 +719,15 @@ class Inspector:
             except ThermalAnomalyError as exc:
                 errors.append((str(rec.path), str(exc)))
                 continue
-            grp = self.infer_group(Path(rec.name).parts[:-1], rec.group)
-            analysis = as_analysis(image)
-            pred = self.detector.score([analysis], groups=[grp], threshold=threshold)
-            amap = pred.anomaly_map[0]
-            # the same decision predict writes: each learned region outlined by its isotherm
-            rated, _temp = rate_image(
-                analysis,
-                rec.path,
-                pred.regions[0],
-                pred.pred_mask[0],
-                anomaly_map=amap,
-                threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
-                flagged=bool(pred.pred_label[0]),
-            )
-            pmask = rated.mask
-            stem = _strip_ext(rec.name)
-            if save_pictures:
-                save_result_panel(
-                    out / f"{stem}_result.png",
-                    image,
-                    pred.reference[0],
-                    amap,
-                    pmask,
-                    title=f"{rec.name}  [{'FAULTY' if pred.pred_label[0] else 'normal'}]",
-                    score=float(pred.pred_score[0]),
-                    threshold=float(thr),
-                    vmax=vmax,
-                    regions=rated.regions,
-                )
-                save_mask_png(out / f"{stem}_mask.png", pmask)
-            rows.append(
-                {
-                    "image": rec.name,
-                    "group": grp or "",
-                    "label": int(rec.label),
-                    "category": "faulty" if rec.label else "normal",
-                    "score": float(pred.pred_score[0]),
-                    "predicted": int(pred.pred_label[0]),
-                    "n_regions": len(pred.regions[0]),
-                }
-            )
+            try:
+                row, amap, pmask = self._test_one(rec, image, out, threshold, save_pictures)
+            except ThermalAnomalyError as exc:
+                errors.append((str(rec.path), str(exc)))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one image's bug must not end an evaluation
+                errors.append((str(rec.path), str(unexpected(rec.path, exc))))
+                continue
+            rows.append(row)
             small = _metric_size(amap.shape)
             maps.append(resize_map(amap, small))
             pred_masks.append(resize_map(pmask.astype(np.float32), small) >= 0.5)
@@ -798,6 +764,58 @@ class Inspector:
         save_error_analysis(out / "error_analysis.png", scores, labels, float(thr))
         metrics["table"] = table
         return metrics
+
+    def _test_one(
+        self, rec: ImageRecord, image: np.ndarray, out: Path, threshold: float | None, save_pictures: bool
+    ) -> tuple[dict, np.ndarray, np.ndarray]:
+        """One labelled image of :meth:`test` scored as ``predict`` decides (each learned region outlined by
+        its isotherm), its pictures written: (its scores.csv row, anomaly map, predicted mask)."""
+        from .report import rate_image
+        from .thermal.analysis import as_analysis
+        from .visualize import save_mask_png, save_result_panel
+
+        thr = self.detector.threshold_ if threshold is None else float(threshold)
+        vmax = 2.0 * float(thr)
+        grp = self.infer_group(Path(rec.name).parts[:-1], rec.group)
+        analysis = as_analysis(image)
+        pred = self.detector.score([analysis], groups=[grp], threshold=threshold)
+        amap = pred.anomaly_map[0]
+        # the same decision predict writes: each learned region outlined by its isotherm
+        rated, _temp = rate_image(
+            analysis,
+            rec.path,
+            pred.regions[0],
+            pred.pred_mask[0],
+            anomaly_map=amap,
+            threshold=self.detector.pixel_threshold_ if threshold is None else threshold,
+            flagged=bool(pred.pred_label[0]),
+        )
+        pmask = rated.mask
+        stem = _strip_ext(rec.name)
+        if save_pictures:
+            save_result_panel(
+                out / f"{stem}_result.png",
+                image,
+                pred.reference[0],
+                amap,
+                pmask,
+                title=f"{rec.name}  [{'FAULTY' if pred.pred_label[0] else 'normal'}]",
+                score=float(pred.pred_score[0]),
+                threshold=float(thr),
+                vmax=vmax,
+                regions=rated.regions,
+            )
+            save_mask_png(out / f"{stem}_mask.png", pmask)
+        row = {
+            "image": rec.name,
+            "group": grp or "",
+            "label": int(rec.label),
+            "category": "faulty" if rec.label else "normal",
+            "score": float(pred.pred_score[0]),
+            "predicted": int(pred.pred_label[0]),
+            "n_regions": len(pred.regions[0]),
+        }
+        return row, amap, pmask
 
 
 def experiment(

@@ -256,3 +256,25 @@ def test_with_the_debug_switch_a_bug_met_on_one_image_raises(model, inputs, tmp_
     _break_scoring_of(monkeypatch, Path(FAULTY).name)
     with pytest.raises(IndexError, match="out of bounds"):
         Inspector.load(model).predict([inputs], tmp_path, pictures=False, progress=False, workers=1)
+
+
+def test_a_bug_met_on_one_image_of_an_evaluation_is_listed_and_the_rest_scored(
+    model, inputs, tmp_path, monkeypatch
+):
+    """``test`` reads labelled images as pixels (no path to break on): the first one scored meets the bug."""
+    from thermal_anomaly.detectors.base import Detector
+
+    score, calls = Detector.score, []
+
+    def broken(self, images, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise IndexError("index 7 is out of bounds")
+        return score(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(Detector, "score", broken)
+    metrics = Inspector.load(model).test(inputs, tmp_path, progress=False, save_pictures=False)
+    assert metrics["n_images"] == 2 and metrics["n_errors"] == 1
+    (error,) = metrics["errors"]
+    assert error["image"] == str(inputs / OTHER) and "unexpected IndexError" in error["error"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["n_errors"] == 1
