@@ -118,3 +118,79 @@ def test_first_of_each_numbers_values_as_the_two_scatter_form_does(n_values: int
         assert np.array_equal(uniq, want_uniq) and np.array_equal(inverse, want_inverse)
         assert inverse.dtype == np.intp and len(np.unique(uniq)) == len(uniq)
         assert np.array_equal(uniq[inverse], code)
+
+
+def test_lookup_is_fancy_indexing() -> None:
+    """``palette.lookup`` (``np.take``) gives what ``table[index]`` gives: values, dtype and shape."""
+    from thermal_anomaly.thermal.palette import lookup
+
+    rng = np.random.default_rng(5)
+    for t in range(60):
+        n = int(rng.integers(1, 3000))
+        table = [rng.random(n) < 0.3, rng.integers(0, 256, n).astype(np.uint8), rng.random(n).astype("f4")][
+            t % 3
+        ]
+        shape = (
+            (int(rng.integers(0, 40)), int(rng.integers(1, 40))) if t % 2 else (int(rng.integers(0, 900)),)
+        )
+        index = rng.integers(0, n, shape).astype(
+            [np.int32, np.intp, np.uint16 if n <= 65535 else np.int32][t % 3]
+        )
+        got, want = lookup(table, index), table[index]
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+
+
+def _saturated_heat_reference(lo: np.ndarray, hi: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``overlays._saturated_heat`` as it was: labels grown as float32, ring where the label is 0."""
+    from thermal_anomaly.thermal.overlays import HEAT_HI, HEAT_LO, HEAT_RING
+
+    pale = ((hi > HEAT_HI) & (lo > HEAT_LO)).view(np.uint8)
+    core = cv2.morphologyEx(pale, cv2.MORPH_OPEN, k)
+    if not core.any():
+        return np.zeros_like(pale)
+    n, lab = cv2.connectedComponents(pale, connectivity=8)
+    solid = np.zeros(n, bool)
+    solid[lab[core > 0]] = True
+    grown = cv2.dilate(lab.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int64)
+    ring = (lab == 0) & (grown > 0)
+    total = np.bincount(grown[ring], minlength=n)
+    bright = np.bincount(grown[ring & (hi > HEAT_HI)], minlength=n)
+    keep = solid & (bright >= HEAT_RING * np.maximum(total, 1))
+    keep[0] = False
+    return keep[lab].view(np.uint8)
+
+
+def test_saturated_heat_matches_the_float_label_form() -> None:
+    """Random blotchy channel extremes (touching spots, rings shared between labels), and a speckle of more
+    than 65535 components (the float32 branch): the uint16 label growth keeps the same spots."""
+    from thermal_anomaly.thermal.overlays import _saturated_heat
+
+    rng = np.random.default_rng(11)
+    k = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
+    kept = 0
+    for t in range(40):
+        h, w = (int(v) for v in rng.integers(40, 200, 2))
+        hi = rng.uniform(0.0, 0.95, (h, w)).astype(np.float32)  # bright and dim scene
+        lo = (hi * rng.uniform(0.0, 0.5, (h, w))).astype(np.float32)
+        for _ in range(int(rng.integers(1, 12))):  # pale spots, some with a bright halo, some touching
+            y, x = int(rng.integers(0, h)), int(rng.integers(0, w))
+            r, halo = int(rng.integers(2, 16)), int(rng.integers(0, 5))
+            if halo:
+                hi[max(0, y - r - halo) : y + r + halo, max(0, x - r - halo) : x + r + halo] = 0.9
+                lo[max(0, y - r - halo) : y + r + halo, max(0, x - r - halo) : x + r + halo] = 0.2
+            hi[max(0, y - r) : y + r, max(0, x - r) : x + r] = 1.0
+            lo[max(0, y - r) : y + r, max(0, x - r) : x + r] = rng.uniform(0.36, 1.0)
+        got, want = _saturated_heat(lo, hi, k), _saturated_heat_reference(lo, hi, k)
+        assert got.dtype == want.dtype and np.array_equal(got, want), t
+        kept += bool(got.any())
+    assert kept >= 5  # spots were kept, not only none
+    # isolated pale pixels: ~102k components, plus solid blocks for cores, all ringed by bright non-pale
+    lo = np.zeros((640, 640), np.float32)
+    lo[::2, ::2] = 0.5
+    lo[480:540, 100:140] = 0.5
+    lo[560:610, 420:470] = 0.5
+    hi = np.full((640, 640), 0.9, np.float32)
+    n, _ = cv2.connectedComponents(((hi > 0.85) & (lo > 0.35)).view(np.uint8), connectivity=8)
+    assert n > 65535
+    got, want = _saturated_heat(lo, hi, k), _saturated_heat_reference(lo, hi, k)
+    assert np.array_equal(got, want) and got.any()

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..postprocess import foreground_box
-from .palette import ImageColours, channel_range, colour_positions, sampled_copy, upsize_mask
+from .palette import ImageColours, channel_range, colour_positions, lookup, sampled_copy, upsize_mask
 from .temperature import ABOVE_LO, HOT_END, RING_RADIUS
 
 #: overlay pixels at least this light (channel min) are candidates: what the stroke test can have masked
@@ -119,7 +119,7 @@ def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.
     ox1 = min(x1 - x0, bx0 + lab_box.shape[1])
     lab[oy0:oy1, ox0:ox1] = lab_box[oy0 - by0 : oy1 - by0, ox0 - bx0 : ox1 - bx0]
     c = cand[sub]
-    member = solid[lab]
+    member = lookup(solid, lab)
     # the ring: pixels within RING_RADIUS of a solid component, outside every candidate (labels grown by
     # max: touching components share a ring); beyond it, out to OUTER_PX, what the ring is compared with
     kept = np.where(member, lab, 0).astype(np.float32)
@@ -147,7 +147,10 @@ def _given_back(rgb: np.ndarray, overlay: np.ndarray, free: np.ndarray, lut: np.
     heat[0] = False
     if not heat.any():
         return None
-    given = cv2.dilate(heat[lab].view(np.uint8), np.ones((2 * GROW_PX + 1, 2 * GROW_PX + 1), np.uint8)) > 0
+    given = (
+        cv2.dilate(lookup(heat, lab).view(np.uint8), np.ones((2 * GROW_PX + 1, 2 * GROW_PX + 1), np.uint8))
+        > 0
+    )
     out = np.zeros((h, w), bool)
     out[sub] = given
     return out

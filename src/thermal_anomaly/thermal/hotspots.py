@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import DataError
 from ..postprocess import connected_components, label_boxes
 from ..records import HotSpot
-from .palette import labels_in
+from .palette import labels_in, lookup
 from .severity import RELATIVE_PREFIX, SEVERITIES, Severity  # noqa: F401 - SEVERITIES re-exported
 from .temperature import TemperatureMap
 
@@ -218,7 +218,7 @@ def _near_big_overlay(valid: np.ndarray) -> np.ndarray:
     is_big = np.bincount(lab.ravel(), minlength=n) >= UI_BIG_AREA * h * w
     is_big[0] = False
     r = max(1, int(round(UI_MARGIN * max(h, w)))) + 2
-    near = cv2.dilate(is_big.view(np.uint8)[lab], np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    near = cv2.dilate(lookup(is_big.view(np.uint8), lab), np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
     # the image frame counts as such an area: screenshots have frames, and the opening sees half a window
     near[:r] = near[-r:] = True
     near[:, :r] = near[:, -r:] = True

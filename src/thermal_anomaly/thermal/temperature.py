@@ -19,6 +19,7 @@ from .palette import (
     colour_positions,
     distinct_colors,
     fit_palette,
+    lookup,
     lut_from_anchors,
     palette_lut,
     to_u8,
@@ -282,7 +283,7 @@ def _members(lab: np.ndarray, stats: np.ndarray | _LabelBoxes, chosen: np.ndarra
     components looked for in its own box only (``stats[k][:4]``: x, y, w, h of component ``k``)."""
     ks = np.flatnonzero(chosen)
     if len(ks) > 32:
-        return chosen[lab]
+        return lookup(chosen, lab)
     out = np.zeros(lab.shape, bool)
     for k in ks:
         x, y, w, h = (int(v) for v in stats[k][:4])
