@@ -95,3 +95,39 @@ def test_foreign_checkpoint_is_rejected(tmp_path):
     torch.save({"model_state_dict": AnomalyAutoEncoder().state_dict()}, path)
     with pytest.raises(ModelError, match="not a thermal-anomaly model"):
         load_detector(path)
+
+
+class _RunsCode:
+    """What a malicious checkpoint carries: unpickling it would call ``_ran``."""
+
+    def __reduce__(self):
+        return (_ran, ())
+
+
+_RAN: list[int] = []
+
+
+def _ran() -> None:
+    _RAN.append(1)
+
+
+@pytest.mark.parametrize("kind", ["code", "garbage", "truncated"])
+def test_a_model_file_that_is_no_model_is_refused_without_advice_to_load_it_unsafely(tmp_path, kind):
+    """PyTorch answers such files with advice to reload them with ``weights_only=False`` (running whatever
+    code they carry); the tool's message names the file and the problem and never repeats that advice."""
+    path = tmp_path / "model.pth"
+    if kind == "code":
+        torch.save({"format": "thermal-anomaly", "x": _RunsCode()}, path)
+    elif kind == "garbage":
+        path.write_bytes(b"\x80\x04not a model at all" * 10)
+    else:
+        good = tmp_path / "good.pth"
+        torch.save({"x": torch.zeros(1000)}, good)
+        path.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ModelError) as err:
+        load_detector(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: not a readable thermal-anomaly model file (")
+    assert "weights_only" not in message and "\n" not in message and not _RAN
+    if kind == "code":
+        assert "objects other than tensors" in message

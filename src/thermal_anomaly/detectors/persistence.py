@@ -11,6 +11,8 @@ in its ``_upgrade_config`` hook so it scores as it was calibrated.
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,8 +110,20 @@ def read_model_file(path: str | os.PathLike) -> dict:
         raise ModelError(f"{p}: not a file")
     if p.stat().st_size == 0:
         raise ModelError(f"{p}: model file is empty")
+    if not zipfile.is_zipfile(p):
+        # torch.load would try it as a legacy pickle and answer with advice to load it unsafely
+        raise ModelError(
+            f"{p}: not a readable thermal-anomaly model file (not a PyTorch model archive: truncated, or "
+            "another kind of file)"
+        )
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # PyTorch's message suggests weights_only=False, i.e. running the file's code: never for a user's file
+        raise ModelError(
+            f"{p}: not a readable thermal-anomaly model file (it holds objects other than tensors and plain "
+            "values; model files are read without running code they carry, and this tool's hold none)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse is the same user error
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{p}: not a readable thermal-anomaly model file ({msg[:200]})") from None
