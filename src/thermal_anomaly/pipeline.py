@@ -720,7 +720,7 @@ class Inspector:
                 errors.append((str(rec.path), str(exc)))
                 continue
             try:
-                row, amap, pmask = self._test_one(rec, image, out, threshold, save_pictures)
+                row, amap, pmask = self._test_one(rec, image, out, threshold, thr, save_pictures)
             except ThermalAnomalyError as exc:
                 errors.append((str(rec.path), str(exc)))
                 continue
@@ -766,16 +766,21 @@ class Inspector:
         return metrics
 
     def _test_one(
-        self, rec: ImageRecord, image: np.ndarray, out: Path, threshold: float | None, save_pictures: bool
+        self,
+        rec: ImageRecord,
+        image: np.ndarray,
+        out: Path,
+        threshold: float | None,
+        thr: float,
+        save_pictures: bool,
     ) -> tuple[dict, np.ndarray, np.ndarray]:
         """One labelled image of :meth:`test` scored as ``predict`` decides (each learned region outlined by
-        its isotherm), its pictures written: (its scores.csv row, anomaly map, predicted mask)."""
+        its isotherm), its pictures written: (its scores.csv row, anomaly map, predicted mask). ``threshold``
+        as given to ``test``, ``thr`` the image threshold in use."""
         from .report import rate_image
         from .thermal.analysis import as_analysis
         from .visualize import save_mask_png, save_result_panel
 
-        thr = self.detector.threshold_ if threshold is None else float(threshold)
-        vmax = 2.0 * float(thr)
         grp = self.infer_group(Path(rec.name).parts[:-1], rec.group)
         analysis = as_analysis(image)
         pred = self.detector.score([analysis], groups=[grp], threshold=threshold)
@@ -802,7 +807,7 @@ class Inspector:
                 title=f"{rec.name}  [{'FAULTY' if pred.pred_label[0] else 'normal'}]",
                 score=float(pred.pred_score[0]),
                 threshold=float(thr),
-                vmax=vmax,
+                vmax=2.0 * float(thr),
                 regions=rated.regions,
             )
             save_mask_png(out / f"{stem}_mask.png", pmask)

@@ -344,3 +344,28 @@ def test_save_tiff_float_round_trips_through_read_raw(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_tiff_float(tmp_path / "rgb.tiff", np.zeros((3, 3, 3), np.float32))
     assert sorted(f.name for f in tmp_path.iterdir()) == ["t.tiff"]
+
+
+def test_check_image_refuses_what_read_image_refuses_and_passes_the_rest(
+    tmp_path: Path, dev_data: Path
+) -> None:
+    """``check_image`` (a JPEG at 1/8 scale: training vets 2,000 normals with it) must still read a JPEG's
+    whole stream: every cut of a real camera JPEG that ``read_image`` refuses, it refuses with the same
+    message; whole files of every kind pass."""
+    from thermal_anomaly.io import check_image
+
+    data = (dev_data / "T1/normal/T1_normal_001.jpg").read_bytes()
+    for i, n in enumerate([len(data) - 2, len(data) - 300, len(data) * 3 // 4, len(data) // 2, 700]):
+        cut = tmp_path / f"cut{i}.jpg"
+        cut.write_bytes(data[:n])
+        with pytest.raises(DataError) as want:
+            read_image(cut)
+        with pytest.raises(DataError) as got:
+            check_image(cut)
+        assert str(got.value) == str(want.value)
+    for rel in (
+        "T1/normal/T1_normal_001.jpg",
+        "T2/faulty/T2_faulty_002.png.png",
+        "T6/normal/T6_normal_001.jpg",
+    ):
+        check_image(dev_data / rel)

@@ -118,14 +118,15 @@ def read_model_file(path: str | os.PathLike) -> dict:
         )
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # PyTorch's message suggests weights_only=False, i.e. running the file's code: never for a user's file
-        raise ModelError(
-            f"{p}: not a readable thermal-anomaly model file (it holds objects other than tensors and plain "
-            "values; model files are read without running code they carry, and this tool's hold none)"
-        ) from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse is the same user error
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, pickle.UnpicklingError) and "weights_only" in str(exc):
+            # the safe loader refused what it holds; PyTorch's message then advises weights_only=False,
+            # i.e. running the file's code: never repeated for a user's file
+            msg = (
+                "it holds objects other than tensors and plain values; model files are read without running "
+                "code they carry, and this tool's hold none"
+            )
         raise ModelError(f"{p}: not a readable thermal-anomaly model file ({msg[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelError(f"{p}: not a thermal-anomaly model file (foreign or corrupt content)")

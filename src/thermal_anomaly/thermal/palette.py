@@ -149,7 +149,7 @@ def labels_in(lab: np.ndarray, ids: np.ndarray, n: int | None = None) -> np.ndar
         n = max(top, int(ids.max()) if ids.size else 0) + 1
     table = np.zeros(n, bool)
     table[ids] = True
-    return np.take(table, lab, axis=0)  # ``table[lab]``; see ``lookup``
+    return lookup(table, lab)
 
 
 def lookup(table: np.ndarray, index: np.ndarray) -> np.ndarray:
