@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ThermalAnomalyError
+from .worker_pool import CRASH_ONCE_ENV
 
 if TYPE_CHECKING:
     from .pipeline import Inspector, _ImageOptions
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 TASK_RETRIES = 2
 #: tasks in flight per CPU of the cluster (the rest of the batch is submitted as they finish)
 IN_FLIGHT_PER_CPU = 4
-#: fault injection for the retry test: a folder; the batch's first task kills its worker process
-CRASH_ONCE_ENV = "THERMAL_ANOMALY_RAY_CRASH_ONCE"
 
 Item = tuple[Path, str, tuple[str, ...]]
 
@@ -50,14 +48,6 @@ def _task(
     image as a local worker process does (result, or the reason its file cannot be read)."""
     from . import pipeline
 
-    crash_dir = os.environ.get(CRASH_ONCE_ENV)
-    if crash_dir:
-        try:  # the first task of the batch to get here (an exclusive create) makes its worker die
-            os.close(os.open(Path(crash_dir) / "crashed", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
-            pass
-        else:
-            os._exit(1)  # a worker process dying mid-task, as a node lost or killed for memory does
     key = f"{digest}|{model_name}|{out}|{opts!r}|{params!r}"
     if _LOADED.get("key") != key:
         with tempfile.TemporaryDirectory(prefix="thermal-anomaly-ray-") as tmp:

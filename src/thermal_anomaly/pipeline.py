@@ -212,29 +212,39 @@ def _worker_start(
     model_file: str, model_name: str, out: str, opts: _ImageOptions, params: RadiometricParams | None
 ) -> None:
     """Load the batch's model in a worker process; one thread for torch, OpenCV and numpy's BLAS, as each
-    process has a core of its own."""
+    process has a core of its own. A failure is kept and raised with the first image
+    (:class:`~thermal_anomaly.worker_pool.WorkerStartError`): a pool whose initializer fails only says that a
+    process ended."""
     one_thread_each()
     from .baseline.reference import BaselineSet, load_asset_references, load_references
 
-    by_asset = None
-    if opts.asset_baselines is not None:
-        record = dict(opts.asset_baselines)
-        by_asset = load_asset_references(record, record, params, quiet=True)  # warned in the main process
-    _WORKER.update(
-        inspector=Inspector(load_detector(model_file), model_name),
-        out=Path(out),
-        opts=opts,
-        params=params,
-        references=BaselineSet(load_references(opts.baselines, params), by_asset),
-    )
+    _WORKER.pop("start_error", None)  # a Ray worker process serves batch after batch
+    try:
+        by_asset = None
+        if opts.asset_baselines is not None:
+            record = dict(opts.asset_baselines)
+            by_asset = load_asset_references(record, record, params, quiet=True)  # warned in the main process
+        _WORKER.update(
+            inspector=Inspector(load_detector(model_file), model_name),
+            out=Path(out),
+            opts=opts,
+            params=params,
+            references=BaselineSet(load_references(opts.baselines, params), by_asset),
+        )
+    except Exception as exc:  # noqa: BLE001 - reported by the batch, in one line
+        _WORKER["start_error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | str:
     """One image in a worker process: its result, or the reason its file cannot be read (its error file
     written, as the one-process path does)."""
     from .thermal.analysis import ThermalAnalysis
+    from .worker_pool import WorkerStartError, die_if_asked
 
     path, name, _parts = item
+    if "start_error" in _WORKER:
+        raise WorkerStartError(_WORKER["start_error"])
+    die_if_asked(name)
     out = _WORKER["out"]
     try:
         analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
@@ -559,22 +569,32 @@ class Inspector:
         params: RadiometricParams | None,
         n_workers: int,
     ) -> Iterator[tuple[tuple[Path, str, tuple[str, ...]], ImageResult | str]]:
-        """Each item with its result (or the reason it failed), in order, from ``n_workers`` processes that
-        each load this detector from a model file written for them (the safe loader; nothing is pickled
-        but the results) and predict one image at a time with one thread."""
+        """Each item with its result (or the reason it failed), as they finish, from ``n_workers`` processes
+        that each load this detector from a model file written for them (the safe loader; nothing is pickled
+        but the results) and predict one image at a time with one thread. A worker that dies (killed for
+        memory) costs a rerun of what it held, and the image that kills a worker on its own is its error
+        (:mod:`~thermal_anomaly.worker_pool`)."""
         import multiprocessing
         import tempfile
         from concurrent.futures import ProcessPoolExecutor
 
+        from . import worker_pool
+
+        def failed(item: tuple[Path, str, tuple[str, ...]], exc: ThermalAnomalyError) -> str:
+            return _failed(out, item[1], item[0], exc)
+
         with tempfile.TemporaryDirectory(prefix="thermal-anomaly-") as tmp:
             model_file = self.detector.save(Path(tmp) / "model.pth")
-            with ProcessPoolExecutor(
-                n_workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_start,
-                initargs=(str(model_file), self.model_name, str(out), opts, params),
-            ) as pool:
-                yield from zip(items, pool.map(_worker_predict, items, chunksize=1), strict=True)
+
+            def new_pool() -> ProcessPoolExecutor:
+                return ProcessPoolExecutor(
+                    n_workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_start,
+                    initargs=(str(model_file), self.model_name, str(out), opts, params),
+                )
+
+            yield from worker_pool.outcomes(items, new_pool, _worker_predict, n_workers, failed)
 
     def _predict_one(
         self,

@@ -202,6 +202,37 @@ def test_ray_cluster_of_two_workers_writes_what_one_process_writes(model, inputs
     assert (out / "summary.md").read_bytes() == (local_out / "summary.md").read_bytes()
 
 
+def test_a_worker_killed_mid_batch_is_survived_and_the_image_that_kills_it_reported(
+    model, inputs, local_out, tmp_path, monkeypatch
+):
+    """`predict --workers 2`: one worker is killed once (as the out-of-memory killer does) and one image kills
+    its worker every time. The batch goes on: the image killed once is done all the same, the other is that
+    image's error (and a result of an earlier run of it dropped), and the summary is written."""
+    from thermal_anomaly.worker_pool import CRASH_ONCE_ENV, DIE_ON_ENV
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    monkeypatch.setenv(CRASH_ONCE_ENV, str(crashed))
+    monkeypatch.setenv(DIE_ON_ENV, OTHER)
+    out = tmp_path / "out"
+    stale = out / f"{OTHER}.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{}")
+    report = Inspector.load(model).predict([inputs], out, pictures=False, progress=False, workers=2)
+    assert (crashed / "crashed").exists()  # a worker did die mid-image
+    assert sorted(r.name for r in report.results) == sorted([FAULTY, NORMAL])
+    assert [p for p, _ in report.errors] == [str(inputs / OTHER)]
+    error = json.loads((out / f"{OTHER}.error.json").read_text())["error"]
+    assert "worker process predicting it died" in error and not stale.exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_images"] == 3 and summary["n_scored"] == 2 and summary["n_errors"] == 1
+    for rel in (FAULTY, NORMAL):  # what the one-process run decided
+        one = json.loads((local_out / f"{rel}.json").read_text())
+        two = json.loads((out / f"{rel}.json").read_text())
+        assert two["is_anomalous"] == one["is_anomalous"] and two["severity"] == one["severity"]
+        assert two["score"] == pytest.approx(one["score"], rel=1e-3)
+
+
 def _break_scoring_of(monkeypatch, name: str) -> None:
     """Scoring ``name`` raises what no check of the tool foresaw (a bug met on one image)."""
     from thermal_anomaly.detectors.base import Detector
