@@ -22,6 +22,12 @@ class NotFittedError(ModelError):
     """A detector was asked to score before it learned what normal looks like."""
 
 
+def image_error(path: object, exc: Exception) -> ThermalAnomalyError:
+    """What one image's failure is reported as: the tool's own error as it is, anything else as
+    :func:`unexpected` (so a batch catches one ``Exception`` per step and goes on)."""
+    return exc if isinstance(exc, ThermalAnomalyError) else unexpected(path, exc)
+
+
 def unexpected(path: object, exc: Exception) -> ThermalAnomalyError:
     """An exception none of the tool's checks foresaw, raised by one image's work, as that image's error: a
     batch of thousands goes on past it and reports it (its type and message, and that it is a bug to report

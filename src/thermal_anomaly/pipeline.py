@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import MASKS_DIR, ThermalDataset, find_images
 from .detectors import Detector, create_detector, load_detector
-from .errors import DataError, ModelError, ThermalAnomalyError, unexpected
+from .errors import DataError, ModelError, ThermalAnomalyError, image_error
 from .io import save_npy, write_json, write_text
 from .postprocess import resize_map
 from .records import ImageResult
@@ -124,7 +124,7 @@ def _analysed_ahead(
 
     A decoding that failed in the thread is met again (and reported) in the caller's; the OCR engine and
     the glyph cache are locked, so the two may read scales at once. An exception no check foresaw is that
-    image's error too (:func:`~thermal_anomaly.errors.unexpected`).
+    image's error too (:func:`~thermal_anomaly.errors.image_error`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -140,10 +140,8 @@ def _analysed_ahead(
             pending = pool.submit(analyse, items[i + 1][0]) if i + 1 < len(items) else None
             try:
                 yield current.result()
-            except ThermalAnomalyError as exc:
-                yield exc
             except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
-                yield unexpected(items[i][0], exc)
+                yield image_error(items[i][0], exc)
 
 
 def _failed(out: Path, name: str, path: Path, exc: ThermalAnomalyError) -> str:
@@ -169,10 +167,8 @@ def _scored(
     path, name, parts = item
     try:
         return inspector._predict_one(path, name, parts, analysis, out, opts, references)
-    except ThermalAnomalyError as exc:
-        return _failed(out, name, path, exc)
     except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
-        return _failed(out, name, path, unexpected(path, exc))
+        return _failed(out, name, path, image_error(path, exc))
 
 
 class _ImageOptions(NamedTuple):
@@ -248,10 +244,8 @@ def _worker_predict(item: tuple[Path, str, tuple[str, ...]]) -> ImageResult | st
     out = _WORKER["out"]
     try:
         analysis = ThermalAnalysis.from_file(path, _WORKER["params"]).prefetch()
-    except ThermalAnomalyError as exc:
-        return _failed(out, name, path, exc)
     except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
-        return _failed(out, name, path, unexpected(path, exc))
+        return _failed(out, name, path, image_error(path, exc))
     return _scored(_WORKER["inspector"], item, analysis, out, _WORKER["opts"], _WORKER["references"])
 
 
@@ -736,16 +730,9 @@ class Inspector:
             try:
                 image = dataset.load_image(i)
                 gt = dataset.load_mask(i)
-            except ThermalAnomalyError as exc:
-                errors.append((str(rec.path), str(exc)))
-                continue
-            try:
                 row, amap, pmask = self._test_one(rec, image, out, threshold, thr, save_pictures)
-            except ThermalAnomalyError as exc:
-                errors.append((str(rec.path), str(exc)))
-                continue
             except Exception as exc:  # noqa: BLE001 - one image's bug must not end an evaluation
-                errors.append((str(rec.path), str(unexpected(rec.path, exc))))
+                errors.append((str(rec.path), str(image_error(rec.path, exc))))
                 continue
             rows.append(row)
             small = _metric_size(amap.shape)

@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ThermalAnomalyError, unexpected
+from .errors import ThermalAnomalyError, image_error
 
 #: images handed to the pool per worker at a time (one running, one waiting: no worker waits for the next)
 IN_FLIGHT_PER_WORKER = 2
@@ -142,4 +142,4 @@ def _settled(fut: Future, item: Item, failed: Callable[[Item, ThermalAnomalyErro
     except WorkerStartError as exc:
         raise ThermalAnomalyError(f"worker processes could not start: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - one image's bug must not end a batch
-        return failed(item, unexpected(item[0], exc))
+        return failed(item, image_error(item[0], exc))
