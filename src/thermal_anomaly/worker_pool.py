@@ -58,7 +58,7 @@ def die_if_asked(name: str) -> None:
 
 
 def lost_worker(path: object) -> ThermalAnomalyError:
-    """The error of an image whose worker process died while predicting it, alone, twice in a row."""
+    """The error of an image whose worker process died while predicting it, and again when it ran alone."""
     return ThermalAnomalyError(
         f"{path}: the worker process predicting it died (killed by the system, most likely for lack of "
         "memory, or a crash in a native library); the rest of the batch went on. Run it alone with "
