@@ -142,3 +142,44 @@ def test_maps_come_back_at_original_size():
     img = np.full((50, 77, 3), 0.5, np.float32)
     pred = det.score([img])
     assert pred.anomaly_map[0].shape == (50, 77) and pred.pred_mask[0].shape == (50, 77)
+
+
+def test_unknown_assets_get_a_scale_from_normals_of_assets_the_model_never_saw():
+    """Held-out peaks by a model without the whole asset set the pooled scale, so that the threshold passes the
+    same share of an unseen asset's normals as of a known one's; a named asset with one normal keeps the
+    median held-out scale it had."""
+    from thermal_anomaly.detectors.calibration import learn_calibration
+
+    rng = np.random.default_rng(0)
+    peaks = np.exp(rng.normal(0.0, 0.1, 12))
+    groups = ["a"] * 5 + ["b"] * 6 + ["c"]
+    unseen = 2.0 * np.exp(
+        rng.normal(0.0, 0.3, 12)
+    )  # without their asset, normals are more novel and vary more
+    before = learn_calibration(peaks, None, groups, 0.95)
+    after = learn_calibration(peaks, None, groups, 0.95, (unseen, None))
+    assert after.threshold == before.threshold and after.scale["a"] == before.scale["a"]
+    assert after.scale["c"] == before.scale[ALL_GROUPS]  # known, one normal: as before, now under its name
+    assert "c" not in before.scale
+    # ~95 % of unseen-asset normals under the threshold with the new pooled scale; few with the old one
+    assert np.mean(unseen / after.scale[ALL_GROUPS] < after.threshold) >= 0.9
+    assert np.mean(unseen / before.scale[ALL_GROUPS] < before.threshold) <= 0.5
+    assert after.map_scale == after.scale
+
+
+@pytest.mark.slow
+def test_patchcore_does_not_flag_transformers_it_never_saw_for_being_new(dev_data):
+    """Fitted on seven development transformers' normals, the other two's (T6, T9; no group given) are not
+    flagged; the scale of a known asset with one normal, which unknown assets got before, flags most of them."""
+    from thermal_anomaly.data import ThermalDataset
+    from thermal_anomaly.detectors.patchcore import PatchCore
+
+    ds = ThermalDataset(dev_data, mode="train")
+    recs = [ds[i] for i in range(len(ds))]
+    train = [r for r in recs if r.group not in ("T6", "T9")]
+    unseen = [r.load_image() for r in recs if r.group in ("T6", "T9")]
+    det = PatchCore().fit([r.load_image() for r in train], groups=[r.group for r in train], progress=False)
+    assert len(unseen) == 6
+    assert det.score(unseen, groups=[None] * 6).pred_label.sum() <= 1
+    assert det.calibration_["T2"] < det.calibration_[ALL_GROUPS]  # T2: one normal, the median held-out scale
+    assert det.score(unseen, groups=["T2"] * 6).pred_label.sum() >= 4
