@@ -105,27 +105,3 @@ def test_fit_in_chunks_gives_the_bank_and_calibration_of_fitting_at_once(monkeyp
     chunked.recalibrate(images, groups=groups, progress=False)
     assert chunked.threshold_ == whole.threshold_
     assert chunked.calibration_ == whole.calibration_
-
-
-def test_only_a_sample_of_normals_is_scored_without_its_asset(monkeypatch, real_images):
-    """The unseen-asset scale is a quantile: a bounded, evenly spread sample of the normals pays the second
-    nearest-neighbour pass, whatever the chunking."""
-    images, _groups = real_images
-    monkeypatch.setattr(pc, "FIT_CHUNK", 2)
-    monkeypatch.setattr(pc, "UNSEEN_SAMPLE", 2)
-    det = PatchCore(img_size=64, coreset_ratio=0.3)
-    seen = {}
-    learn = det._learn_calibration
-
-    def spy(*args, unseen=None):
-        seen["unseen"] = unseen
-        return learn(*args, unseen=unseen)
-
-    det._learn_calibration = spy  # type: ignore[method-assign]
-    det.fit(images, groups=["a", "a", "b", "b", "c"], progress=False)
-    scores, maps = seen["unseen"]
-    assert len(scores) == 2 and (maps is None or len(maps) == 2)  # images 0 and 3 of 5 (every third)
-    assert det.calibration_["c"] != det.calibration_["__all__"]  # "c": one normal, the median scale
-    # one asset named: nobody can be scored as an unseen asset, and the pooled scale is the median one
-    det.fit(images, groups=["a"] * 5, progress=False)
-    assert seen["unseen"] is None

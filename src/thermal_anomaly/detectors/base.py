@@ -379,15 +379,11 @@ class Detector(ABC):
         idx: np.ndarray,
         groups: Sequence[str | None] | None,
         n: int,
-        *,
-        unseen: tuple[np.ndarray, np.ndarray | None] | None = None,
     ) -> None:
-        """Scales and thresholds from the peaks of the ``n`` training normals' held-out maps, in ``idx`` order;
-        ``unseen``: the peaks of their score and pixel maps (None: the same) by a model without their asset,
-        which set the pooled scale (see :func:`~.calibration.learn_calibration`)."""
+        """Scales and thresholds from the peaks of the ``n`` training normals' held-out maps, in ``idx`` order."""
         grp = [None] * n if groups is None else list(groups)
         grp = [grp[i] for i in idx]
-        self._set_calibration(learn_calibration(score_peaks, map_peaks, grp, self.threshold_quantile, unseen))
+        self._set_calibration(learn_calibration(score_peaks, map_peaks, grp, self.threshold_quantile))
 
     def _set_calibration(self, cal: Calibration) -> None:
         self.calibration_ = cal.scale

@@ -62,19 +62,8 @@ def learn_calibration(
     map_peaks: np.ndarray | None,
     groups: Sequence[str | None],
     quantile: float,
-    unseen: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> Calibration:
     """Scales and thresholds from the held-out peaks of normal images.
-
-    An asset with one normal gets the pooled scale: scored without itself, its normal says how unlike the
-    other assets it is. The pooled scale (the median of all held-out peaks) was also what images of an asset
-    the model never saw got (a transformer on its first inspection, or no group given); but held out one
-    image at a time, a normal still has its asset's other images in the model, so it is less novel than a
-    normal of an unseen asset: that scale flagged 15 of 24 development normals of transformers left out of
-    the fit. With ``unseen`` (each normal's peaks by a model without its whole asset), each named asset
-    without a scale of its own keeps the median one under its name, and the pooled key, which images of
-    unknown assets use, is set so that ``quantile`` of normals of assets the model never saw stay under the
-    threshold, as on a known asset.
 
     Parameters
     ----------
@@ -86,8 +75,6 @@ def learn_calibration(
         Asset of each normal; None pools it.
     quantile : float
         Share of normal images that must fall under the threshold.
-    unseen : (ndarray, ndarray or None), optional
-        Peaks of each normal's score map and pixel map (None: the same) by a model without its asset.
 
     Returns
     -------
@@ -98,16 +85,6 @@ def learn_calibration(
         map_scale, pixel_threshold = dict(scale), threshold
     else:  # the pixel map gets its own per-asset scale and threshold, learned the same way
         map_scale, _, pixel_threshold = scale_and_threshold(map_peaks, groups, quantile)
-    if unseen is not None:
-        unseen_scores, unseen_maps = unseen
-        unseen_maps = unseen_scores if unseen_maps is None else unseen_maps
-        for scales, peaks, thr in (
-            (scale, unseen_scores, threshold),
-            (map_scale, unseen_maps, pixel_threshold),
-        ):
-            for g in {str(g) for g in groups if g is not None} - set(scales):
-                scales[g] = scales[ALL_GROUPS]
-            scales[ALL_GROUPS] = lognormal_threshold(peaks, quantile) / thr
     return Calibration(scale, threshold, map_scale, pixel_threshold, [float(v) for v in norm])
 
 

@@ -55,30 +55,6 @@ SELECT_DTYPE = torch.float16
 CORESET_BLOCK = 512
 #: most centres applied to a block in one product (its distances to them: 8 MB at 512 rows)
 CENTRE_SLICE = 4096
-#: at most about this many training normals (evenly spread) are also scored without their asset, for the
-#: unseen-asset scale: a quantile needs no more, and each costs a nearest-neighbour pass over the bank
-#: (~0.15 s at 20,000 bank rows: 290 s more at 2,000 normals without the cap, ~37 s with it)
-UNSEEN_SAMPLE = 256
-
-
-def asset_codes(groups: Sequence[str | None] | None, n: int) -> torch.Tensor | None:
-    """Each training image's asset as an integer (an image without a group is an asset of its own); None when
-    fewer than two assets are named, so that no normal can be scored as one of an asset the bank never saw."""
-    if groups is None:
-        return None
-    names = sorted({str(g) for g in groups if g is not None})
-    if len(names) < 2:
-        return None
-    code = {g: k for k, g in enumerate(names)}
-    return torch.tensor([code[str(g)] if g is not None else len(names) + i for i, g in enumerate(groups)])
-
-
-class Unseen(NamedTuple):
-    """Held-out maps of some images of a chunk against the bank without their whole asset (see
-    ``asset_codes``): ``maps`` (None: none of this chunk's images is in the sample) and their chunk indices."""
-
-    maps: torch.Tensor | None
-    images: torch.Tensor
 
 
 class TrainPatches(NamedTuple):
@@ -501,26 +477,15 @@ class PatchCore(FusionSettings, Detector):
                     yield x, valid
 
             fitted = self._fit_chunks(chunks(), len(images), progress=progress)
-            asset = asset_codes(groups, len(images))
-            step = math.ceil(len(images) / UNSEEN_SAMPLE)
 
-            def maps() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Unseen | None]]:
+            def maps() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
                 start = 0
                 for path in spilled:
                     heat, valid = torch.load(path, weights_only=True)
                     x = torch.cat([heat.new_zeros(len(heat), 3, *heat.shape[-2:]), heat], 1)
-                    own = fitted.patches[start : start + len(x)]
-                    novelty = self._loo_maps(own, fitted.source, start)
-                    unseen = None
-                    if asset is not None:
-                        sel = torch.nonzero((torch.arange(start, start + len(x)) % step) == 0).squeeze(1)
-                        held = [
-                            self._loo_maps(own[j : j + 1], fitted.source, start + j, asset)
-                            for j in sel.tolist()
-                        ]
-                        unseen = Unseen(self._fuse(x[sel], torch.cat(held)) if held else None, sel)
+                    novelty = self._loo_maps(fitted.patches[start : start + len(x)], fitted.source, start)
                     start += len(x)
-                    yield self._fuse(x, novelty), x, valid, unseen
+                    yield self._fuse(x, novelty), x, valid
 
             self._calibrate_chunks(maps(), len(images), groups, progress=progress)
 
@@ -533,52 +498,38 @@ class PatchCore(FusionSettings, Detector):
     ) -> None:
         """``recalibrate`` streaming: each chunk against the whole bank (the bank's origins are unknown)."""
 
-        def maps() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Unseen | None]]:
+        def maps() -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
             for x, valid in self.prepare_chunks(images, FIT_CHUNK):
-                yield self._fuse(x, self._loo_maps(self._embed(x), None)), x, valid, None
+                yield self._fuse(x, self._loo_maps(self._embed(x), None)), x, valid
 
         self._calibrate_chunks(maps(), len(images), groups, progress=progress)
 
     def _calibrate_chunks(
         self,
-        maps: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Unseen | None]],
+        maps: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
         n: int,
         groups: Sequence[str | None] | None,
         *,
         progress: bool,
     ) -> None:
         """Calibration from held-out raw maps of all ``n`` training images, in order, a chunk at a time, each
-        with its input, valid mask and (or None) its map against the bank without its whole asset: only the
-        peaks of each chunk are kept."""
-        peaks: dict[str, list[np.ndarray | None]] = {"score": [], "map": [], "unseen": [], "unseen_map": []}
+        with its input and valid mask: only the peaks of each chunk are kept."""
+        score_peaks: list[np.ndarray] = []
+        map_peaks: list[np.ndarray | None] = []
         bar = tqdm(total=n, desc="patchcore calibration", unit="image", disable=not progress, leave=False)
-        for raw, x, valid, unseen in maps:
+        for raw, x, valid in maps:
             sp, mp = self._calibration_peaks(raw, x, valid)
-            peaks["score"].append(sp)
-            peaks["map"].append(mp)
-            if unseen is None:
-                peaks["unseen"].append(None)
-            elif unseen.maps is not None:
-                usp, ump = self._calibration_peaks(unseen.maps, x[unseen.images], valid[unseen.images])
-                peaks["unseen"].append(usp)
-                peaks["unseen_map"].append(ump)
+            score_peaks.append(sp)
+            map_peaks.append(mp)
             bar.update(len(x))
         bar.close()
-
-        def joined(key: str) -> np.ndarray | None:
-            parts = peaks[key]
-            if not parts or any(p is None for p in parts):
-                return None
-            return np.concatenate(parts)  # type: ignore[arg-type]
-
-        unseen_peaks = joined("unseen")
+        same = any(p is None for p in map_peaks)
         self._learn_calibration(
-            joined("score"),  # type: ignore[arg-type]
-            joined("map"),
+            np.concatenate(score_peaks),
+            None if same else np.concatenate(map_peaks),  # type: ignore[arg-type]
             np.arange(n),
             groups,
             n,
-            unseen=None if unseen_peaks is None else (unseen_peaks, joined("unseen_map")),
         )
 
     def _novelty(self, x: torch.Tensor) -> torch.Tensor:
@@ -659,24 +610,13 @@ class PatchCore(FusionSettings, Detector):
             return np.arange(len(x)), self._fuse(x, self._loo_maps(self._embed(x), None))
         return np.arange(len(x)), self._fuse(x, self._loo_maps(fitted.patches, fitted.source))
 
-    def _loo_maps(
-        self,
-        patches: torch.Tensor,
-        source: torch.Tensor | None,
-        first: int = 0,
-        asset: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Novelty of training images ``first``, ``first + 1``, ... each against the bank minus its own rows;
-        with ``asset`` (every training image's asset code), minus the rows of its whole asset."""
+    def _loo_maps(self, patches: torch.Tensor, source: torch.Tensor | None, first: int = 0) -> torch.Tensor:
+        """Novelty of training images ``first``, ``first + 1``, ... each against the bank minus its own rows."""
         bank = self._bank32
         n, h, w, d = patches.shape
-        row_asset = None if source is None or asset is None else asset[source]
         maps = torch.empty(n, h, w)
         for i in range(n):
-            if row_asset is not None:
-                exclude = row_asset == asset[first + i]
-            else:
-                exclude = None if source is None else source == first + i
+            exclude = None if source is None else source == first + i
             if exclude is not None and bool(exclude.all()):
                 exclude = None
             maps[i] = nearest_distance(patches[i].reshape(-1, d), bank, exclude=exclude).reshape(h, w)
@@ -711,11 +651,9 @@ class PatchCore(FusionSettings, Detector):
 
 __all__ = [
     "BankIndex",
-    "asset_codes",
     "FusionSettings",
     "PatchCore",
     "TrainPatches",
-    "Unseen",
     "greedy_coreset",
     "guessed_palette",
     "heat_channels",
