@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from benchmark import DEFAULT_DATA, _setup_threads, fit_on_normals, lazy, load_dev, make
+from crops import peak_distance
 
 #: the "inside" tolerance: the truth dilated by this share of the image diagonal
 INSIDE_TOL = 0.02
@@ -55,9 +56,8 @@ def _peak_near(map_path: Path, truth: np.ndarray) -> bool:
     amap = np.load(map_path)
     if amap.shape != truth.shape:
         raise SystemExit(f"{map_path}: the anomaly map is {amap.shape}, the picture {truth.shape}")
-    y, x = np.unravel_index(int(np.argmax(amap)), amap.shape)
-    dist = cv2.distanceTransform((~truth).astype(np.uint8), cv2.DIST_L2, 5)[y, x]
-    return float(dist) <= 0.05 * float(np.hypot(*truth.shape))
+    peak = tuple(int(v) for v in np.unravel_index(int(np.argmax(amap)), amap.shape))
+    return peak_distance(peak, truth.astype(np.uint8)) <= 0.05
 
 
 def main() -> None:
